@@ -1,0 +1,194 @@
+"""Load and save Qwen3 checkpoints in the Hugging Face layout.
+
+A checkpoint directory holds config.json, model.safetensors (or model-0000i-of-0000n
+.safetensors shards listed in model.safetensors.index.json) and the tokenizer files. Our
+module names equal the Hugging Face ones without the leading "model.", so mapping a
+tensor name is a prefix strip. Weights go straight from the file to the target device and
+dtype one tensor at a time into a model built on the meta device, so loading never holds a
+second full copy of the model.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+from torch import nn
+
+from reasoning import hub
+from reasoning.device import default_dtype, get_device
+from reasoning.model.config import Qwen3Config
+from reasoning.model.qwen3 import Qwen3Model
+from reasoning.tokenizer import Qwen3Tokenizer
+
+CONFIG_FILE = "config.json"
+SINGLE_FILE = "model.safetensors"
+INDEX_FILE = "model.safetensors.index.json"
+HF_PREFIX = "model."
+DEFAULT_SHARD_BYTES = 5 * 2**30
+
+
+class CheckpointError(ValueError):
+    """A checkpoint whose files do not match the model they claim to hold."""
+
+
+def load_pretrained(
+    name_or_path: str | Path,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+) -> tuple[Qwen3Model, Qwen3Tokenizer]:
+    """Load a Qwen3 model and its tokenizer from a hub id, an alias or a local directory.
+
+    Hub names download only the needed files (cached). `device` defaults to the best one
+    here, `dtype` to what that device runs well (see `reasoning.device`). Returns the model
+    in eval mode and the tokenizer.
+    """
+    directory = hub.download(name_or_path)
+    device = get_device(device or "auto")
+    dtype = dtype or default_dtype(device)
+    model = load_model(directory, device=device, dtype=dtype)
+    base = None if Path(str(name_or_path)).is_dir() else hub.is_base_model(hub.resolve_repo_id(str(name_or_path)))
+    return model, Qwen3Tokenizer.from_pretrained(directory, base=base)
+
+
+def read_config(directory: str | Path) -> Qwen3Config:
+    """The model configuration from a checkpoint directory's config.json."""
+    path = Path(directory) / CONFIG_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: not a Hugging Face checkpoint directory")
+    try:
+        return Qwen3Config.from_hf(json.loads(path.read_text()))
+    except json.JSONDecodeError as error:
+        raise CheckpointError(f"{path} is not valid JSON: {error}") from None
+
+
+def load_model(directory: str | Path, *, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> Qwen3Model:
+    """Build the model of `directory`'s config.json and fill it from its safetensors files."""
+    directory = Path(directory)
+    config = read_config(directory)
+    with torch.device("meta"):
+        model = Qwen3Model(config)
+    files = weight_files(directory)
+    expected = {name: param.shape for name, param in model.state_dict().items()}
+    located = _locate_tensors(files, expected, config)
+    for file, names in located.items():
+        with _open(file, device) as tensors:
+            for name, key in names:
+                _set_tensor(model, name, tensors.get_tensor(key).to(dtype))
+    return model.eval()
+
+
+def weight_files(directory: Path) -> list[Path]:
+    """The safetensors files of a checkpoint: the shards of the index, or the single file."""
+    index = directory / INDEX_FILE
+    if index.is_file():
+        try:
+            weight_map = json.loads(index.read_text())["weight_map"]
+        except (json.JSONDecodeError, KeyError) as error:
+            raise CheckpointError(f"{index} is malformed: {error!r}") from None
+        files = [directory / name for name in dict.fromkeys(weight_map.values())]
+    else:
+        files = [directory / SINGLE_FILE]
+    for file in files:
+        if not file.is_file():
+            raise FileNotFoundError(f"weight file {file} is missing from the checkpoint")
+    return files
+
+
+def _locate_tensors(
+    files: list[Path], expected: dict[str, torch.Size], config: Qwen3Config
+) -> dict[Path, list[tuple[str, str]]]:
+    """Map each model tensor to (file, checkpoint key), checking names and shapes first."""
+    located: dict[Path, list[tuple[str, str]]] = {}
+    unexpected, mismatched = [], []
+    for file in files:
+        with _open(file, "cpu") as tensors:
+            for key in tensors.keys():
+                name = key.removeprefix(HF_PREFIX)
+                if name == "lm_head.weight" and config.tie_word_embeddings:
+                    continue  # some tied checkpoints store the shared matrix twice
+                if name not in expected:
+                    unexpected.append(key)
+                    continue
+                shape = tuple(tensors.get_slice(key).get_shape())
+                if shape != tuple(expected[name]):
+                    mismatched.append(f"{key}: checkpoint {shape}, model {tuple(expected[name])}")
+                located.setdefault(file, []).append((name, key))
+    missing = set(expected) - {name for names in located.values() for name, _ in names}
+    problems = []
+    if missing:
+        problems.append(f"missing tensors: {', '.join(sorted(missing)[:8])}{' ...' if len(missing) > 8 else ''}")
+    if unexpected:
+        problems.append(f"unexpected tensors: {', '.join(sorted(unexpected)[:8])}{' ...' if len(unexpected) > 8 else ''}")
+    if mismatched:
+        problems.append("shape mismatch (does config.json match the weights?): " + "; ".join(mismatched[:8]))
+    if problems:
+        raise CheckpointError(f"checkpoint in {files[0].parent} does not fit the model: " + " | ".join(problems))
+    return located
+
+
+def _open(file: Path, device: torch.device | str):
+    try:
+        return safe_open(str(file), framework="pt", device=str(device))
+    except (SafetensorError, OSError) as error:
+        raise CheckpointError(f"{file} is not a readable safetensors file ({error})") from None
+
+
+def _set_tensor(model: nn.Module, name: str, tensor: torch.Tensor) -> None:
+    """Replace the (meta) parameter `name` by a parameter holding `tensor`."""
+    module_name, _, attribute = name.rpartition(".")
+    module = model.get_submodule(module_name)
+    module._parameters[attribute] = nn.Parameter(tensor, requires_grad=module._parameters[attribute].requires_grad)
+
+
+def save_pretrained(
+    model: Qwen3Model, tokenizer: Qwen3Tokenizer | None, out_dir: str | Path, *, max_shard_bytes: int = DEFAULT_SHARD_BYTES
+) -> Path:
+    """Write `model` (and `tokenizer`) in the Hugging Face layout to `out_dir`.
+
+    `transformers.AutoModelForCausalLM.from_pretrained(out_dir)` loads the result unchanged,
+    as do vLLM and `load_pretrained`. Weights larger than `max_shard_bytes` are split into
+    shards with an index, as the hub does.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    state = {HF_PREFIX + name if not name.startswith("lm_head.") else name: tensor for name, tensor in model.state_dict().items()}
+    shards = _split_into_shards(state, max_shard_bytes)
+    if len(shards) == 1:
+        save_file(_to_cpu(shards[0]), str(out / SINGLE_FILE), metadata={"format": "pt"})
+        (out / INDEX_FILE).unlink(missing_ok=True)
+    else:
+        weight_map = {}
+        for number, shard in enumerate(shards, start=1):
+            file = f"model-{number:05d}-of-{len(shards):05d}.safetensors"
+            save_file(_to_cpu(shard), str(out / file), metadata={"format": "pt"})
+            weight_map.update(dict.fromkeys(shard, file))
+        total = sum(t.numel() * t.element_size() for t in state.values())
+        index = {"metadata": {"total_size": total}, "weight_map": weight_map}
+        (out / INDEX_FILE).write_text(json.dumps(index, indent=2))
+        (out / SINGLE_FILE).unlink(missing_ok=True)
+    dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
+    (out / CONFIG_FILE).write_text(json.dumps(model.config.to_hf(dtype), indent=2))
+    if tokenizer is not None:
+        tokenizer.save_pretrained(out)
+    return out
+
+
+def _split_into_shards(state: dict[str, torch.Tensor], max_bytes: int) -> list[dict[str, torch.Tensor]]:
+    shards: list[dict[str, torch.Tensor]] = [{}]
+    size = 0
+    for name, tensor in state.items():
+        nbytes = tensor.numel() * tensor.element_size()
+        if shards[-1] and size + nbytes > max_bytes:
+            shards.append({})
+            size = 0
+        shards[-1][name] = tensor
+        size += nbytes
+    return shards
+
+
+def _to_cpu(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {name: tensor.detach().to("cpu").contiguous() for name, tensor in tensors.items()}

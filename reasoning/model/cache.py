@@ -1,0 +1,103 @@
+"""A preallocated key/value cache with a length per row.
+
+Keys and values of all layers live in two tensors of shape
+[layers, batch, kv_heads, max_len, head_dim], allocated once and written in place (never
+grown with torch.cat). Each row has its own length, so rows of one batch may hold prompts of
+different lengths and may be replaced independently: this is what lets the generation engine
+retire finished rows and admit waiting requests into their slots (continuous batching), and
+copy one prefilled prompt into the rows of its n samples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from reasoning.model.config import Qwen3Config
+
+
+@dataclass
+class KVCache:
+    """Per-layer key/value storage plus the number of cached tokens in each row."""
+
+    keys: torch.Tensor  # [layers, batch, kv_heads, max_len, head_dim]
+    values: torch.Tensor  # same shape as keys
+    lengths: torch.Tensor  # [batch] int64: tokens cached per row
+
+    @classmethod
+    def allocate(
+        cls,
+        config: Qwen3Config,
+        batch_size: int,
+        max_len: int,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype = torch.float32,
+    ) -> KVCache:
+        """Preallocate room for `batch_size` rows of up to `max_len` tokens each."""
+        shape = (config.num_layers, batch_size, config.num_kv_heads, max_len, config.head_dim)
+        return cls(
+            keys=torch.zeros(shape, device=device, dtype=dtype),
+            values=torch.zeros(shape, device=device, dtype=dtype),
+            lengths=torch.zeros(batch_size, device=device, dtype=torch.long),
+        )
+
+    @property
+    def batch_size(self) -> int:
+        return self.keys.shape[1]
+
+    @property
+    def max_len(self) -> int:
+        return self.keys.shape[3]
+
+    def nbytes(self) -> int:
+        """Memory held by keys and values."""
+        return 2 * self.keys.numel() * self.keys.element_size()
+
+    def reset(self) -> None:
+        """Forget every cached token (the memory stays allocated)."""
+        self.lengths.zero_()
+
+    def rows(self, start: int, stop: int) -> KVCache:
+        """A view of rows [start, stop): forward passes on it write into this cache."""
+        return KVCache(self.keys[:, start:stop], self.values[:, start:stop], self.lengths[start:stop])
+
+    def copy_rows(self, source_rows: torch.Tensor | list[int], start: int = 0) -> None:
+        """Copy rows `source_rows` (in that order) into rows start, start+1, ...
+
+        The source is read in full before anything is written, so the ranges may overlap:
+        `copy_rows(keep)` compacts the rows still in use to the front, and
+        `copy_rows(torch.tensor([r, r, r]), r)` copies row r's prompt into three sample rows.
+        """
+        index = torch.as_tensor(source_rows, dtype=torch.long, device=self.keys.device)
+        stop = start + index.numel()
+        if stop > self.batch_size:
+            raise ValueError(f"copy_rows needs rows up to {stop} but the cache has {self.batch_size}")
+        # Only the filled prefix of each row is worth copying.
+        used = int(self.lengths[index].max()) if index.numel() else 0
+        self.keys[:, start:stop, :, :used] = self.keys[:, index, :, :used]
+        self.values[:, start:stop, :, :used] = self.values[:, index, :, :used]
+        self.lengths[start:stop] = self.lengths[index]
+
+    def select(self, source_rows: torch.Tensor | list[int]) -> KVCache:
+        """Keep only `source_rows` (in that order, repeats allowed) and return a view of them."""
+        count = len(source_rows)
+        self.copy_rows(source_rows, 0)
+        return self.rows(0, count)
+
+    def write(
+        self, layer: int, keys: torch.Tensor, values: torch.Tensor, positions: torch.Tensor, kv_len: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Store new [batch, kv_heads, T, head_dim] keys/values at their positions in each row.
+
+        Returns this layer's keys and values for the first `kv_len` positions, the part that
+        attention has to read.
+        """
+        batch, heads = keys.shape[:2]
+        row = torch.arange(batch, device=keys.device)[:, None, None]
+        head = torch.arange(heads, device=keys.device)[None, :, None]
+        index = (row, head, positions[:, None, :])
+        self.keys[layer].index_put_(index, keys)
+        self.values[layer].index_put_(index, values)
+        return self.keys[layer, :, :, :kv_len], self.values[layer, :, :, :kv_len]

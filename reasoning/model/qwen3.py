@@ -1,0 +1,204 @@
+"""Qwen3 dense decoder in plain PyTorch.
+
+Read top to bottom in the order data flows: RMSNorm, rotary embeddings, attention with
+QK-norm, SwiGLU MLP, the block, the model. Module names follow the Hugging Face checkpoints
+(`layers.0.self_attn.q_proj`, ...) so loading is a prefix strip, not a translation table.
+The numerics follow the reference implementation (norms and RoPE tables in float32, cast
+back before the matmuls), so logits agree to the last bit pattern that dtype allows.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from reasoning.model.cache import KVCache
+from reasoning.model.config import Qwen3Config
+
+
+class RMSNorm(nn.Module):
+    """Root-mean-square norm, computed in float32 whatever the weight dtype."""
+
+    def __init__(self, dim: int, eps: float) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(dim))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x32 = x.float()
+        x32 = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
+        return self.weight * x32.to(x.dtype)
+
+
+def rope_cos_sin(positions: torch.Tensor, head_dim: int, theta: float, dtype: torch.dtype) -> tuple[torch.Tensor, ...]:
+    """cos and sin of the rotary angles for [batch, T] positions -> two [batch, 1, T, head_dim].
+
+    Computed per forward from the positions themselves (a few hundred flops), so there is no
+    table to size, no buffer to materialise after loading, and any per-row position works.
+    """
+    exponents = torch.arange(0, head_dim, 2, device=positions.device, dtype=torch.int64).float() / head_dim
+    inv_freq = 1.0 / (theta**exponents)
+    angles = positions[..., None].float() * inv_freq  # [batch, T, head_dim / 2]
+    angles = torch.cat((angles, angles), dim=-1)[:, None]
+    return angles.cos().to(dtype), angles.sin().to(dtype)
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate [batch, heads, T, head_dim] by the angles (halves layout, as in Qwen/Llama)."""
+    first, second = x.chunk(2, dim=-1)
+    return x * cos + torch.cat((-second, first), dim=-1) * sin
+
+
+class CacheSlot(NamedTuple):
+    """Where one layer reads and writes the cache during a forward pass."""
+
+    cache: KVCache
+    layer: int
+    positions: torch.Tensor  # [batch, T]
+    kv_len: int  # cache positions attention reads: max position + 1
+
+
+class Attention(nn.Module):
+    """Grouped-query attention with RMSNorm on each head's queries and keys (QK-norm)."""
+
+    def __init__(self, config: Qwen3Config) -> None:
+        super().__init__()
+        self.num_heads, self.num_kv_heads, self.head_dim = config.num_heads, config.num_kv_heads, config.head_dim
+        self.q_proj = nn.Linear(config.hidden_size, config.num_heads * config.head_dim, bias=False)
+        self.k_proj = nn.Linear(config.hidden_size, config.num_kv_heads * config.head_dim, bias=False)
+        self.v_proj = nn.Linear(config.hidden_size, config.num_kv_heads * config.head_dim, bias=False)
+        self.o_proj = nn.Linear(config.num_heads * config.head_dim, config.hidden_size, bias=False)
+        self.q_norm = RMSNorm(config.head_dim, config.rms_norm_eps)
+        self.k_norm = RMSNorm(config.head_dim, config.rms_norm_eps)
+
+    def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, ...], mask: torch.Tensor | None, slot: CacheSlot | None) -> torch.Tensor:
+        batch, length, _ = x.shape
+        q = self.q_norm(self.q_proj(x).view(batch, length, self.num_heads, self.head_dim)).transpose(1, 2)
+        k = self.k_norm(self.k_proj(x).view(batch, length, self.num_kv_heads, self.head_dim)).transpose(1, 2)
+        v = self.v_proj(x).view(batch, length, self.num_kv_heads, self.head_dim).transpose(1, 2)
+        q, k = apply_rope(q, *rope), apply_rope(k, *rope)
+        if slot is not None:
+            k, v = slot.cache.write(slot.layer, k, v, slot.positions, slot.kv_len)
+        out = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, is_causal=mask is None and length > 1, enable_gqa=self.num_heads != self.num_kv_heads
+        )
+        return self.o_proj(out.transpose(1, 2).reshape(batch, length, -1))
+
+
+class MLP(nn.Module):
+    """SwiGLU feed-forward: down(silu(gate(x)) * up(x))."""
+
+    def __init__(self, config: Qwen3Config) -> None:
+        super().__init__()
+        self.gate_proj = nn.Linear(config.hidden_size, config.intermediate_size, bias=False)
+        self.up_proj = nn.Linear(config.hidden_size, config.intermediate_size, bias=False)
+        self.down_proj = nn.Linear(config.intermediate_size, config.hidden_size, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block: x + attn(norm(x)), then x + mlp(norm(x))."""
+
+    def __init__(self, config: Qwen3Config) -> None:
+        super().__init__()
+        self.input_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
+        self.self_attn = Attention(config)
+        self.post_attention_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
+        self.mlp = MLP(config)
+
+    def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, ...], mask: torch.Tensor | None, slot: CacheSlot | None) -> torch.Tensor:
+        x = x + self.self_attn(self.input_layernorm(x), rope, mask, slot)
+        return x + self.mlp(self.post_attention_layernorm(x))
+
+
+class Qwen3Model(nn.Module):
+    """Token embedding, `num_layers` blocks, final norm, LM head (tied to the embedding or not)."""
+
+    def __init__(self, config: Qwen3Config) -> None:
+        super().__init__()
+        self.config = config
+        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.layers = nn.ModuleList(Block(config) for _ in range(config.num_layers))
+        self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
+        # Tied models have no head of their own; the checkpoint then has no lm_head tensor either.
+        self.lm_head = None if config.tie_word_embeddings else nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.apply(_init_weights)
+
+    def forward(
+        self,
+        ids: torch.Tensor,
+        positions: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        cache: KVCache | None = None,
+        last_only: bool = False,
+    ) -> torch.Tensor:
+        """Logits [batch, T, vocab] for token ids [batch, T] ([batch, vocab] with `last_only`).
+
+        attention_mask: [batch, T], 1 for real tokens and 0 for padding. Without a cache,
+        padding may sit on either side (positions then count real tokens only). With a cache,
+        pad on the right: each row continues at its own cached length, and only its real
+        tokens extend that length.
+        last_only: return the logits of each row's last real token only, so generation never
+        builds a [batch, T, vocab] tensor during prefill.
+        """
+        length = ids.shape[1]
+        if cache is not None and attention_mask is not None and bool((attention_mask[:, 1:] > attention_mask[:, :-1]).any()):
+            raise ValueError("with a KV cache, padding must be on the right of each row")
+        if positions is None:
+            positions = default_positions(ids, attention_mask, cache)
+        mask, kv_len = attention_bias(positions, attention_mask, cache)
+        rope = rope_cos_sin(positions, self.config.head_dim, self.config.rope_theta, self.embed_tokens.weight.dtype)
+
+        x = self.embed_tokens(ids)
+        for index, layer in enumerate(self.layers):
+            slot = None if cache is None else CacheSlot(cache, index, positions, kv_len)
+            x = layer(x, rope, mask, slot)
+        if cache is not None:
+            cache.lengths += length if attention_mask is None else attention_mask.sum(dim=1)
+        if last_only:
+            last = length - 1 if attention_mask is None else length - 1 - attention_mask.flip(1).argmax(dim=1)
+            x = x[torch.arange(x.shape[0], device=x.device), last] if attention_mask is not None else x[:, last]
+        head = self.embed_tokens.weight if self.lm_head is None else self.lm_head.weight
+        return F.linear(self.norm(x), head)
+
+
+def default_positions(ids: torch.Tensor, attention_mask: torch.Tensor | None, cache: KVCache | None) -> torch.Tensor:
+    """Rotary positions: continue each cached row, or count real tokens (left padding safe)."""
+    steps = torch.arange(ids.shape[1], device=ids.device)
+    if cache is not None:
+        return cache.lengths[:, None] + steps
+    if attention_mask is not None:
+        return (attention_mask.long().cumsum(dim=1) - 1).clamp(min=0)
+    return steps.expand(ids.shape[0], -1)
+
+
+def attention_bias(
+    positions: torch.Tensor, attention_mask: torch.Tensor | None, cache: KVCache | None
+) -> tuple[torch.Tensor | None, int]:
+    """Boolean [batch, 1, T, keys] mask (None where plain causal attention is exact), keys read."""
+    length = positions.shape[1]
+    if cache is not None:
+        kv_len = int(positions.max()) + 1
+        if kv_len > cache.max_len:
+            raise ValueError(f"sequence of {kv_len} tokens does not fit the KV cache (max_len {cache.max_len})")
+        if kv_len == length:  # every row starts empty: causal over the new tokens is exact
+            return None, kv_len
+        keys = torch.arange(kv_len, device=positions.device)
+        return (keys <= positions[:, :, None])[:, None], kv_len
+    if attention_mask is None:
+        return None, length
+    causal = torch.ones(length, length, dtype=torch.bool, device=positions.device).tril()
+    real_keys = attention_mask.bool()[:, None, None, :]
+    # A padding query may see no real key at all; letting it see itself avoids NaN rows.
+    return (causal & real_keys) | torch.eye(length, dtype=torch.bool, device=positions.device), length
+
+
+def _init_weights(module: nn.Module) -> None:
+    """Random initialisation as in the reference (normal, std 0.02); norms start at one."""
+    if isinstance(module, (nn.Linear, nn.Embedding)):
+        nn.init.normal_(module.weight, mean=0.0, std=0.02)

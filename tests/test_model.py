@@ -1,0 +1,177 @@
+"""Qwen3Model and KVCache against transformers' Qwen3ForCausalLM on tiny random checkpoints."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from reasoning.checkpoint import load_model
+from reasoning.model.cache import KVCache
+from reasoning.model.config import PRESETS, Qwen3Config
+
+TOLERANCE = 1e-4
+
+
+def max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
+    return (a - b).abs().max().item()
+
+
+@pytest.fixture(params=[(True, False), (False, False), (True, True)], ids=["tied", "untied", "tied-sharded"])
+def pair(request, hf_checkpoint):
+    """(transformers model, our model loaded from the same HF-layout files)."""
+    tied, sharded = request.param
+    reference, directory = hf_checkpoint(tied=tied, sharded=sharded)
+    if sharded:
+        assert (directory / "model.safetensors.index.json").is_file()
+    return reference, load_model(directory)
+
+
+@torch.no_grad()
+def test_full_forward_matches_transformers(pair):
+    reference, ours = pair
+    ids = torch.randint(0, 512, (3, 17), generator=torch.Generator().manual_seed(1))
+    expected = reference(ids).logits
+    assert expected.abs().max() > 1.0  # large random weights: a wrong model cannot hide in ~0 logits
+    assert max_diff(ours(ids), expected) < TOLERANCE
+
+
+@torch.no_grad()
+def test_prefill_then_cached_steps_match_full_forward(pair):
+    reference, ours = pair
+    ids = torch.randint(0, 512, (2, 12), generator=torch.Generator().manual_seed(2))
+    expected = reference(ids).logits
+    cache = KVCache.allocate(ours.config, batch_size=2, max_len=32)
+    prefill = ours(ids[:, :8], cache=cache)
+    assert max_diff(prefill, expected[:, :8]) < TOLERANCE
+    for t in range(8, 12):
+        step = ours(ids[:, t : t + 1], cache=cache, last_only=True)
+        assert max_diff(step, expected[:, t]) < TOLERANCE
+    assert cache.lengths.tolist() == [12, 12]
+
+
+@torch.no_grad()
+def test_last_only_gives_the_last_position(pair):
+    _, ours = pair
+    ids = torch.randint(0, 512, (2, 9))
+    assert max_diff(ours(ids, last_only=True), ours(ids)[:, -1]) < 1e-5
+
+
+@torch.no_grad()
+def test_ragged_batch_in_cache_equals_each_row_alone(pair):
+    """Right-padded prompts of different lengths, then decode steps: each row as if alone."""
+    reference, ours = pair
+    gen = torch.Generator().manual_seed(3)
+    prompts = [torch.randint(0, 512, (n,), generator=gen) for n in (5, 9, 2)]
+    steps = torch.randint(0, 512, (3, 3), generator=gen)
+    ids = torch.zeros(3, 9, dtype=torch.long)
+    mask = torch.zeros(3, 9, dtype=torch.long)
+    for row, prompt in enumerate(prompts):
+        ids[row, : len(prompt)] = prompt
+        mask[row, : len(prompt)] = 1
+    cache = KVCache.allocate(ours.config, batch_size=3, max_len=16)
+    logits = [ours(ids, attention_mask=mask, cache=cache, last_only=True)]
+    for t in range(3):
+        logits.append(ours(steps[:, t : t + 1], cache=cache, last_only=True))
+    assert cache.lengths.tolist() == [8, 12, 5]
+    for row, prompt in enumerate(prompts):
+        full = reference(torch.cat([prompt, steps[row]])[None]).logits[0]
+        expected = full[len(prompt) - 1 :]
+        got = torch.stack([step[row] for step in logits])
+        assert max_diff(got, expected) < TOLERANCE
+
+
+@torch.no_grad()
+def test_left_padded_batch_without_cache_matches_transformers(pair):
+    reference, ours = pair
+    ids = torch.randint(0, 512, (2, 7), generator=torch.Generator().manual_seed(4))
+    mask = torch.ones_like(ids)
+    mask[0, :3] = 0
+    expected = reference(ids, attention_mask=mask).logits
+    got = ours(ids, attention_mask=mask)
+    assert max_diff(got[mask.bool()], expected[mask.bool()]) < TOLERANCE
+    assert torch.isfinite(got).all()  # padding queries must not produce NaN (they would poison a masked loss)
+    alone = reference(ids[:1, 3:]).logits[0]
+    assert max_diff(got[0, 3:], alone) < TOLERANCE
+    assert max_diff(ours(ids, attention_mask=mask, last_only=True), expected[:, -1]) < TOLERANCE
+
+
+@torch.no_grad()
+def test_cache_select_and_copy_rows_keep_each_rows_state(pair):
+    """Retire a row, reorder the rest, and fan one prompt out to several sample rows."""
+    _, ours = pair
+    gen = torch.Generator().manual_seed(5)
+    ids = torch.randint(0, 512, (3, 6), generator=gen)
+    nxt = torch.randint(0, 512, (3, 1), generator=gen)
+    cache = KVCache.allocate(ours.config, batch_size=4, max_len=16)
+    ours(ids, cache=cache.rows(0, 3))
+    kept = cache.select([2, 0])
+    assert kept.batch_size == 2
+    got = ours(nxt[[2, 0]], cache=kept, last_only=True)
+    expected = ours(torch.cat([ids, nxt], 1), last_only=True)[[2, 0]]
+    assert max_diff(got, expected) < TOLERANCE
+
+    cache.reset()
+    assert cache.lengths.tolist() == [0, 0, 0, 0]
+    ours(ids[:1], cache=cache.rows(0, 1))
+    cache.copy_rows([0, 0, 0], start=1)  # rows 1..3 now share row 0's prompt
+    samples = ours(nxt, cache=cache.rows(1, 4), last_only=True)
+    expected = ours(torch.cat([ids[:1].expand(3, -1), nxt], 1), last_only=True)
+    assert max_diff(samples, expected) < TOLERANCE
+
+
+@torch.no_grad()
+def test_cache_is_written_in_place_and_bounded(pair):
+    _, ours = pair
+    cache = KVCache.allocate(ours.config, batch_size=1, max_len=8)
+    pointer = cache.keys.data_ptr()
+    ours(torch.ones(1, 6, dtype=torch.long), cache=cache)
+    ours(torch.ones(1, 2, dtype=torch.long), cache=cache)
+    assert cache.keys.data_ptr() == pointer and cache.lengths.item() == 8
+    with pytest.raises(ValueError, match="does not fit the KV cache"):
+        ours(torch.ones(1, 1, dtype=torch.long), cache=cache)
+
+
+def test_cache_rejects_left_padding(pair):
+    _, ours = pair
+    cache = KVCache.allocate(ours.config, batch_size=1, max_len=8)
+    with pytest.raises(ValueError, match="padding must be on the right"):
+        ours(torch.ones(1, 3, dtype=torch.long), attention_mask=torch.tensor([[0, 1, 1]]), cache=cache)
+
+
+@torch.no_grad()
+def test_bf16_forward_is_bitwise_equal_to_transformers(hf_checkpoint):
+    """Same numerics as the reference in bf16 (norms and RoPE in fp32, cast where it casts)."""
+    import transformers
+
+    _, directory = hf_checkpoint(tied=False)
+    ours = load_model(directory, dtype=torch.bfloat16)
+    reference = transformers.AutoModelForCausalLM.from_pretrained(directory, dtype=torch.bfloat16)
+    ids = torch.randint(0, 512, (2, 11), generator=torch.Generator().manual_seed(6))
+    assert ours.embed_tokens.weight.dtype == torch.bfloat16
+    assert torch.equal(ours(ids), reference(ids).logits)
+
+
+def test_presets_have_the_published_sizes():
+    """Parameter counts of the dense Qwen3 family (Qwen3 technical report), meta device."""
+    from reasoning.model.qwen3 import Qwen3Model
+
+    published_billions = {"0.6B": 0.6, "1.7B": 1.7, "4B": 4.0, "8B": 8.2, "14B": 14.8, "32B": 32.8}
+    for name, billions in published_billions.items():
+        with torch.device("meta"):
+            model = Qwen3Model(PRESETS[name])
+        count = sum(p.numel() for p in model.parameters()) / 1e9
+        assert abs(count - billions) / billions < 0.07, (name, count)
+    assert [PRESETS[n].tie_word_embeddings for n in PRESETS] == [True, True, True, False, False, False]
+
+
+def test_config_from_name_and_hf_round_trip():
+    assert Qwen3Config.from_name("qwen3-4b-base") == PRESETS["4B"]
+    assert Qwen3Config.from_name("Qwen/Qwen3-0.6B") == PRESETS["0.6B"]
+    for preset in PRESETS.values():
+        assert Qwen3Config.from_hf(preset.to_hf()) == preset
+    with pytest.raises(ValueError, match="unknown Qwen3 preset"):
+        Qwen3Config.from_name("7B")
+    with pytest.raises(ValueError, match="num_heads"):
+        Qwen3Config(num_heads=6, num_kv_heads=4)
+    with pytest.raises(ValueError, match="lacks the field 'hidden_size'"):
+        Qwen3Config.from_hf({k: v for k, v in PRESETS["0.6B"].to_hf().items() if k != "hidden_size"})
