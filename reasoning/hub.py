@@ -81,6 +81,6 @@ def download(name_or_path: str | Path, patterns: tuple[str, ...] = CHECKPOINT_FI
     except (LocalEntryNotFoundError, OSError) as error:
         raise HubUnavailableError(
             f"cannot download {repo_id!r}: the Hugging Face Hub is unreachable and it is not in the "
-            f"local cache (pass a local checkpoint directory, or see `reasoning train grpo --task "
-            f"toy-addition` for what runs offline)"
+            f"local cache; pass a local checkpoint directory instead (the README's 'Offline' section "
+            f"lists what runs without the hub)"
         ) from error

@@ -1,0 +1,5 @@
+import sys
+
+from reasoning.cli import main
+
+sys.exit(main())

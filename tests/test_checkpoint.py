@@ -1,0 +1,135 @@
+"""Loading and saving checkpoints in the Hugging Face layout, and every way they can be wrong."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from reasoning import hub
+from reasoning.checkpoint import CheckpointError, load_model, load_pretrained, save_pretrained
+from reasoning.model.qwen3 import Qwen3Model
+
+
+@torch.no_grad()
+def test_save_pretrained_round_trips_through_transformers(hf_checkpoint, tmp_path):
+    """Our checkpoint loads unchanged in transformers, and back in ours, with the same logits."""
+    import transformers
+
+    _, directory = hf_checkpoint(tied=False)
+    ours = load_model(directory)
+    with torch.no_grad():  # change the weights so the test cannot pass by re-reading the source
+        ours.layers[0].mlp.up_proj.weight.mul_(-1.5)
+    saved = save_pretrained(ours, None, tmp_path / "saved")
+    reloaded = transformers.AutoModelForCausalLM.from_pretrained(saved, dtype=torch.float32)
+    ids = torch.randint(0, 512, (2, 10))
+    assert torch.allclose(reloaded(ids).logits, ours(ids), atol=1e-4)
+    assert torch.equal(load_model(saved)(ids), ours(ids))
+
+
+@torch.no_grad()
+def test_save_pretrained_shards_large_models(hf_checkpoint, tmp_path):
+    import transformers
+
+    _, directory = hf_checkpoint(tied=True)
+    ours = load_model(directory)
+    saved = save_pretrained(ours, None, tmp_path / "sharded", max_shard_bytes=60_000)
+    index = json.loads((saved / "model.safetensors.index.json").read_text())
+    assert len(set(index["weight_map"].values())) > 1
+    assert not (saved / "model.safetensors").exists()
+    assert "lm_head.weight" not in index["weight_map"]  # tied: one matrix, as in the hub files
+    ids = torch.randint(0, 512, (1, 8))
+    reference = transformers.AutoModelForCausalLM.from_pretrained(saved, dtype=torch.float32)
+    assert torch.allclose(reference(ids).logits, ours(ids), atol=1e-4)
+    assert torch.equal(load_model(saved)(ids), ours(ids))
+
+
+def test_load_converts_dtype_and_keeps_no_meta_tensors(hf_checkpoint):
+    _, directory = hf_checkpoint(tied=True)
+    model = load_model(directory, dtype=torch.bfloat16)
+    tensors = list(model.parameters()) + list(model.buffers())
+    assert all(t.dtype == torch.bfloat16 and t.device.type == "cpu" for t in tensors)
+    assert not model.training
+
+
+def test_load_pretrained_returns_model_and_tokenizer(hf_checkpoint):
+    _, directory = hf_checkpoint(tied=True, vocab_size=151_936)
+    with pytest.warns(UserWarning):  # no tokenizer.json in the directory: built offline
+        model, tokenizer = load_pretrained(directory, device="cpu", dtype=torch.float32)
+    assert isinstance(model, Qwen3Model)
+    assert tokenizer.encode("Explain large language models.") == [840, 20772, 3460, 4128, 4119, 13]
+
+
+def test_wrong_shape_is_a_clear_error(hf_checkpoint):
+    _, directory = hf_checkpoint(tied=True)
+    config = json.loads((directory / "config.json").read_text())
+    config["intermediate_size"] = 128
+    (directory / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match=r"shape mismatch.*mlp\.gate_proj\.weight.*\(96, 64\).*\(128, 64\)"):
+        load_model(directory)
+
+
+def test_missing_and_unexpected_tensors_are_named(hf_checkpoint):
+    _, directory = hf_checkpoint(tied=True)
+    config = json.loads((directory / "config.json").read_text())
+    config["tie_word_embeddings"] = False
+    (directory / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="missing tensors: lm_head.weight"):
+        load_model(directory)
+    config["num_hidden_layers"] = 1
+    (directory / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match=r"unexpected tensors: model\.layers\.1\."):
+        load_model(directory)
+
+
+def test_missing_shard_is_named(hf_checkpoint):
+    _, directory = hf_checkpoint(tied=True, sharded=True)
+    shard = sorted(directory.glob("model-*.safetensors"))[1]
+    shard.unlink()
+    with pytest.raises(FileNotFoundError, match=shard.name):
+        load_model(directory)
+
+
+def test_corrupt_safetensors_is_a_clear_error(hf_checkpoint):
+    _, directory = hf_checkpoint(tied=True)
+    weights = directory / "model.safetensors"
+    weights.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}" + weights.read_bytes()[100:])
+    with pytest.raises(CheckpointError, match="model.safetensors is not a readable safetensors file"):
+        load_model(directory)
+
+
+def test_not_a_checkpoint_directory(tmp_path):
+    with pytest.raises(FileNotFoundError, match="config.json not found"):
+        load_model(tmp_path)
+
+
+def test_unknown_model_name_lists_the_aliases():
+    with pytest.raises(hub.UnknownModelError, match="qwen3-0.6b-base"):
+        load_pretrained("qwen3-7b")
+
+
+def test_aliases_map_to_hub_ids():
+    assert hub.resolve_repo_id("qwen3-0.6b-base") == "Qwen/Qwen3-0.6B-Base"
+    assert hub.resolve_repo_id("Qwen3-0.6B") == "Qwen/Qwen3-0.6B"
+    assert hub.resolve_repo_id("qwen3-32b") == "Qwen/Qwen3-32B"
+    assert hub.resolve_repo_id("Qwen/Qwen3-8B") == "Qwen/Qwen3-8B"
+    assert hub.is_base_model("Qwen/Qwen3-0.6B-Base") and not hub.is_base_model("Qwen/Qwen3-0.6B")
+
+
+def test_no_network_is_one_clear_error(monkeypatch):
+    """What huggingface_hub raises offline with an empty cache becomes HubUnavailableError."""
+    import huggingface_hub
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    requested = {}
+
+    def offline(repo_id, allow_patterns=None, **kwargs):
+        requested.update(repo_id=repo_id, patterns=allow_patterns)
+        raise LocalEntryNotFoundError("Got: ConnectError: [Errno -2] Name or service not known")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
+    with pytest.raises(hub.HubUnavailableError, match="cannot download 'Qwen/Qwen3-0.6B-Base'.*unreachable"):
+        load_pretrained("qwen3-0.6b-base")
+    assert requested["repo_id"] == "Qwen/Qwen3-0.6B-Base"
+    assert "model.safetensors" in requested["patterns"] and "*.bin" not in requested["patterns"]
