@@ -25,6 +25,7 @@ from reasoning.model.qwen3 import Qwen3Model
 from reasoning.tokenizer import Qwen3Tokenizer
 
 CONFIG_FILE = "config.json"
+GENERATION_CONFIG_FILE = "generation_config.json"
 SINGLE_FILE = "model.safetensors"
 INDEX_FILE = "model.safetensors.index.json"
 HF_PREFIX = "model."
@@ -174,6 +175,8 @@ def save_pretrained(
     (out / CONFIG_FILE).write_text(json.dumps(model.config.to_hf(dtype), indent=2))
     if tokenizer is not None:
         tokenizer.save_pretrained(out)
+        stop = {"eos_token_id": list(tokenizer.eos_token_ids), "pad_token_id": tokenizer.pad_token_id}
+        (out / GENERATION_CONFIG_FILE).write_text(json.dumps(stop, indent=2))
     return out
 
 

@@ -133,3 +133,27 @@ def test_no_network_is_one_clear_error(monkeypatch):
         load_pretrained("qwen3-0.6b-base")
     assert requested["repo_id"] == "Qwen/Qwen3-0.6B-Base"
     assert "model.safetensors" in requested["patterns"] and "*.bin" not in requested["patterns"]
+
+
+@torch.no_grad()
+def test_saved_checkpoint_is_complete_for_transformers_and_for_us(hf_checkpoint, tmp_path):
+    """Weights, config, tokenizer and stop ids: everything a user of the ecosystem needs."""
+    import warnings
+
+    import transformers
+
+    _, directory = hf_checkpoint(tied=True, vocab_size=151_936)
+    with pytest.warns(UserWarning):
+        model, tokenizer = load_pretrained(directory, device="cpu", dtype=torch.float32)
+    saved = save_pretrained(model, tokenizer, tmp_path / "complete")
+
+    text = "Solve $x^2 = 4$.<|im_end|>"
+    assert transformers.AutoTokenizer.from_pretrained(saved)(text)["input_ids"] == tokenizer.encode(text)
+    generation = transformers.GenerationConfig.from_pretrained(saved)
+    assert generation.eos_token_id == list(tokenizer.eos_token_ids)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # tokenizer.json is there now: no offline fallback
+        reloaded, reloaded_tokenizer = load_pretrained(saved, device="cpu", dtype=torch.float32)
+    ids = torch.tensor([tokenizer.encode(text)])
+    assert torch.equal(reloaded(ids), model(ids))
+    assert reloaded_tokenizer.encode(text) == tokenizer.encode(text)
