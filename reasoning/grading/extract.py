@@ -1,0 +1,120 @@
+"""Pull the final answer out of a model's completion: boxed, then stated, then the last number.
+
+Every step is linear in the completion's length, so a megabyte of hostile text costs
+milliseconds here and never needs the grader's worker process.
+"""
+
+from __future__ import annotations
+
+import re
+
+_BOX = re.compile(r"\\(?:boxed|fbox)(?![a-zA-Z])")
+_STATED = re.compile(r"(?:final\s+answer|answer)\s*(?:\*\*)?\s*(?:is\b|:|=)\s*(?:\*\*)?", re.I)
+_NUMBER = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:/\d+)?|-?\.\d+")
+_DELIMITED = re.compile(r"\$\$(.+?)\$\$|\$((?:\\\$|[^$])+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.S)
+_BARE = re.compile(r"[^\s$]+")
+_SENTENCE_END = re.compile(r"\.(?:\s|$)|\n")
+
+
+def extract_answer(completion: str, *, last_number: bool = True) -> str | None:
+    """The final answer in a completion, or None; text after a closing </think> comes first."""
+    if "</think>" in completion:
+        found = _find(completion.rsplit("</think>", 1)[1], last_number)
+        if found is not None:
+            return found
+    return _find(completion, last_number)
+
+
+def unbox(answer: str) -> str:
+    """The content of an answer written wholly as \\boxed{...} (nested boxes too), else itself."""
+    braces = _match_braces(answer)
+    lo, hi = 0, len(answer)
+    while True:
+        while lo < hi and answer[lo].isspace():
+            lo += 1
+        while hi > lo and answer[hi - 1].isspace():
+            hi -= 1
+        m = _BOX.match(answer, lo, hi)
+        i = m.end() if m else hi
+        while i < hi and answer[i] == " ":
+            i += 1
+        if i >= hi or answer[i] != "{" or braces.get(i) != hi - 1:
+            return answer[lo:hi]
+        lo, hi = i + 1, hi - 1
+
+
+def _find(text: str, last_number: bool) -> str | None:
+    """The answer in one stretch of text, trying each form from the most explicit."""
+    found = _last_box(text) or _stated(text)
+    if found is None and last_number:
+        found = _last_number(text)
+    return found
+
+
+def _match_braces(text: str) -> dict[int, int]:
+    """Index of each `{`'s matching `}` (escaped braces skipped), found in one pass."""
+    stack, match = [], {}
+    for i, ch in enumerate(text):
+        if ch in "{}" and i and text[i - 1] == "\\":
+            continue
+        if ch == "{":
+            stack.append(i)
+        elif ch == "}" and stack:
+            match[stack.pop()] = i
+    return match
+
+
+def _box_content(text: str, start: int, braces: dict[int, int]) -> str | None:
+    """The argument of a box command ending at `start`: `{...}` or a bare token (`\\boxed 5`)."""
+    i = start
+    while i < len(text) and text[i] in " \t":
+        i += 1
+    if i < len(text) and text[i] == "{":
+        end = braces.get(i)
+        return None if end is None else text[i + 1 : end]
+    m = _BARE.match(text, i)
+    return m.group() if m else None
+
+
+def _last_box(text: str) -> str | None:
+    """The last complete, non-empty \\boxed or \\fbox argument."""
+    starts = [m.end() for m in _BOX.finditer(text)]
+    braces = _match_braces(text) if starts else {}
+    for start in reversed(starts):
+        content = _box_content(text, start, braces)
+        if content and content.strip():
+            return _tidy(content)
+    return None
+
+
+def _stated(text: str) -> str | None:
+    """The answer after the last "final answer is" / "answer:" phrase."""
+    last = None
+    for last in _STATED.finditer(text):
+        pass
+    if last is None:
+        return None
+    rest = text[last.end() :].lstrip()
+    math = _DELIMITED.match(rest)
+    if math:
+        return _tidy(next(g for g in math.groups() if g is not None))
+    end = _SENTENCE_END.search(rest)
+    return _tidy(rest[: end.start()] if end else rest)
+
+
+def _last_number(text: str) -> str | None:
+    """The last number written in the text."""
+    last = None
+    for last in _NUMBER.finditer(text):
+        pass
+    return None if last is None else last.group()
+
+
+def _tidy(answer: str) -> str | None:
+    """Strip maths delimiters, markdown bold and trailing punctuation; None when nothing is left."""
+    s = answer.strip().strip("*").strip()
+    for left, right in (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")):
+        if s.startswith(left) and s.endswith(right) and len(s) >= len(left) + len(right):
+            s = s[len(left) : len(s) - len(right)].strip()
+    s = s.rstrip(".,;:").strip()
+    return s or None

@@ -1,0 +1,111 @@
+"""String clean-up of answers before parsing: LaTeX noise, units, separators, text answers.
+
+Everything here is cheap, linear regular-expression work on short strings, so the grader
+runs it in the calling process and settles exact matches without a worker hop.
+"""
+
+from __future__ import annotations
+
+import re
+
+from reasoning.grading.extract import unbox
+
+# Plain Unicode that models print for maths, mapped onto the LaTeX the parser reads.
+_UNICODE = {
+    "\u2212": "-", "\u2013": "-", "\u00d7": r"\times ", "\u22c5": r"\cdot ", "\u00b7": r"\cdot ",
+    "\u00f7": r"\div ", "\u03c0": r"\pi ", "\u221a": r"\sqrt", "\u221e": r"\infty ",
+    "\u2264": r"\le ", "\u2265": r"\ge ", "\u2260": r"\ne ", "\u00b1": r"\pm ", "\u2213": r"\mp ",
+    "\u222a": r"\cup ", "\u2208": r"\in ", "\u2205": r"\emptyset ", "\u00b0": "",
+}
+_UNICODE_RE = re.compile("|".join(map(re.escape, _UNICODE)))
+
+_GROUPED_DIGITS = re.compile(r"(\d)\s*(?:,\\!|\{,\})\s*(?=\d{3}(?!\d))")  # 10,\!080 and 10{,}080
+# Spacing commands; `\\` (a matrix row break) is matched first so that it is kept whole.
+_SPACING = re.compile(r"\\\\|\\[,!;: ]|\\q?quad(?![a-zA-Z])|~|\\displaystyle|\\hspace\*?\{[^{}]*\}")
+_SPACE_FOR = {"\\\\": "\\\\", "\\,": "", "\\!": "", "\\displaystyle": ""}
+
+_NOT_LETTER = r"(?![a-zA-Z])"
+# Ordered (pattern, replacement) rewrites; each makes two spellings of one thing identical.
+_REWRITES = [
+    (re.compile(r"\\(?:left|right)\.|\\(?:left|right|[bB]igg?[lr]?)" + _NOT_LETTER), ""),
+    (re.compile(r"\\[dtc]frac" + _NOT_LETTER), r"\\frac"),
+    (re.compile(r"\\[dt]binom" + _NOT_LETTER), r"\\binom"),
+    (re.compile(r"\\(?:mbox|text(?:rm|bf|it|up)|math(?:rm|bf|it))" + _NOT_LETTER), r"\\text"),
+    (re.compile(r"\\leq(?:slant)?" + _NOT_LETTER), r"\\le"),
+    (re.compile(r"\\geq(?:slant)?" + _NOT_LETTER), r"\\ge"),
+    (re.compile(r"\\neq" + _NOT_LETTER), r"\\ne"),
+    (re.compile(r"\\[lr]?vert" + _NOT_LETTER), "|"),
+    (re.compile(r"\^\s*\{\s*\\circ\s*\}|\^?\s*\\(?:circ|degree)" + _NOT_LETTER), ""),
+    (re.compile(r"\\%"), "%"),
+]
+
+_UNITS = (
+    "units?|sq(?:uare)?|cubic|cm|mm|km|inch(?:es)?|ft|feet|foot|yards?|miles?|meters?|"
+    "centimeters?|kilometers?|degrees?|radians?|dollars?|cents?|seconds?|minutes?|hours?|days?|"
+    "weeks?|months?|years?|mph|people|students|ways"
+)
+# A trailing unit: \text{...} with an optional power, or a known unit word after a space.
+_TRAILING_UNIT = re.compile(
+    r"(?<=\S)\s*(?:\\text\{[^{}]*\}|\s(?:" + _UNITS + r")" + _NOT_LETTER + r")(?:\^\{?[23]\}?)?\s*$"
+)
+# A leading `f(x) =` or `p(2) =` names what the answer is (only when no other `=` follows).
+_FUNCTION_NAME = re.compile(r"^[a-zA-Z]\s*\(\s*\w+(?:\s*,\s*\w+)*\s*\)\s*=(?=[^=]*$)")
+_TEXT_GROUP = re.compile(r"\\text\s*\{([^{}]*)\}")
+_SPACE_AROUND = re.compile(r"\s*([^\w\s\\])\s*|\s+")
+_THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+
+# Letter runs that are maths rather than prose; short runs like `ab` or `xyz` are products.
+_MATH_WORDS = frozenset(
+    "sin cos tan cot sec csc arcsin arccos arctan sinh cosh tanh log ln exp sqrt pi inf infty "
+    "infinity floor ceil abs text frac".split()
+)
+_SHORT_WORDS = frozenset("yes no odd all none".split())
+_ENVIRONMENT = re.compile(r"\\(?:begin|end)\{\w*\}(?:\{\w*\})?")
+_WORD = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{2,}")
+_CHOICE = re.compile(r"\(?([A-Z])\)?")
+_CHOICE_LETTER = re.compile(r"\([A-Z]\)")
+_WHOLLY_TEXT = re.compile(r"\\(?:text|textbf|mbox)\s*\{[^{}]*[A-Za-z][^{}]*\}\.?")
+
+
+def clean(answer: str) -> str:
+    """Canonical string form of an answer: the same written answer always cleans the same way."""
+    s = unbox(answer.strip())
+    s = s.replace(r"\$", "").replace("$", "")
+    s = _UNICODE_RE.sub(lambda m: _UNICODE[m.group()], s)
+    s = _GROUPED_DIGITS.sub(r"\1", s)
+    s = _SPACING.sub(lambda m: _SPACE_FOR.get(m.group(), " "), s)
+    for pattern, replacement in _REWRITES:
+        s = pattern.sub(replacement, s)
+    s = s.strip()
+    while (stripped := _TRAILING_UNIT.sub("", s)) != s and stripped:
+        s = stripped
+    s = _TEXT_GROUP.sub(lambda m: f" {m.group(1).strip()} ", s).strip().rstrip(".").strip()
+    s = _FUNCTION_NAME.sub("", s)
+    if _THOUSANDS.fullmatch(s):  # before spaces go, so that the list "1, 234" stays a list
+        s = s.replace(",", "")
+    return _SPACE_AROUND.sub(lambda m: m.group(1) or " ", s).strip()
+
+
+def is_text(cleaned: str, written: str = "") -> bool:
+    """Whether an answer is prose (a name, a word, a choice letter) rather than maths.
+
+    `written`, the answer before cleaning, makes a wholly `\\text{C}` answer text too; pass it
+    for a reference, whose writer chose \\text deliberately.
+    """
+    if _CHOICE_LETTER.fullmatch(cleaned) or _WHOLLY_TEXT.fullmatch(unbox(written.strip())):
+        return True
+    for word in _WORD.findall(_ENVIRONMENT.sub("", cleaned)):
+        word = word.lower()
+        if word not in _MATH_WORDS and (len(word) >= 4 or word in _SHORT_WORDS):
+            return True
+    return False
+
+
+def text_form(cleaned: str) -> str:
+    """Case-, space- and article-insensitive form used to compare text answers."""
+    s = re.sub(r"\\text|[{}\\]", "", cleaned).lower().strip()
+    s = re.sub(r"^(?:an?|the)\s+", "", s)
+    choice = _CHOICE.fullmatch(s.upper())
+    if choice:
+        return choice.group(1).lower()
+    return re.sub(r"\s+", "", s).rstrip(".")

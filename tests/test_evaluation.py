@@ -1,0 +1,104 @@
+"""The evaluation runner: records, resume after a crash, settings checks, summaries, regrading."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from reasoning.data import Problem
+from reasoning.evaluation.records import RecordsError, read_records
+from reasoning.evaluation.report import format_summary, summarize
+from reasoning.evaluation.runner import Completion, evaluate, regrade, settings_path
+
+PROBLEMS = [
+    Problem(id=f"p{i}", question=f"What is {i} + {i}?", answer=str(2 * i), subject=subject, level=level)
+    for i, (subject, level) in enumerate([("Algebra", 1), ("Algebra", 2), ("Geometry", 2), ("Geometry", 3), ("Algebra", 3)])
+]
+PROMPTS = [f"Q: {p.question}" for p in PROBLEMS]
+
+
+def answers_right_except(wrong: set[int], crash_after: int | None = None):
+    """A fake generator: answers each prompt (boxed), wrongly for `wrong`, finishing in reverse order."""
+    calls = []
+
+    def complete(prompts):
+        calls.append(list(prompts))
+        for count, index in enumerate(reversed(range(len(prompts)))):
+            if crash_after is not None and count == crash_after:
+                raise KeyboardInterrupt  # the run dies mid-way
+            number = int(prompts[index].split()[3])
+            answer = 2 * number + (1 if number in wrong else 0)
+            yield index, Completion(f"So the sum is \\boxed{{{answer}}}.", tokens=10 + number, seconds=0.5)
+
+    complete.calls = calls
+    return complete
+
+
+def test_records_are_written_one_per_problem_with_the_grade(tmp_path):
+    out = tmp_path / "run.jsonl"
+    records = evaluate(PROBLEMS, PROMPTS, answers_right_except({1}), out, settings={"model": "m"}, progress=False)
+    assert [r["id"] for r in records] == [p.id for p in PROBLEMS]  # returned in problem order
+    assert [r["correct"] for r in records] == [True, False, True, True, True]
+    saved = read_records(out)
+    assert [r["id"] for r in saved] == ["p4", "p3", "p2", "p1", "p0"]  # written as they finished
+    first = saved[-1]
+    assert first["extracted"] == "0" and first["gold"] == "0" and first["tokens"] == 10
+    assert set(first) >= {"id", "subject", "level", "prompt", "completion", "extracted", "gold", "correct", "tokens", "seconds"}
+    assert json.loads(settings_path(out).read_text()) == {"model": "m"}
+
+
+def test_resume_after_a_crash_finishes_without_redoing_or_duplicating(tmp_path):
+    out = tmp_path / "run.jsonl"
+    with pytest.raises(KeyboardInterrupt):
+        evaluate(PROBLEMS, PROMPTS, answers_right_except(set(), crash_after=2), out, progress=False)
+    assert len(read_records(out)) == 2
+    with open(out, "a") as handle:
+        handle.write('{"id": "p1", "corr')  # a line torn by the crash
+    resumed = answers_right_except(set())
+    records = evaluate(PROBLEMS, PROMPTS, resumed, out, resume=True, progress=False)
+    assert resumed.calls == [PROMPTS[:3]]  # only the three unfinished problems were generated
+    saved = read_records(out)
+    assert sorted(r["id"] for r in saved) == sorted(p.id for p in PROBLEMS)
+    assert len(records) == 5 and all(r["correct"] for r in records)
+
+
+def test_existing_results_are_not_overwritten_without_resume(tmp_path):
+    out = tmp_path / "run.jsonl"
+    evaluate(PROBLEMS[:1], PROMPTS[:1], answers_right_except(set()), out, progress=False)
+    with pytest.raises(RecordsError, match="already holds results: pass --resume"):
+        evaluate(PROBLEMS, PROMPTS, answers_right_except(set()), out, progress=False)
+
+
+def test_resume_with_other_settings_is_refused(tmp_path):
+    out = tmp_path / "run.jsonl"
+    evaluate(PROBLEMS[:2], PROMPTS[:2], answers_right_except(set()), out, settings={"model": "a", "seed": 1}, progress=False)
+    with pytest.raises(RecordsError, match="settings differ from the saved run in model"):
+        evaluate(PROBLEMS, PROMPTS, answers_right_except(set()), out, settings={"model": "b", "seed": 1}, resume=True, progress=False)
+
+
+def test_a_malformed_line_in_the_middle_names_the_line(tmp_path):
+    out = tmp_path / "bad.jsonl"
+    out.write_text('{"id": "a", "correct": true}\nnot json\n{"id": "b", "correct": false}\n')
+    with pytest.raises(RecordsError, match=r"bad.jsonl, line 2"):
+        read_records(out, repair=True)
+
+
+def test_summary_by_subject_and_level(tmp_path):
+    records = evaluate(PROBLEMS, PROMPTS, answers_right_except({1, 3}), tmp_path / "r.jsonl", progress=False)
+    summary = summarize(records)
+    assert (summary.overall.correct, summary.overall.total) == (3, 5)
+    assert summary.by_subject["Algebra"].accuracy == pytest.approx(2 / 3)
+    assert summary.by_subject["Geometry"].accuracy == pytest.approx(1 / 2)
+    assert {level: t.correct for level, t in summary.by_level.items()} == {"1": 1, "2": 1, "3": 1}
+    assert summary.tokens_per_problem == pytest.approx(12.0)
+    text = format_summary(summary)
+    assert "accuracy 60.0% (3/5)" in text and "Geometry" in text
+
+
+def test_regrade_recomputes_correctness_from_the_saved_completion(tmp_path):
+    records = evaluate(PROBLEMS, PROMPTS, answers_right_except(set()), tmp_path / "r.jsonl", progress=False)
+    tampered = [{**r, "correct": False, "gold": "\\frac{2}{1}" if r["gold"] == "2" else r["gold"]} for r in records]
+    regraded = regrade(tampered)
+    assert all(r["correct"] for r in regraded)  # 2 and \frac{2}{1} are the same answer
+    assert regraded[1]["gold"] == "\\frac{2}{1}"
