@@ -20,6 +20,12 @@ _EXPORTS = {
     "Qwen3Tokenizer": "reasoning.tokenizer",
     "load_pretrained": "reasoning.checkpoint",
     "save_pretrained": "reasoning.checkpoint",
+    "generate": "reasoning.generation.api",
+    "stream": "reasoning.generation.api",
+    "GenerationConfig": "reasoning.generation.api",
+    "load_math500": "reasoning.data",
+    "extract_answer": "reasoning.grading",
+    "grade": "reasoning.grading",
 }
 
 __all__ = sorted(_EXPORTS)

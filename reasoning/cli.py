@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from reasoning.evaluation.cli import add_eval_parser
+from reasoning.generation.cli import add_chat_parser, add_generate_parser
 from reasoning.hub import HubUnavailableError, UnknownModelError
 
 
@@ -46,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="reasoning", description="Research toolkit for reasoning LLMs (Qwen3).")
     subparsers = parser.add_subparsers(dest="command", required=True)
     add_info_parser(subparsers)
+    add_generate_parser(subparsers)
+    add_chat_parser(subparsers)
+    add_eval_parser(subparsers)
     return parser
 
 

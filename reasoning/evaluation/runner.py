@@ -111,6 +111,7 @@ def settings_path(out: Path) -> Path:
 def _start_or_resume(out: Path, settings: dict[str, Any], resume: bool) -> list[dict[str, Any]]:
     """Records already in `out` (when resuming), after checking the run's settings match."""
     saved_settings = settings_path(out)
+    settings = json.loads(json.dumps(settings))  # as it reads back (tuples become lists)
     if out.exists() and out.stat().st_size and not resume:
         raise RecordsError(f"{out} already holds results: pass --resume to continue that run, or choose another --out")
     if not (resume and out.exists()):

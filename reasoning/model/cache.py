@@ -97,7 +97,8 @@ class KVCache:
         batch, heads = keys.shape[:2]
         row = torch.arange(batch, device=keys.device)[:, None, None]
         head = torch.arange(heads, device=keys.device)[None, :, None]
-        index = (row, head, positions[:, None, :])
-        self.keys[layer].index_put_(index, keys)
-        self.values[layer].index_put_(index, values)
+        # Index the whole tensor rather than a per-layer view: torch.compile then writes in place.
+        index = (torch.tensor(layer, device=keys.device), row, head, positions[:, None, :])
+        self.keys.index_put_(index, keys)
+        self.values.index_put_(index, values)
         return self.keys[layer, :, :, :kv_len], self.values[layer, :, :, :kv_len]

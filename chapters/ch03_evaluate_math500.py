@@ -1,0 +1,49 @@
+"""Chapter 3: evaluating a reasoning model on MATH-500.
+
+Load the problems and a model, show how one answer is extracted and graded, then run the
+resumable evaluation (greedy decoding, up to 2048 new tokens, the published prompt) and print
+accuracy overall, by subject and by level. The same job is `reasoning eval math500`.
+
+    python chapters/ch03_evaluate_math500.py --model qwen3-0.6b-base --limit 50
+    python chapters/ch03_evaluate_math500.py --model qwen3-0.6b --data ../shared/data/math500_test.json
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from reasoning.checkpoint import load_pretrained
+from reasoning.data import load_math500
+from reasoning.evaluation.math500 import evaluate_math500
+from reasoning.evaluation.report import format_summary, summarize
+from reasoning.generation import GenerationConfig
+from reasoning.grading import extract_answer, grade
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="qwen3-0.6b-base")
+    parser.add_argument("--data", type=Path, help="local MATH-500 .json/.jsonl (default: download from the hub)")
+    parser.add_argument("--limit", type=int, default=50)
+    parser.add_argument("--max-new-tokens", type=int, default=2048)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--out", type=Path, default=Path("results/ch03-math500.jsonl"))
+    parser.add_argument("--resume", action="store_true")
+    args = parser.parse_args()
+
+    problems = load_math500(args.data, limit=args.limit)
+    example = problems[0]
+    completion = f"The steps are ... so the result is \\boxed{{{example.answer}}}."
+    extracted = extract_answer(completion)
+    print(f"problem: {example.question[:80]}...\nextracted {extracted!r} -> {grade(extracted, example.answer)!r}\n")
+
+    model, tokenizer = load_pretrained(args.model)
+    config = GenerationConfig(max_new_tokens=args.max_new_tokens, max_batch_size=args.batch_size)
+    kind = "base" if tokenizer.base else "reasoning"
+    records = evaluate_math500(model, tokenizer, problems, config, args.out, model_name=args.model, kind=kind, resume=args.resume)
+    print(format_summary(summarize(records)))
+
+
+if __name__ == "__main__":
+    main()

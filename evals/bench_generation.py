@@ -1,0 +1,224 @@
+"""Generation speed of our engine against transformers' `generate`, on the same weights, in one run.
+
+    python evals/bench_generation.py            # a few minutes on a 2-core CPU
+    python evals/bench_generation.py --full     # the issue's workload: 64 requests, mean budget ~100
+
+Builds the Qwen3 preset (0.6B by default) with random weights, shares its tensors with a
+transformers Qwen3ForCausalLM, and measures: (1) single-stream greedy decode tokens/s (decode
+only: the time for N+1 tokens minus the time for 1, as /work/shared/bench does); (2) total
+throughput on ragged requests (prompt lengths 20-200, token budgets long-tailed: log-normal,
+most short, a few long) under the same max batch size, transformers taking the requests in
+batches of that size, each run to its longest budget since it has no per-row budgets; (3) the
+peak memory each one adds. EOS is disabled on both sides, so budgets fix every length.
+The machine is shared and noisy: runs alternate between the two and the best of each counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import threading
+import time
+from collections.abc import Callable
+
+import torch
+
+from reasoning.generation import Prompt, generate
+from reasoning.model.config import Qwen3Config
+from reasoning.model.qwen3 import Qwen3Model
+
+
+def build_models(preset: str, dtype: torch.dtype, device: torch.device) -> tuple[Qwen3Model, torch.nn.Module]:
+    """Our model with random weights, and transformers' model holding the very same tensors."""
+    import transformers
+
+    torch.manual_seed(0)
+    config = Qwen3Config.from_name(preset)
+    with torch.device(device):
+        ours = Qwen3Model(config).to(dtype).eval()
+    hf_config = transformers.Qwen3Config(**{k: v for k, v in config.to_hf().items() if k not in ("architectures", "torch_dtype")})
+    with torch.device("meta"):
+        reference = transformers.Qwen3ForCausalLM(hf_config)
+    state = {("model." + name): tensor for name, tensor in ours.state_dict().items()}
+    state["lm_head.weight"] = ours.lm_head.weight if ours.lm_head is not None else ours.embed_tokens.weight
+    reference.load_state_dict(state, assign=True)
+    with torch.device(device):  # buffers are not in the state dict: build them for real
+        reference.model.rotary_emb = type(reference.model.rotary_emb)(config=hf_config)
+    return ours, reference.eval()
+
+
+def hf_generate(model: torch.nn.Module, prompts: list[list[int]], new_tokens: int, device: torch.device) -> None:
+    """transformers' greedy generate on left-padded prompts, exactly `new_tokens` each."""
+    longest = max(len(p) for p in prompts)
+    ids = torch.zeros(len(prompts), longest, dtype=torch.long)
+    mask = torch.zeros(len(prompts), longest, dtype=torch.long)
+    for row, prompt in enumerate(prompts):
+        ids[row, longest - len(prompt) :] = torch.tensor(prompt)
+        mask[row, longest - len(prompt) :] = 1
+    with torch.inference_mode():
+        model.generate(
+            ids.to(device), attention_mask=mask.to(device), max_new_tokens=new_tokens, min_new_tokens=new_tokens,
+            do_sample=False, pad_token_id=0, eos_token_id=None,
+        )  # fmt: skip
+
+
+class PeakMemory:
+    """Peak memory added while inside the block: CUDA allocator peak, else sampled process RSS."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device, self.peak = device, 0
+
+    def __enter__(self) -> PeakMemory:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self.base = torch.cuda.memory_allocated(self.device)
+        else:
+            self.base, self._done = _rss(), threading.Event()
+            self._thread = threading.Thread(target=self._sample, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            self.peak = torch.cuda.max_memory_allocated(self.device) - self.base
+        else:
+            self._done.set()
+            self._thread.join()
+
+    def _sample(self) -> None:
+        while not self._done.wait(0.005):
+            self.peak = max(self.peak, _rss() - self.base)
+
+
+def _rss() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def best_of(runs: int, *timed: Callable[[], float]) -> list[float]:
+    """Alternate the timed functions `runs` times; the smallest time of each."""
+    best = [math.inf] * len(timed)
+    for _ in range(runs):
+        for index, fn in enumerate(timed):
+            best[index] = min(best[index], fn())
+    return best
+
+
+def clock(fn: Callable[[], object], device: torch.device) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - start
+
+
+def single_stream(ours, reference, args, device) -> tuple[float, float]:
+    """Decode tokens/s of one greedy stream (prefill excluded by differencing)."""
+    prompt = torch.randint(0, 150_000, (args.prompt_len,), generator=torch.Generator().manual_seed(1)).tolist()
+    new = args.new_tokens
+    run_ours = lambda n: generate(ours, None, [prompt], max_new_tokens=n, eos_token_ids=[], compile=args.compile)
+    run_hf = lambda n: hf_generate(reference, [prompt], n, device)
+    run_ours(2), run_hf(2)  # warm-up (and compilation)
+    ours_s, hf_s = best_of(
+        args.repeats,
+        lambda: clock(lambda: run_ours(new + 1), device) - clock(lambda: run_ours(1), device),
+        lambda: clock(lambda: run_hf(new + 1), device) - clock(lambda: run_hf(1), device),
+    )
+    return new / ours_s, new / hf_s
+
+
+def workload(requests: int, mean_new_tokens: float, seed: int) -> list[tuple[list[int], int]]:
+    """Ragged prompts (20-200 tokens) with long-tailed budgets: log-normal, sigma 1, given mean."""
+    generator = torch.Generator().manual_seed(seed)
+    sigma = 1.0
+    median = mean_new_tokens / math.exp(sigma**2 / 2)
+    lengths = torch.randint(20, 201, (requests,), generator=generator)
+    budgets = (torch.randn(requests, generator=generator) * sigma).exp() * median
+    budgets = budgets.round().clamp(1, 8 * mean_new_tokens).long()
+    return [
+        (torch.randint(0, 150_000, (int(n),), generator=generator).tolist(), int(b)) for n, b in zip(lengths, budgets)
+    ]
+
+
+def many_requests(ours, reference, args, device) -> dict[str, float]:
+    """Total generated tokens/s over the ragged workload, and the peak memory each run adds."""
+    jobs = workload(args.requests, args.mean_new_tokens, seed=2)
+    total = sum(budget for _, budget in jobs)
+    batch = args.max_batch_size
+
+    def run_ours() -> None:
+        prompts = [Prompt(ids, budget) for ids, budget in jobs]
+        generate(ours, None, prompts, max_new_tokens=1, eos_token_ids=[], max_batch_size=batch, compile=args.compile)
+
+    def run_hf() -> None:
+        for start in range(0, len(jobs), batch):
+            chunk = jobs[start : start + batch]
+            hf_generate(reference, [ids for ids, _ in chunk], max(b for _, b in chunk), device)
+
+    memory = {}
+
+    def measured(name: str, fn: Callable[[], None]) -> float:
+        with PeakMemory(device) as peak:
+            seconds = clock(fn, device)
+        memory[name] = max(memory.get(name, 0), peak.peak)
+        return seconds
+
+    ours_s, hf_s = best_of(args.workload_repeats, lambda: measured("ours", run_ours), lambda: measured("hf", run_hf))
+    budgets = sorted(b for _, b in jobs)
+    return dict(
+        tokens=total, median_budget=budgets[len(budgets) // 2], max_budget=budgets[-1], ours_s=ours_s, hf_s=hf_s,
+        ours_mem=memory["ours"], hf_mem=memory["hf"],
+    )  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--preset", default="0.6B")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float32", "float16"])
+    parser.add_argument("--full", action="store_true", help="64 requests, mean budget 100, batch 32 (long on a CPU)")
+    parser.add_argument("--prompt-len", type=int, default=32, help="single-stream prompt length")
+    parser.add_argument("--new-tokens", type=int, default=32, help="single-stream decode tokens")
+    parser.add_argument("--repeats", type=int, default=3, help="single-stream runs of each (best counts)")
+    parser.add_argument("--requests", type=int, default=16)
+    parser.add_argument("--mean-new-tokens", type=float, default=32)
+    parser.add_argument("--max-batch-size", type=int, default=8)
+    parser.add_argument("--workload-repeats", type=int, default=1)
+    parser.add_argument("--compile", action="store_true", help="torch.compile our decode step")
+    parser.add_argument("--skip", choices=["single", "many"], help="leave one measurement out")
+    args = parser.parse_args()
+    if args.full:
+        args.requests, args.mean_new_tokens, args.max_batch_size = 64, 100, 32
+    device, dtype = torch.device(args.device), getattr(torch, args.dtype)
+    ours, reference = build_models(args.preset, dtype, device)
+    where = f"{args.preset} random weights, {args.dtype}, {device}, {torch.get_num_threads()} threads"
+    print(f"bench_generation: {where}{', compiled' if args.compile else ''}")
+    if args.skip != "single":
+        mine, theirs = single_stream(ours, reference, args, device)
+        print(f"single-stream decode   ours {mine:7.2f} tok/s   transformers {theirs:7.2f} tok/s   ratio {mine / theirs:.2f}x")
+    if args.skip != "many":
+        r = many_requests(ours, reference, args, device)
+        print(
+            f"{args.requests} requests (prompts 20-200, budgets median {r['median_budget']} mean "
+            f"{r['tokens'] / args.requests:.0f} max {r['max_budget']}, batch {args.max_batch_size}): "
+            f"ours {r['tokens'] / r['ours_s']:7.2f} tok/s ({r['ours_s']:.0f} s)   transformers "
+            f"{r['tokens'] / r['hf_s']:7.2f} tok/s ({r['hf_s']:.0f} s)   ratio {r['hf_s'] / r['ours_s']:.2f}x"
+        )
+        gib = 2**30
+        print(
+            f"peak memory added     ours {r['ours_mem'] / gib:6.2f} GiB   transformers {r['hf_mem'] / gib:6.2f} GiB   "
+            f"ratio {r['ours_mem'] / max(r['hf_mem'], 1):.2f}x   (weights {weights_bytes(ours) / gib:.2f} GiB, shared)"
+        )
+
+
+def weights_bytes(model: torch.nn.Module) -> int:
+    return sum(p.numel() * p.element_size() for p in model.parameters())
+
+
+if __name__ == "__main__":
+    main()

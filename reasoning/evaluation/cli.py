@@ -1,0 +1,70 @@
+"""`reasoning eval math500` and `reasoning eval score`: argument parsing and calls, no logic."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_eval_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register `eval math500` and `eval score`."""
+    parser = subparsers.add_parser("eval", help="evaluate a model on MATH-500, or re-score saved results")
+    commands = parser.add_subparsers(dest="eval_command", required=True)
+
+    math = commands.add_parser("math500", help="generate, grade and record MATH-500 answers (resumable)")
+    math.add_argument("--model", required=True, help="alias (qwen3-0.6b-base), hub id, or checkpoint directory")
+    math.add_argument("--data", type=Path, help="local MATH-500 .json/.jsonl (default: the hub's HuggingFaceH4/MATH-500)")
+    math.add_argument("--limit", type=int, help="evaluate the first N problems only")
+    math.add_argument("--kind", choices=["auto", "base", "reasoning"], default="auto",
+                      help="prompt format: plain prompt (base) or chat template (reasoning); auto from the tokenizer")
+    math.add_argument("--cot", action="store_true", help="append the chain-of-thought suffix")
+    math.add_argument("--no-thinking", action="store_true", help="reasoning models: thinking off")
+    math.add_argument("--batch-size", type=int, default=16, help="requests decoded at once (KV cache rows)")
+    math.add_argument("--max-new-tokens", type=int, default=2048)
+    math.add_argument("--temperature", type=float, default=0.0)
+    math.add_argument("--top-p", type=float, default=1.0)
+    math.add_argument("--seed", type=int, default=0)
+    math.add_argument("--device", default="auto")
+    math.add_argument("--compile", action="store_true", help="torch.compile the decode step")
+    math.add_argument("--out", type=Path, help="results JSONL (default: results/math500-<model>.jsonl)")
+    math.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    math.set_defaults(func=run_math500)
+
+    score = commands.add_parser("score", help="re-grade saved results and print the summary")
+    score.add_argument("results", type=Path)
+    score.add_argument("--write", action="store_true", help="save the re-graded records back to the file")
+    score.set_defaults(func=run_score)
+
+
+def run_math500(args: argparse.Namespace) -> None:
+    from reasoning.checkpoint import load_pretrained
+    from reasoning.data import load_math500
+    from reasoning.evaluation.math500 import evaluate_math500
+    from reasoning.evaluation.report import format_summary, summarize
+    from reasoning.generation.api import GenerationConfig
+
+    problems = load_math500(args.data, limit=args.limit)
+    model, tokenizer = load_pretrained(args.model, device=args.device)
+    kind = args.kind if args.kind != "auto" else ("base" if tokenizer.base else "reasoning")
+    config = GenerationConfig(
+        max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p, seed=args.seed,
+        max_batch_size=args.batch_size, compile=args.compile,
+    )  # fmt: skip
+    out = args.out or Path("results") / f"math500-{Path(args.model).name}.jsonl"
+    records = evaluate_math500(
+        model, tokenizer, problems, config, out, model_name=args.model, kind=kind, cot=args.cot,
+        enable_thinking=not args.no_thinking, resume=args.resume,
+    )  # fmt: skip
+    print(format_summary(summarize(records)))
+    print(f"records: {out}")
+
+
+def run_score(args: argparse.Namespace) -> None:
+    from reasoning.evaluation.records import read_records, write_records
+    from reasoning.evaluation.report import format_summary, summarize
+    from reasoning.evaluation.runner import regrade
+
+    records = regrade(read_records(args.results))
+    if args.write:
+        write_records(args.results, records)
+    print(format_summary(summarize(records)))

@@ -1,0 +1,279 @@
+"""`generate` and `stream`: text or token ids in, completions with log-probs out.
+
+Every caller of the engine (evaluation, self-consistency, best-of-N, refinement, GRPO
+rollouts) goes through these two functions; they turn prompts into requests with their token
+budgets and random streams, run the engine, and package what it produced.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from torch import nn
+
+from reasoning.generation.detokenize import IncrementalText, truncate_at_stop
+from reasoning.generation.engine import FINISH_EOS, FINISH_STOP, Engine, Request
+from reasoning.generation.sampling import SamplingParams, request_key
+
+
+class Tokenizer(Protocol):
+    """What generation needs of a tokenizer (`reasoning.tokenizer.Qwen3Tokenizer` has it)."""
+
+    eos_token_ids: tuple[int, ...]
+
+    def encode(self, text: str) -> list[int]: ...
+
+    def decode(self, ids: Sequence[int], skip_special_tokens: bool = False) -> str: ...
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A prompt (text or token ids) with its own token budget, overriding `max_new_tokens`."""
+
+    content: str | Sequence[int]
+    max_new_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    """Every option of `generate`, validated once; the command line maps onto it field by field."""
+
+    max_new_tokens: int = 256
+    temperature: float = 0.0
+    top_p: float = 1.0
+    top_k: int = 0
+    min_p: float = 0.0
+    n: int = 1
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+    eos_token_ids: tuple[int, ...] | None = None  # None: the tokenizer's (per model kind)
+    max_context: int | None = None  # None: the model's max_position_embeddings
+    max_batch_size: int = 32
+    max_cache_tokens: int | None = None
+    compile: bool = False
+
+    def __post_init__(self) -> None:
+        if self.max_new_tokens < 0 or self.n < 1:
+            raise ValueError(f"need max_new_tokens >= 0 and n >= 1, got {self.max_new_tokens} and {self.n}")
+        object.__setattr__(self, "stop", tuple(self.stop))
+        SamplingParams(self.temperature, self.top_k, self.top_p, self.min_p)  # raises on bad values
+
+    @property
+    def sampling(self) -> SamplingParams:
+        return SamplingParams(self.temperature, self.top_k, self.top_p, self.min_p)
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    """One completion: its tokens, text, why it ended, and each token's log-probability.
+
+    token_ids include the end-of-sequence token when finish_reason is "eos" (text does not),
+    and the token that completed a stop string when it is "stop" (text ends before the stop
+    string). logprobs are under the model's own distribution (log-softmax of the raw logits,
+    float32); sampling_logprobs under the distribution actually sampled from (after
+    temperature, top-k, top-p, min-p; 0.0 for every greedy token).
+    """
+
+    prompt_index: int
+    sample_index: int
+    prompt_token_ids: tuple[int, ...]
+    token_ids: tuple[int, ...]
+    text: str | None
+    finish_reason: str  # "eos", "stop" or "length"
+    logprobs: tuple[float, ...]
+    sampling_logprobs: tuple[float, ...]
+
+    @property
+    def num_tokens(self) -> int:
+        return len(self.token_ids)
+
+
+def generate(
+    model: nn.Module,
+    tokenizer: Tokenizer | None,
+    prompts: str | Sequence[str | Sequence[int] | Prompt],
+    *,
+    max_new_tokens: int,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    top_k: int = 0,
+    min_p: float = 0.0,
+    n: int = 1,
+    seed: int | None = None,
+    stop: Sequence[str] | None = None,
+    eos_token_ids: Sequence[int] | None = None,
+    max_context: int | None = None,
+    max_batch_size: int = 32,
+    max_cache_tokens: int | None = None,
+    compile: bool = False,
+) -> list[GenerationResult]:
+    """Complete every prompt n times; results are ordered by prompt, then sample.
+
+    Prompts are strings (encoded with `tokenizer`), token-id lists, or `Prompt`s with their
+    own budget. Greedy when temperature is 0. A seed makes sampling reproducible: each sample
+    draws from its own random stream, keyed by (seed, prompt index, sample index), so its
+    tokens do not depend on batch size or on the other prompts. Generation stops at an EOS
+    token, a stop string, the token budget or the context limit, whichever comes first.
+    """
+    config = GenerationConfig(
+        max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, top_k=top_k, min_p=min_p, n=n,
+        seed=seed, stop=tuple(stop or ()), eos_token_ids=None if eos_token_ids is None else tuple(eos_token_ids),
+        max_context=max_context, max_batch_size=max_batch_size, max_cache_tokens=max_cache_tokens, compile=compile,
+    )  # fmt: skip
+    return generate_with_config(model, tokenizer, prompts, config)
+
+
+def generate_with_config(
+    model: nn.Module, tokenizer: Tokenizer | None, prompts: str | Sequence[str | Sequence[int] | Prompt], config: GenerationConfig
+) -> list[GenerationResult]:
+    """`generate` with its options in a GenerationConfig."""
+    finished = sorted(generate_as_completed(model, tokenizer, prompts, config), key=lambda group: group[0].prompt_index)
+    return [result for group in finished for result in group]
+
+
+def generate_as_completed(
+    model: nn.Module, tokenizer: Tokenizer | None, prompts: str | Sequence[str | Sequence[int] | Prompt], config: GenerationConfig
+) -> Iterator[list[GenerationResult]]:
+    """Yield each prompt's n results as soon as all of them have finished, in finishing order.
+
+    Under continuous batching prompts finish out of order; a caller that records or grades
+    each one at once (the evaluation runner) loses nothing if the run is interrupted.
+    """
+    groups = _requests(model, tokenizer, prompts, config)
+    owner = {id(request): index for index, group in enumerate(groups) for request in group}
+    unfinished = [len(group) for group in groups]
+
+    def results(index: int) -> list[GenerationResult]:
+        unfinished[index] = -1  # yielded
+        return [_result(tokenizer, config, index, sample, request) for sample, request in enumerate(groups[index])]
+
+    engine = Engine(model, max_batch_size=config.max_batch_size, max_cache_tokens=config.max_cache_tokens, compile=config.compile)
+    for stepped in engine.run(groups, config.sampling, _eos_ids(tokenizer, config)):
+        for request in stepped:
+            if request.finish_reason is not None:
+                index = owner[id(request)]
+                unfinished[index] -= 1
+                if unfinished[index] == 0:
+                    yield results(index)
+    for index, count in enumerate(unfinished):  # requests with no budget finish without a step
+        if count >= 0:
+            yield results(index)
+
+
+class TextStream:
+    """Iterate for the text of one completion, piece by piece; `result` holds all of it afterwards."""
+
+    def __init__(self, model: nn.Module, tokenizer: Tokenizer, request: Request, config: GenerationConfig) -> None:
+        self.model, self.tokenizer, self.request, self.config = model, tokenizer, request, config
+        self.result: GenerationResult | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        request, config, sent = self.request, self.config, 0
+        engine = Engine(self.model, max_batch_size=1, compile=config.compile)
+        for _ in engine.run([[request]], config.sampling, _eos_ids(self.tokenizer, config)):
+            text = request.text.final_text() if request.finish_reason else request.text.stable_text()
+            if len(text) > sent:
+                yield text[sent:]
+                sent = len(text)
+        self.result = _result(self.tokenizer, config, 0, 0, request)
+
+
+def stream(
+    model: nn.Module,
+    tokenizer: Tokenizer,
+    prompt: str | Sequence[int] | Prompt,
+    *,
+    max_new_tokens: int,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    top_k: int = 0,
+    min_p: float = 0.0,
+    seed: int | None = None,
+    stop: Sequence[str] | None = None,
+    eos_token_ids: Sequence[int] | None = None,
+    max_context: int | None = None,
+    compile: bool = False,
+) -> TextStream:
+    """Generate one completion, yielding its text as it is decoded (whole characters only).
+
+    Text that could still become a stop string is held back until it cannot, and the stop
+    string itself is never yielded. After the loop, `.result` is the `GenerationResult`.
+    """
+    config = GenerationConfig(
+        max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, top_k=top_k, min_p=min_p, seed=seed,
+        stop=tuple(stop or ()), eos_token_ids=None if eos_token_ids is None else tuple(eos_token_ids),
+        max_context=max_context, max_batch_size=1, compile=compile,
+    )  # fmt: skip
+    [[request]] = _requests(model, tokenizer, [prompt], config, track_text=True)
+    return TextStream(model, tokenizer, request, config)
+
+
+def _requests(
+    model: nn.Module,
+    tokenizer: Tokenizer | None,
+    prompts: str | Sequence[str | Sequence[int] | Prompt],
+    config: GenerationConfig,
+    track_text: bool = False,
+) -> list[list[Request]]:
+    """One group of n requests per prompt, with budgets clipped to the context limit."""
+    if isinstance(prompts, (str, Prompt)):
+        prompts = [prompts]
+    if (config.stop or track_text) and tokenizer is None:
+        raise ValueError("stop strings and streaming need a tokenizer to decode the text")
+    limit = config.max_context or model.config.max_position_embeddings
+    seed = random.getrandbits(63) if config.seed is None else config.seed
+    groups = []
+    for index, prompt in enumerate(prompts):
+        ids, budget = _prompt_ids(tokenizer, prompt, config.max_new_tokens)
+        if len(ids) >= limit:
+            raise ValueError(f"prompt {index} has {len(ids)} tokens; the context limit is {limit}")
+        budget = min(budget, limit - len(ids))
+        track = bool(config.stop) or track_text
+        groups.append([
+            Request(ids, budget, request_key(seed, index, sample), IncrementalText(tokenizer, config.stop) if track else None)
+            for sample in range(config.n)
+        ])
+    return groups
+
+
+def _prompt_ids(tokenizer: Tokenizer | None, prompt: str | Sequence[int] | Prompt, default_budget: int) -> tuple[list[int], int]:
+    budget = default_budget
+    if isinstance(prompt, Prompt):
+        budget = default_budget if prompt.max_new_tokens is None else prompt.max_new_tokens
+        prompt = prompt.content
+    if isinstance(prompt, str):
+        if tokenizer is None:
+            raise ValueError("text prompts need a tokenizer; pass token ids instead")
+        prompt = tokenizer.encode(prompt)
+    ids = [int(token) for token in prompt]
+    if not ids:
+        raise ValueError("a prompt needs at least one token")
+    return ids, budget
+
+
+def _eos_ids(tokenizer: Tokenizer | None, config: GenerationConfig) -> tuple[int, ...]:
+    if config.eos_token_ids is not None:
+        return config.eos_token_ids
+    return tuple(getattr(tokenizer, "eos_token_ids", ()))
+
+
+def _result(tokenizer: Tokenizer | None, config: GenerationConfig, prompt_index: int, sample_index: int, request: Request) -> GenerationResult:
+    text = None
+    if tokenizer is not None:
+        content = request.tokens[:-1] if request.finish_reason == FINISH_EOS else request.tokens
+        text = tokenizer.decode(content)
+        if request.finish_reason == FINISH_STOP:
+            text = truncate_at_stop(text, config.stop)
+    return GenerationResult(
+        prompt_index=prompt_index,
+        sample_index=sample_index,
+        prompt_token_ids=tuple(request.prompt),
+        token_ids=tuple(request.tokens),
+        text=text,
+        finish_reason=request.finish_reason,
+        logprobs=tuple(request.logprobs),
+        sampling_logprobs=tuple(request.sampling_logprobs),
+    )

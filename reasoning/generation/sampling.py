@@ -1,0 +1,176 @@
+"""Logits processors and token sampling: pure functions on [batch, vocab] tensors.
+
+Each processor takes logits and returns logits with the excluded tokens set to -inf, so they
+compose and work outside the engine: temperature, top-k, top-p (nucleus sampling, Holtzman
+et al. 2020) and min-p (Nguyen et al. 2024). `process_logits` applies them in that order.
+
+Sampling draws one uniform number per row and inverts the row's cumulative distribution. The
+uniform numbers come from a counter-based generator (SplitMix64, Steele et al. 2014) keyed by
+(request key, draw number), so a request's samples depend on its seed alone, not on which
+other requests share its batch or on which device row it occupies, and no per-row generator
+objects are needed: a whole batch draws in a few vectorised integer ops.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+_MASK64 = (1 << 64) - 1
+_GOLDEN = 0x9E3779B97F4A7C15  # SplitMix64's increment: 2^64 / golden ratio
+_MIX1, _MIX2 = 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """How the next token is chosen: greedy when temperature is 0, else sampled after filtering."""
+
+    temperature: float = 0.0
+    top_k: int = 0  # 0: no limit
+    top_p: float = 1.0  # 1: no limit
+    min_p: float = 0.0  # 0: no limit
+
+    def __post_init__(self) -> None:
+        if not self.temperature >= 0:
+            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
+        if self.top_k < 0:
+            raise ValueError(f"top_k must be >= 0 (0 turns it off), got {self.top_k}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if not 0 <= self.min_p <= 1:
+            raise ValueError(f"min_p must be in [0, 1], got {self.min_p}")
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0
+
+
+def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Divide by the temperature: below 1 sharpens the distribution, above 1 flattens it."""
+    if temperature <= 0:
+        raise ValueError("temperature must be > 0 (temperature 0 means greedy: take the argmax)")
+    return logits if temperature == 1 else logits / temperature
+
+
+def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
+    """Keep the k most likely tokens of each row (ties with the k-th are kept); k <= 0 keeps all."""
+    if k <= 0 or k >= logits.shape[-1]:
+        return logits
+    kth = logits.topk(k, dim=-1).values[..., -1:]
+    return logits.masked_fill(logits < kth, -math.inf)
+
+
+def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
+    """Keep the smallest set of most likely tokens whose probability mass is at least p."""
+    if p >= 1:
+        return logits
+    ordered, order = logits.sort(dim=-1, descending=True)
+    probs = ordered.float().softmax(dim=-1)
+    # A token is dropped when the tokens before it already reach p; the first never is.
+    drop_ordered = probs.cumsum(dim=-1) - probs >= p
+    drop = torch.empty_like(drop_ordered).scatter_(-1, order, drop_ordered)
+    return logits.masked_fill(drop, -math.inf)
+
+
+def min_p_filter(logits: torch.Tensor, min_p: float) -> torch.Tensor:
+    """Keep tokens at least min_p times as likely as the row's most likely token.
+
+    In log space p_i / p_max >= min_p reads logit_i >= logit_max + log(min_p): no softmax needed.
+    """
+    if min_p <= 0:
+        return logits
+    threshold = logits.max(dim=-1, keepdim=True).values + math.log(min_p)
+    return logits.masked_fill(logits < threshold, -math.inf)
+
+
+def process_logits(logits: torch.Tensor, params: SamplingParams) -> torch.Tensor:
+    """Float32 logits of the sampling distribution: temperature, then top-k, top-p, min-p."""
+    if params.greedy:
+        raise ValueError("greedy decoding has no sampling distribution to process")
+    logits = apply_temperature(logits.float(), params.temperature)
+    logits = top_k_filter(logits, params.top_k)
+    logits = top_p_filter(logits, params.top_p)
+    return min_p_filter(logits, params.min_p)
+
+
+def sample_from_logits(logits: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
+    """Token ids [batch] drawn from softmax(logits) by inverting each row's CDF at uniforms [batch].
+
+    Tokens of probability zero (filtered to -inf) are never drawn: the search point stays
+    strictly below the row's total mass, and a zero-probability token does not raise the CDF.
+    """
+    cdf = logits.float().softmax(dim=-1).cumsum(dim=-1)
+    total = cdf[:, -1:]
+    point = torch.minimum(uniforms[:, None].to(cdf.dtype) * total, torch.nextafter(total, torch.zeros_like(total)))
+    return torch.searchsorted(cdf, point, right=True).squeeze(-1)
+
+
+def sample(logits: torch.Tensor, params: SamplingParams, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Next token ids [batch] for logits [batch, vocab]: the argmax when greedy, else a draw."""
+    if params.greedy:
+        return logits.argmax(dim=-1)
+    uniforms = torch.rand(logits.shape[0], generator=generator, device="cpu").to(logits.device)
+    return sample_from_logits(process_logits(logits, params), uniforms)
+
+
+def token_logprobs(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+    """log softmax(logits)[token] for each row, in float32 (a logsumexp, no [batch, vocab] log-softmax)."""
+    logits = logits.float()
+    return logits.gather(-1, tokens[:, None]).squeeze(-1) - logits.logsumexp(dim=-1)
+
+
+def choose_tokens(
+    logits: torch.Tensor, params: SamplingParams, keys: torch.Tensor, counters: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One decoding step: tokens, their log-probs under the model, and under the sampling distribution.
+
+    keys and counters ([batch] int64) select each row's random stream and draw (see
+    `counter_uniforms`). Greedy decoding samples from a point mass: its log-prob is 0.
+    """
+    if params.greedy:
+        tokens = logits.argmax(dim=-1)
+        return tokens, token_logprobs(logits, tokens), torch.zeros(tokens.shape, device=logits.device)
+    processed = process_logits(logits, params)
+    tokens = sample_from_logits(processed, counter_uniforms(keys, counters))
+    return tokens, token_logprobs(logits, tokens), token_logprobs(processed, tokens)
+
+
+def counter_uniforms(keys: torch.Tensor, counters: torch.Tensor) -> torch.Tensor:
+    """Uniform floats in [0, 1) from SplitMix64: draw number `counters` of the stream `keys`.
+
+    Integer arithmetic wraps modulo 2^64 on every backend, so the numbers are the same on
+    every device; shifts are made logical by masking, since torch's >> on int64 is arithmetic.
+    """
+    state = keys + (counters + 1) * _as_int64(_GOLDEN)
+    return _shift_right(_mix(state), 40).float() * 2.0**-24  # 24 bits: exact in float32
+
+
+def request_key(seed: int, *indices: int) -> int:
+    """The int64 stream key of one request, e.g. (seed, prompt index, sample index)."""
+    key = _mix_int(seed & _MASK64)
+    for index in indices:
+        key = _mix_int((key ^ index) + _GOLDEN)
+    return _as_int64(key)
+
+
+def _mix(z: torch.Tensor) -> torch.Tensor:
+    z = (z ^ _shift_right(z, 30)) * _as_int64(_MIX1)
+    z = (z ^ _shift_right(z, 27)) * _as_int64(_MIX2)
+    return z ^ _shift_right(z, 31)
+
+
+def _shift_right(z: torch.Tensor, bits: int) -> torch.Tensor:
+    return (z >> bits) & ((1 << (64 - bits)) - 1)
+
+
+def _mix_int(z: int) -> int:
+    z = ((z ^ (z >> 30)) * _MIX1) & _MASK64
+    z = ((z ^ (z >> 27)) * _MIX2) & _MASK64
+    return z ^ (z >> 31)
+
+
+def _as_int64(value: int) -> int:
+    value &= _MASK64
+    return value - (1 << 64) if value >= 1 << 63 else value
