@@ -165,11 +165,12 @@ class Engine:
             rows = min(rows, self.max_cache_tokens // max_len)
             if rows < 1:
                 raise ValueError(f"max_cache_tokens={self.max_cache_tokens} cannot hold one request of {max_len} tokens")
-        spare = isinstance(self._decoder, _CompiledDecoder)  # see _CompiledDecoder
+        # A compiled decoder reads at least two rows and never all of them (see _CompiledDecoder).
+        needed = max(rows + 1, 3) if isinstance(self._decoder, _CompiledDecoder) else rows
         cache = self._cache
-        if cache is None or cache.batch_size < rows + spare or cache.max_len < max_len:
+        if cache is None or cache.batch_size < needed or cache.max_len < max_len:
             self._cache = None  # free the old one before allocating
-            cache = KVCache.allocate(self.model.config, rows + spare, max_len, device=self.device, dtype=self.dtype)
+            cache = KVCache.allocate(self.model.config, needed, max_len, device=self.device, dtype=self.dtype)
             self._cache = cache
         cache.reset()
         return cache, rows
@@ -262,8 +263,8 @@ class _CompiledDecoder:
     (a training step) would be silently ignored, so that is an error here.
 
     One graph serves every batch size and cache length if no input ever looks special to the
-    compiler: the cache has a spare row, so the view of the live rows is never contiguous;
-    at least two rows are decoded (a batch of 1 would be specialised); and sizes that happen
+    compiler: at least two rows are decoded (a batch of 1 would be specialised); the cache has
+    a spare row beyond them, so the view of the decoded rows is never contiguous; and sizes that happen
     to be equal are not assumed equal (duck shaping off). Compiling a 0.6B model takes
     about a minute on a 2-core CPU; after that no step recompiles.
     """
