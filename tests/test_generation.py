@@ -202,8 +202,9 @@ def test_rejects_empty_prompts_and_text_without_tokenizer(model):
 def test_compiled_decode_equals_eager_with_one_graph_for_all_batches(model):
     prompts = [Prompt(p, b) for p, b in zip(random_prompts(LENGTHS), [4, 25, 1, 9, 30, 2, 14])]
     eager = generate(model, None, prompts, max_new_tokens=0, max_batch_size=3)
-    compiled = generate(model, None, prompts[:2], max_new_tokens=0, max_batch_size=3, compile=True)
-    # Batches of 3, 2 and 1 rows and other cache shapes now run without compiling again.
+    generate(model, None, prompts[:2], max_new_tokens=0, max_batch_size=3, compile=True)
+    generate(model, None, prompts[:1], max_new_tokens=0, compile=True)  # one-row engines have their own graph
+    # Batches of 3, 2 and 1 live rows and other cache shapes now run without compiling again.
     with torch.compiler.set_stance("fail_on_recompile"):
         compiled = generate(model, None, prompts, max_new_tokens=0, max_batch_size=3, compile=True)
         single = generate(model, None, prompts[-1:], max_new_tokens=0, compile=True)
@@ -219,3 +220,13 @@ def test_compiled_decode_refuses_changed_weights():
         model.norm.weight.mul_(2)
     with pytest.raises(RuntimeError, match="weights changed"):
         list(engine.run([[Request([1, 2, 3], 2)]], SamplingParams()))
+
+
+def test_as_completed_yields_each_prompt_once_when_all_its_samples_finish(model):
+    from reasoning.generation import GenerationConfig, generate_as_completed
+
+    prompts = [Prompt(p, b) for p, b in zip(random_prompts([4, 9, 6]), [12, 2, 0])]
+    config = GenerationConfig(max_new_tokens=0, n=2, temperature=1.0, seed=0, max_batch_size=4)
+    order = [[(r.prompt_index, r.sample_index) for r in group] for group in generate_as_completed(model, None, prompts, config)]
+    assert sorted(order) == [[(0, 0), (0, 1)], [(1, 0), (1, 1)], [(2, 0), (2, 1)]]
+    assert order[0] == [(1, 0), (1, 1)]  # the short prompt finishes first
