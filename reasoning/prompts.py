@@ -9,6 +9,7 @@ chat template, thinking on. (Decoding settings belong to generation; only text l
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from reasoning.tokenizer import format_chat
@@ -47,4 +48,69 @@ def build_prompt(problem: str, *, kind: PromptKind, cot: bool = False, enable_th
         return math_prompt(problem, cot=cot)
     if kind == "reasoning":
         return chat_prompt(problem, enable_thinking=enable_thinking, cot=cot)
+    raise ValueError(f"unknown prompt kind {kind!r}; expected 'base' or 'reasoning'")
+
+
+# Prompts of the inference-time scaling methods (best-of-N judging, self-refinement). The
+# solution under review is shown without its <think> block: its visible answer is what counts.
+JUDGE_PROMPT = (
+    "You are a strict math teacher grading a student's solution.\n"
+    "Rate how likely the solution's final answer is correct, from 0 (certainly wrong) to 10\n"
+    "(certainly right). Reply with the score only, as: Score: N/10\n"
+    "\n"
+    "Question:\n"
+    "{problem}\n"
+    "\n"
+    "Solution:\n"
+    "{solution}\n"
+    "\n"
+    "Score:"
+)
+CRITIQUE_PROMPT = (
+    "You are a careful math reviewer. Check the solution below step by step and point out\n"
+    "every mistake, gap or wrong final answer. Do not write a new solution.\n"
+    "\n"
+    "Question:\n"
+    "{problem}\n"
+    "\n"
+    "Solution:\n"
+    "{solution}\n"
+    "\n"
+    "Review:"
+)
+REVISE_PROMPT = (
+    "You are a helpful math assistant. Improve the solution below using the review, fixing\n"
+    "every mistake it found. Write the final result on a new line as:\n"
+    "\\boxed{ANSWER}\n"
+    "\n"
+    "Question:\n"
+    "{problem}\n"
+    "\n"
+    "Solution:\n"
+    "{solution}\n"
+    "\n"
+    "Review:\n"
+    "{critique}\n"
+    "\n"
+    "Improved solution:"
+)
+
+
+def visible_text(completion: str) -> str:
+    """A completion without its reasoning: what follows the last </think>, else all of it."""
+    return completion.rsplit("</think>", 1)[1].strip() if "</think>" in completion else completion.strip()
+
+
+def fill(template: str, **fields: str) -> str:
+    """Fill {name} fields in one pass, so text inside a field (a model's output) is never re-filled."""
+    pattern = re.compile("|".join(re.escape("{" + name + "}") for name in fields))
+    return pattern.sub(lambda match: fields[match.group(0)[1:-1]], template)
+
+
+def task_prompt(text: str, *, kind: PromptKind, enable_thinking: bool = False) -> str:
+    """A filled task prompt as a base-model prompt or a single chat turn (thinking off by default)."""
+    if kind == "base":
+        return text
+    if kind == "reasoning":
+        return format_chat([{"role": "user", "content": text}], add_generation_prompt=True, enable_thinking=enable_thinking)
     raise ValueError(f"unknown prompt kind {kind!r}; expected 'base' or 'reasoning'")

@@ -147,3 +147,12 @@ def test_request_keys_differ_by_seed_and_index():
     keys = {request_key(seed, prompt, sample) for seed in range(3) for prompt in range(3) for sample in range(3)}
     assert len(keys) == 27
     assert request_key(5, 1, 2) == request_key(5, 1, 2)
+
+
+@pytest.mark.parametrize("scale", [8.0, 0.1])  # peaked rows (the top-k path) and flat ones (the full sort)
+def test_top_p_on_a_few_candidates_keeps_the_same_tokens_as_a_full_sort(scale):
+    logits = torch.randn(4, 5000, generator=torch.Generator().manual_seed(0)) * scale
+    fast = top_p_filter(logits, 0.9, candidates=64)
+    full = top_p_filter(logits, 0.9, candidates=10**9)
+    assert torch.equal(torch.isfinite(fast), torch.isfinite(full))
+    assert torch.isfinite(full).sum(-1).max() < 64 if scale > 1 else torch.isfinite(full).sum(-1).min() > 64

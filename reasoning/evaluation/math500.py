@@ -1,9 +1,8 @@
-"""MATH-500 on a model: the published prompt protocol, the generation engine, the runner."""
+"""MATH-500 on a model: the published prompt protocol, a strategy over the engine, the runner."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -11,27 +10,12 @@ from typing import Any
 from torch import nn
 
 from reasoning.data import Problem
-from reasoning.evaluation.runner import Completion, evaluate
-from reasoning.generation.api import GenerationConfig, generate_as_completed
+from reasoning.evaluation.runner import evaluate
+from reasoning.evaluation.completers import strategy_completer
+from reasoning.evaluation.strategies import Strategy
+from reasoning.generation.api import GenerationConfig
 from reasoning.prompts import PromptKind, build_prompt
 from reasoning.tokenizer import Qwen3Tokenizer
-
-
-def engine_completer(model: nn.Module, tokenizer: Qwen3Tokenizer, config: GenerationConfig):
-    """A runner `complete` function: yields (index, Completion) as the engine finishes each prompt.
-
-    A record's seconds are the wall time since the previous completion finished, so they add
-    up to the run's wall time whatever the batch size.
-    """
-
-    def complete(prompts: Sequence[str]) -> Iterator[tuple[int, Completion]]:
-        last = time.perf_counter()
-        for [result] in generate_as_completed(model, tokenizer, list(prompts), config):
-            now = time.perf_counter()
-            yield result.prompt_index, Completion(result.text or "", result.num_tokens, now - last)
-            last = now
-
-    return complete
 
 
 def evaluate_math500(
@@ -43,17 +27,25 @@ def evaluate_math500(
     *,
     model_name: str,
     kind: PromptKind,
+    strategy: Strategy = Strategy(),
     cot: bool = False,
     enable_thinking: bool = True,
     resume: bool = False,
     progress: bool = True,
 ) -> list[dict[str, Any]]:
-    """Evaluate `problems` with greedy (or configured) decoding; records go to `out` as they finish."""
+    """Evaluate `problems` with `strategy` (greedy by default); records go to `out` as they finish.
+
+    `config` sets decoding for every generation the strategy makes; the number of samples
+    comes from the strategy (config.n must be 1). The "cot" strategy turns on `cot`.
+    """
     if config.n != 1:
-        raise ValueError("MATH-500 evaluation takes one sample per problem (n=1); see the scaling strategies for more")
+        raise ValueError("set the number of samples with the strategy (Strategy(n=...)), not GenerationConfig.n")
+    cot = cot or strategy.name == "cot"
     prompts = [build_prompt(p.question, kind=kind, cot=cot, enable_thinking=enable_thinking) for p in problems]
+    questions = {prompt: problem.question for prompt, problem in zip(prompts, problems)}
+    complete = strategy_completer(model, tokenizer, strategy, config, questions, kind=kind, enable_thinking=enable_thinking)
     settings: dict[str, Any] = {
-        "model": model_name, "kind": kind, "cot": cot, "enable_thinking": enable_thinking,
-        **{key: value for key, value in asdict(config).items() if key not in ("max_batch_size", "max_cache_tokens", "compile")},
+        "model": model_name, "kind": kind, "cot": cot, "enable_thinking": enable_thinking, **strategy.settings(),
+        **{key: value for key, value in asdict(config).items() if key not in ("n", "max_batch_size", "max_cache_tokens", "compile")},
     }  # fmt: skip
-    return evaluate(problems, prompts, engine_completer(model, tokenizer, config), out, settings=settings, resume=resume, progress=progress)
+    return evaluate(problems, prompts, complete, out, settings=settings, resume=resume, progress=progress)

@@ -1,10 +1,18 @@
-"""Summaries of evaluation records: accuracy overall, by subject and by level."""
+"""Summaries of evaluation records: accuracy overall, by subject and by level; several runs
+side by side (a table and a bar chart)."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+from reasoning.evaluation.records import read_records
+from reasoning.evaluation.runner import settings_path
+from reasoning.evaluation.strategies import Strategy
 
 
 @dataclass(frozen=True)
@@ -66,3 +74,85 @@ def format_summary(summary: Summary) -> str:
             lines.append(f"\n{title:<24} {'accuracy':>8} {'correct':>8}")
             lines += [f"{name:<24} {t.accuracy:>8.1%} {t.correct:>4}/{t.total:<4}" for name, t in groups.items()]
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One results file, summarised for a comparison table."""
+
+    path: str
+    method: str
+    summary: Summary
+
+
+def method_label(settings: dict[str, Any], fallback: str) -> str:
+    """How a run is named in tables: its strategy's label, plus CoT and temperature where they apply."""
+    if "strategy" not in settings:
+        return fallback
+    keys = ("n", "rounds", "scorer", "tie_break", "early_stop")
+    strategy = Strategy(settings["strategy"], **{key: settings[key] for key in keys if key in settings})
+    label = strategy.label
+    if settings.get("cot") and strategy.name != "cot":
+        label += " +cot"
+    if strategy.samples:
+        label += f" T={settings.get('temperature')}"
+    return label
+
+
+def compare_runs(paths: Sequence[str | Path]) -> list[Run]:
+    """Read each results file (and its settings beside it) into a comparison row."""
+    runs = []
+    for path in map(Path, paths):
+        records = read_records(path)
+        saved = settings_path(path)
+        settings = json.loads(saved.read_text()) if saved.is_file() else {}
+        runs.append(Run(str(path), method_label(settings, path.stem), summarize(records)))
+    return runs
+
+
+def format_comparison(runs: Sequence[Run]) -> str:
+    """Method, accuracy, problems, tokens per problem and wall time, one run per line."""
+    width = max([len("method")] + [len(run.method) for run in runs])
+    lines = [f"{'method':<{width}}  {'accuracy':>8}  {'problems':>8}  {'tokens/problem':>14}  {'time':>8}"]
+    for run in runs:
+        s = run.summary
+        lines.append(
+            f"{run.method:<{width}}  {s.overall.accuracy:>8.1%}  {s.overall.total:>8}  {s.tokens_per_problem:>14.0f}  {_duration(s.seconds):>8}"
+        )
+    return "\n".join(lines)
+
+
+def plot_comparison(runs: Sequence[Run], out: str | Path) -> None:
+    """Bar charts of accuracy and of tokens per problem, one bar per run, saved to `out`."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as error:
+        raise ImportError("plotting needs matplotlib: pip install 'reasoning[plot]'") from error
+    names = [run.method for run in runs]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(max(8, 1.6 * len(runs) + 4), 4.5))
+    accuracy = [100 * run.summary.overall.accuracy for run in runs]
+    left.bar(names, accuracy, color="tab:blue")
+    left.set_ylabel("accuracy (%)")
+    for x, value in enumerate(accuracy):
+        left.annotate(f"{value:.1f}", (x, value), ha="center", va="bottom")
+    right.bar(names, [run.summary.tokens_per_problem for run in runs], color="tab:orange")
+    right.set_ylabel("tokens generated per problem")
+    for axes in (left, right):
+        axes.tick_params(axis="x", labelrotation=30)
+        for label in axes.get_xticklabels():
+            label.set_horizontalalignment("right")
+    figure.tight_layout()
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(out, dpi=120)
+    plt.close(figure)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 100:
+        return f"{seconds:.1f} s"
+    if seconds < 6000:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"

@@ -26,8 +26,9 @@ class Completion:
     """What generation produced for one prompt."""
 
     text: str
-    tokens: int
+    tokens: int  # every token generated for the problem (all samples, critiques, judgments)
     seconds: float
+    details: dict[str, Any] | None = None  # what a strategy adds to the record (votes, candidates, rounds)
 
 
 Complete = Callable[[Sequence[str]], Iterator[tuple[int, Completion]]]
@@ -90,6 +91,7 @@ def grade_record(problem: Problem, prompt: str, completion: Completion, grade_ti
         "grade": {"method": result.method, "reason": result.reason} if result is not None else {"reason": "no answer found"},
         "tokens": completion.tokens,
         "seconds": round(completion.seconds, 3),
+        **(completion.details or {}),
     }
 
 
@@ -99,7 +101,7 @@ def regrade(records: list[dict[str, Any]], *, grade_timeout: float = 2.0) -> lis
     for record in records:
         completion = Completion(record["completion"], record.get("tokens", 0), record.get("seconds", 0.0))
         problem = Problem(id=record["id"], question="", answer=record["gold"], subject=record.get("subject"), level=record.get("level"))
-        regraded.append(grade_record(problem, record.get("prompt", ""), completion, grade_timeout))
+        regraded.append({**record, **grade_record(problem, record.get("prompt", ""), completion, grade_timeout)})
     return regraded
 
 

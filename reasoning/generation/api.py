@@ -8,7 +8,7 @@ budgets and random streams, run the engine, and package what it produced.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -135,12 +135,23 @@ def generate_with_config(
 
 
 def generate_as_completed(
-    model: nn.Module, tokenizer: Tokenizer | None, prompts: str | Sequence[str | Sequence[int] | Prompt], config: GenerationConfig
+    model: nn.Module,
+    tokenizer: Tokenizer | None,
+    prompts: str | Sequence[str | Sequence[int] | Prompt],
+    config: GenerationConfig,
+    *,
+    stop_early: Callable[[int, list[GenerationResult]], bool] | None = None,
 ) -> Iterator[list[GenerationResult]]:
     """Yield each prompt's n results as soon as all of them have finished, in finishing order.
 
     Under continuous batching prompts finish out of order; a caller that records or grades
     each one at once (the evaluation runner) loses nothing if the run is interrupted.
+
+    `stop_early(prompt_index, finished)` is asked each time one of a prompt's samples
+    finishes while others still run, with the results finished so far; when it returns True
+    the others are cancelled (finish_reason "cancelled", their tokens so far kept) and the
+    prompt's n results are yielded at once. Self-consistency uses it to stop sampling once
+    the vote is decided.
     """
     groups = _requests(model, tokenizer, prompts, config)
     owner = {id(request): index for index, group in enumerate(groups) for request in group}
@@ -153,11 +164,18 @@ def generate_as_completed(
     engine = Engine(model, max_batch_size=config.max_batch_size, max_cache_tokens=config.max_cache_tokens, compile=config.compile)
     for stepped in engine.run(groups, config.sampling, _eos_ids(tokenizer, config)):
         for request in stepped:
-            if request.finish_reason is not None:
-                index = owner[id(request)]
-                unfinished[index] -= 1
-                if unfinished[index] == 0:
-                    yield results(index)
+            index = owner[id(request)]
+            if request.finish_reason is None or unfinished[index] < 0:
+                continue
+            unfinished[index] -= 1
+            if unfinished[index] and stop_early is not None:
+                done = [_result(tokenizer, config, index, k, r) for k, r in enumerate(groups[index]) if r.finish_reason]
+                if stop_early(index, done):
+                    for sibling in groups[index]:
+                        sibling.cancel()
+                    unfinished[index] = 0
+            if unfinished[index] == 0:
+                yield results(index)
     for index, count in enumerate(unfinished):  # requests with no budget finish without a step
         if count >= 0:
             yield results(index)

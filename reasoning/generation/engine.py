@@ -25,7 +25,7 @@ from reasoning.generation.detokenize import IncrementalText
 from reasoning.generation.sampling import SamplingParams, choose_tokens
 from reasoning.model.cache import KVCache
 
-FINISH_EOS, FINISH_STOP, FINISH_LENGTH = "eos", "stop", "length"
+FINISH_EOS, FINISH_STOP, FINISH_LENGTH, FINISH_CANCELLED = "eos", "stop", "length", "cancelled"
 
 
 @dataclass(eq=False)
@@ -55,6 +55,13 @@ class Request:
         if self.finish_reason is not None and self.text is not None:
             self.text.flush()
         return self.finish_reason is not None
+
+    def cancel(self) -> None:
+        """Stop generating this request; the engine drops it before its next step."""
+        if self.finish_reason is None:
+            self.finish_reason = FINISH_CANCELLED
+            if self.text is not None:
+                self.text.flush()
 
 
 @dataclass
@@ -137,6 +144,7 @@ class Engine:
 
         Yields, after each forward pass, the requests that received a token in it (finished
         ones have their finish_reason set), so callers can stream; exhaust it to just run.
+        A caller may `cancel()` any request between steps (self-consistency stopping early).
         """
         for request in (r for group in groups for r in group if r.max_new_tokens <= 0):
             request.finish_reason = FINISH_LENGTH
@@ -153,6 +161,9 @@ class Engine:
         slots = _Slots(cache.batch_size, self.device)
         eos = frozenset(eos_token_ids)
         while waiting or slots.live:
+            cancelled = [row for row, request in enumerate(slots.requests) if request.finish_reason is not None]
+            if cancelled:
+                slots.retire(cache, cancelled)
             if waiting and slots.live < capacity:
                 yield self._admit(cache, capacity - slots.live, waiting, slots, params, eos)
             if slots.live:
@@ -182,11 +193,15 @@ class Engine:
         admitted: list[tuple[list[int], list[Request]]] = []
         while waiting and free:
             entry = waiting[0]
-            take = [entry.requests.popleft() for _ in range(min(free, len(entry.requests)))]
-            admitted.append((entry.prompt, take))
-            free -= len(take)
+            pending = [request for request in entry.requests if request.finish_reason is None]  # not cancelled
+            take, entry.requests = pending[:free], deque(pending[free:])
+            if take:
+                admitted.append((entry.prompt, take))
+                free -= len(take)
             if not entry.requests:
                 waiting.popleft()
+        if not admitted:
+            return []
         admitted.sort(key=lambda item: len(item[0]))
         start = slots.live
         logits = self._prefill(cache, start, [prompt for prompt, _ in admitted])

@@ -62,16 +62,32 @@ def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
     return logits.masked_fill(logits < kth, -math.inf)
 
 
-def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
-    """Keep the smallest set of most likely tokens whose probability mass is at least p."""
+def top_p_filter(logits: torch.Tensor, p: float, candidates: int = 1024) -> torch.Tensor:
+    """Keep the smallest set of most likely tokens whose probability mass is at least p.
+
+    A trained model's nucleus is usually a few tokens: when the `candidates` most likely
+    tokens of every row already hold mass p, only they are ranked (a top-k instead of a sort
+    of the whole vocabulary); otherwise the whole row is sorted. Both give the same set.
+    """
     if p >= 1:
         return logits
-    ordered, order = logits.sort(dim=-1, descending=True)
-    probs = ordered.float().softmax(dim=-1)
+    probs = logits.float().softmax(dim=-1)
+    if candidates < logits.shape[-1]:
+        top, order = probs.topk(candidates, dim=-1)
+        if bool((top.sum(dim=-1) >= p).all()):
+            return _drop_beyond_mass(logits, top, order, p, outside=True)
+    top, order = probs.sort(dim=-1, descending=True)
+    return _drop_beyond_mass(logits, top, order, p, outside=False)
+
+
+def _drop_beyond_mass(logits: torch.Tensor, top: torch.Tensor, order: torch.Tensor, p: float, outside: bool) -> torch.Tensor:
+    """Mask all but the leading tokens of `top` (probabilities, descending, at indices `order`)
+    that reach mass p; tokens not in `order` at all are masked too when `outside`."""
     # A token is dropped when the tokens before it already reach p; the first never is.
-    drop_ordered = probs.cumsum(dim=-1) - probs >= p
-    drop = torch.empty_like(drop_ordered).scatter_(-1, order, drop_ordered)
-    return logits.masked_fill(drop, -math.inf)
+    keep = top.cumsum(dim=-1) - top < p
+    kept = torch.zeros_like(logits, dtype=torch.bool) if outside else torch.empty_like(logits, dtype=torch.bool)
+    kept.scatter_(-1, order, keep)
+    return logits.masked_fill(~kept, -math.inf)
 
 
 def min_p_filter(logits: torch.Tensor, min_p: float) -> torch.Tensor:

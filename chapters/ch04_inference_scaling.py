@@ -1,0 +1,78 @@
+"""Chapter 4: inference-time scaling: chain of thought, sampling, self-consistency, best-of-N.
+
+Show one problem answered greedily, with the chain-of-thought suffix, and by self-consistency
+(its samples' answers and the vote), then evaluate each method on the first --limit MATH-500
+problems and print the comparison: accuracy against the tokens each method spends. Every run
+is resumable (results/ch04-*.jsonl); the same runs are `reasoning eval math500 --strategy ...`
+and the table is `reasoning eval compare`.
+
+    python chapters/ch04_inference_scaling.py --model qwen3-0.6b-base --limit 50 --n 8
+    python chapters/ch04_inference_scaling.py --model qwen3-0.6b-base --data ../shared/data/math500_test.json --plot ch04.png
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+
+from reasoning.checkpoint import load_pretrained
+from reasoning.data import load_math500
+from reasoning.evaluation.math500 import evaluate_math500
+from reasoning.evaluation.report import compare_runs, format_comparison, plot_comparison
+from reasoning.evaluation.strategies import SAMPLING, Strategy
+from reasoning.generation import GenerationConfig, generate
+from reasoning.prompts import build_prompt
+from reasoning.scaling import self_consistency
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="qwen3-0.6b-base")
+    parser.add_argument("--data", type=Path, help="local MATH-500 .json/.jsonl (default: download from the hub)")
+    parser.add_argument("--limit", type=int, default=50)
+    parser.add_argument("--n", type=int, default=8, help="samples for self-consistency and best-of-n")
+    parser.add_argument("--max-new-tokens", type=int, default=1024)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--plot", type=Path, help="bar chart of the comparison (PNG)")
+    parser.add_argument("--resume", action="store_true")
+    args = parser.parse_args()
+
+    problems = load_math500(args.data, limit=args.limit)
+    model, tokenizer = load_pretrained(args.model)
+    kind = "base" if tokenizer.base else "reasoning"
+    greedy = GenerationConfig(max_new_tokens=args.max_new_tokens, max_batch_size=args.batch_size)
+    sampled = GenerationConfig(max_new_tokens=args.max_new_tokens, max_batch_size=args.batch_size, seed=0, **SAMPLING)
+
+    example = problems[0]
+    print(f"problem: {example.question}\ngold answer: {example.answer}\n")
+    for cot in (False, True):
+        [result] = generate(model, tokenizer, build_prompt(example.question, kind=kind, cot=cot), max_new_tokens=args.max_new_tokens)
+        print(f"--- greedy{' + chain of thought' if cot else ''} ({result.num_tokens} tokens)\n{result.text}\n")
+    [run] = self_consistency(model, tokenizer, [build_prompt(example.question, kind=kind)], replace(sampled, n=args.n))
+    print(f"--- self-consistency, {args.n} samples: answers {list(run.answers)}")
+    print(f"votes {[(g.answer, g.count) for g in run.vote.groups]} -> {run.answer!r} ({run.tokens} tokens)\n")
+
+    methods = [
+        (Strategy("greedy"), greedy),
+        (Strategy("cot"), greedy),
+        (Strategy("sample"), sampled),
+        (Strategy("self-consistency", n=args.n), sampled),
+        (Strategy("best-of-n", n=args.n, scorer="logprob"), sampled),
+    ]
+    outputs = []
+    for strategy, config in methods:
+        out = Path("results") / f"ch04-{strategy.label.replace(' ', '-').replace('=', '')}.jsonl"
+        print(f"evaluating {strategy.label} -> {out}")
+        evaluate_math500(
+            model, tokenizer, problems, config, out, model_name=args.model, kind=kind, strategy=strategy, resume=args.resume,
+        )  # fmt: skip
+        outputs.append(out)
+    runs = compare_runs(outputs)
+    print("\n" + format_comparison(runs))
+    if args.plot:
+        plot_comparison(runs, args.plot)
+
+
+if __name__ == "__main__":
+    main()

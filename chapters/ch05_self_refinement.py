@@ -1,0 +1,71 @@
+"""Chapter 5: self-refinement: the model critiques and revises its own solution.
+
+Refine one problem and show every round (the critique, the revision, its score, whether it
+improved), then evaluate greedy decoding against self-refinement with each scorer on the
+first --limit MATH-500 problems and print the comparison. The same runs are
+`reasoning eval math500 --strategy self-refine --rounds K --scorer ...`.
+
+    python chapters/ch05_self_refinement.py --model qwen3-0.6b-base --limit 50 --rounds 2
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from reasoning.checkpoint import load_pretrained
+from reasoning.data import load_math500
+from reasoning.evaluation.completers import make_scorer
+from reasoning.evaluation.math500 import evaluate_math500
+from reasoning.evaluation.report import compare_runs, format_comparison, plot_comparison
+from reasoning.evaluation.strategies import SCORERS, Strategy
+from reasoning.generation import GenerationConfig
+from reasoning.prompts import build_prompt
+from reasoning.scaling import self_refine
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="qwen3-0.6b-base")
+    parser.add_argument("--data", type=Path, help="local MATH-500 .json/.jsonl (default: download from the hub)")
+    parser.add_argument("--limit", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--scorers", nargs="+", default=["logprob", "heuristic"], choices=SCORERS)
+    parser.add_argument("--max-new-tokens", type=int, default=1024)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--plot", type=Path, help="bar chart of the comparison (PNG)")
+    parser.add_argument("--resume", action="store_true")
+    args = parser.parse_args()
+
+    problems = load_math500(args.data, limit=args.limit)
+    model, tokenizer = load_pretrained(args.model)
+    kind = "base" if tokenizer.base else "reasoning"
+    config = GenerationConfig(max_new_tokens=args.max_new_tokens, max_batch_size=args.batch_size)
+
+    example = problems[0]
+    scorer = make_scorer(args.scorers[0], model, tokenizer, kind=kind, config=config)
+    prompt = build_prompt(example.question, kind=kind)
+    [state] = self_refine(model, tokenizer, [example.question], [prompt], scorer=scorer, config=config, rounds=args.rounds, kind=kind)
+    print(f"problem: {example.question}\ngold answer: {example.answer}\n")
+    print(f"--- draft (score {state.draft_score.value:.3f})\n{state.draft.text}\n")
+    for number, round_ in enumerate(state.rounds, 1):
+        verdict = "improved" if round_.improved else "no better: stop"
+        print(f"--- round {number} critique\n{round_.critique}\n--- revision (score {round_.score:.3f}, {verdict})\n{round_.revision}\n")
+
+    strategies = [Strategy("greedy")] + [Strategy("self-refine", rounds=args.rounds, scorer=name) for name in args.scorers]
+    outputs = []
+    for strategy in strategies:
+        out = Path("results") / f"ch05-{strategy.label.replace(' ', '-').replace('=', '')}.jsonl"
+        print(f"evaluating {strategy.label} -> {out}")
+        evaluate_math500(
+            model, tokenizer, problems, config, out, model_name=args.model, kind=kind, strategy=strategy, resume=args.resume,
+        )  # fmt: skip
+        outputs.append(out)
+    runs = compare_runs(outputs)
+    print("\n" + format_comparison(runs))
+    if args.plot:
+        plot_comparison(runs, args.plot)
+
+
+if __name__ == "__main__":
+    main()
