@@ -18,7 +18,7 @@ from pathlib import Path
 
 from reasoning.checkpoint import load_pretrained
 from reasoning.data import load_math500
-from reasoning.evaluation.math500 import evaluate_math500
+from reasoning.evaluation.math500 import evaluate_strategies
 from reasoning.evaluation.report import compare_runs, format_comparison, plot_comparison
 from reasoning.evaluation.strategies import SAMPLING, Strategy
 from reasoning.generation import GenerationConfig, generate
@@ -60,14 +60,9 @@ def main() -> None:
         (Strategy("self-consistency", n=args.n), sampled),
         (Strategy("best-of-n", n=args.n, scorer="logprob"), sampled),
     ]
-    outputs = []
-    for strategy, config in methods:
-        out = Path("results") / f"ch04-{strategy.label.replace(' ', '-').replace('=', '')}.jsonl"
-        print(f"evaluating {strategy.label} -> {out}")
-        evaluate_math500(
-            model, tokenizer, problems, config, out, model_name=args.model, kind=kind, strategy=strategy, resume=args.resume,
-        )  # fmt: skip
-        outputs.append(out)
+    outputs = evaluate_strategies(
+        model, tokenizer, problems, methods, "results", model_name=args.model, kind=kind, prefix="ch04", resume=args.resume
+    )  # fmt: skip
     runs = compare_runs(outputs)
     print("\n" + format_comparison(runs))
     if args.plot:

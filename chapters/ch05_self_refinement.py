@@ -16,7 +16,7 @@ from pathlib import Path
 from reasoning.checkpoint import load_pretrained
 from reasoning.data import load_math500
 from reasoning.evaluation.completers import make_scorer
-from reasoning.evaluation.math500 import evaluate_math500
+from reasoning.evaluation.math500 import evaluate_strategies
 from reasoning.evaluation.report import compare_runs, format_comparison, plot_comparison
 from reasoning.evaluation.strategies import SCORERS, Strategy
 from reasoning.generation import GenerationConfig
@@ -53,14 +53,10 @@ def main() -> None:
         print(f"--- round {number} critique\n{round_.critique}\n--- revision (score {round_.score:.3f}, {verdict})\n{round_.revision}\n")
 
     strategies = [Strategy("greedy")] + [Strategy("self-refine", rounds=args.rounds, scorer=name) for name in args.scorers]
-    outputs = []
-    for strategy in strategies:
-        out = Path("results") / f"ch05-{strategy.label.replace(' ', '-').replace('=', '')}.jsonl"
-        print(f"evaluating {strategy.label} -> {out}")
-        evaluate_math500(
-            model, tokenizer, problems, config, out, model_name=args.model, kind=kind, strategy=strategy, resume=args.resume,
-        )  # fmt: skip
-        outputs.append(out)
+    methods = [(strategy, config) for strategy in strategies]
+    outputs = evaluate_strategies(
+        model, tokenizer, problems, methods, "results", model_name=args.model, kind=kind, prefix="ch05", resume=args.resume
+    )  # fmt: skip
     runs = compare_runs(outputs)
     print("\n" + format_comparison(runs))
     if args.plot:

@@ -76,7 +76,7 @@ def run_math500(args: argparse.Namespace) -> None:
     problems = load_math500(args.data, limit=args.limit)
     model, tokenizer = load_pretrained(args.model, device=args.device)
     kind = args.kind if args.kind != "auto" else ("base" if tokenizer.base else "reasoning")
-    suffix = "" if strategy.name == "greedy" else "-" + strategy.label.replace(" ", "-").replace("=", "")
+    suffix = "" if strategy.name == "greedy" else "-" + strategy.slug
     out = args.out or Path("results") / f"math500-{Path(args.model).name}{suffix}.jsonl"
     records = evaluate_math500(
         model, tokenizer, problems, config, out, model_name=args.model, kind=kind, strategy=strategy, cot=args.cot,

@@ -49,3 +49,31 @@ def evaluate_math500(
         **{key: value for key, value in asdict(config).items() if key not in ("n", "max_batch_size", "max_cache_tokens", "compile")},
     }  # fmt: skip
     return evaluate(problems, prompts, complete, out, settings=settings, resume=resume, progress=progress)
+
+
+def evaluate_strategies(
+    model: nn.Module,
+    tokenizer: Qwen3Tokenizer,
+    problems: Sequence[Problem],
+    methods: Sequence[tuple[Strategy, GenerationConfig]],
+    out_dir: str | Path,
+    *,
+    model_name: str,
+    kind: PromptKind,
+    prefix: str = "math500",
+    resume: bool = False,
+    progress: bool = True,
+) -> list[Path]:
+    """Evaluate each (strategy, decoding) on the same problems, one resumable results file each
+    (out_dir/PREFIX-SLUG.jsonl); returns the files, ready for `report.compare_runs`."""
+    outputs = []
+    for strategy, config in methods:
+        out = Path(out_dir) / f"{prefix}-{strategy.slug}.jsonl"
+        if progress:
+            print(f"evaluating {strategy.label} -> {out}")
+        evaluate_math500(
+            model, tokenizer, problems, config, out, model_name=model_name, kind=kind, strategy=strategy, resume=resume,
+            progress=progress,
+        )  # fmt: skip
+        outputs.append(out)
+    return outputs

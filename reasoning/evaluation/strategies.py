@@ -57,6 +57,11 @@ class Strategy:
             return f"{self.name} rounds={self.rounds} {self.scorer}"
         return self.name
 
+    @property
+    def slug(self) -> str:
+        """The label as a file-name part: "self-consistency-n8"."""
+        return self.label.replace(" ", "-").replace("=", "")
+
     def settings(self) -> dict[str, Any]:
         """The fields that change results, for the run's saved settings."""
         fields: dict[str, Any] = {"strategy": self.name}
