@@ -41,15 +41,16 @@ def main() -> None:
     problems = load_math500(args.data, limit=args.limit)
     model, tokenizer = load_pretrained(args.model)
     kind = "base" if tokenizer.base else "reasoning"
+    chat = tokenizer.apply_chat_template  # the checkpoint's own chat template, if it ships one
     greedy = GenerationConfig(max_new_tokens=args.max_new_tokens, max_batch_size=args.batch_size)
     sampled = GenerationConfig(max_new_tokens=args.max_new_tokens, max_batch_size=args.batch_size, seed=0, **SAMPLING)
 
     example = problems[0]
     print(f"problem: {example.question}\ngold answer: {example.answer}\n")
     for cot in (False, True):
-        [result] = generate(model, tokenizer, build_prompt(example.question, kind=kind, cot=cot), max_new_tokens=args.max_new_tokens)
+        [result] = generate(model, tokenizer, build_prompt(example.question, kind=kind, cot=cot, chat=chat), max_new_tokens=args.max_new_tokens)
         print(f"--- greedy{' + chain of thought' if cot else ''} ({result.num_tokens} tokens)\n{result.text}\n")
-    [run] = self_consistency(model, tokenizer, [build_prompt(example.question, kind=kind)], replace(sampled, n=args.n))
+    [run] = self_consistency(model, tokenizer, [build_prompt(example.question, kind=kind, chat=chat)], replace(sampled, n=args.n))
     print(f"--- self-consistency, {args.n} samples: answers {list(run.answers)}")
     print(f"votes {[(g.answer, g.count) for g in run.vote.groups]} -> {run.answer!r} ({run.tokens} tokens)\n")
 

@@ -44,7 +44,7 @@ def main() -> None:
 
     example = problems[0]
     scorer = make_scorer(args.scorers[0], model, tokenizer, kind=kind, config=config)
-    prompt = build_prompt(example.question, kind=kind)
+    prompt = build_prompt(example.question, kind=kind, chat=tokenizer.apply_chat_template)
     [state] = self_refine(model, tokenizer, [example.question], [prompt], scorer=scorer, config=config, rounds=args.rounds, kind=kind)
     print(f"problem: {example.question}\ngold answer: {example.answer}\n")
     print(f"--- draft (score {state.draft_score.value:.3f})\n{state.draft.text}\n")

@@ -3,9 +3,11 @@
 A checkpoint directory holds config.json, model.safetensors (or model-0000i-of-0000n
 .safetensors shards listed in model.safetensors.index.json) and the tokenizer files. Our
 module names equal the Hugging Face ones without the leading "model.", so mapping a
-tensor name is a prefix strip. Weights go straight from the file to the target device and
-dtype one tensor at a time into a model built on the meta device, so loading never holds a
-second full copy of the model.
+tensor name is a prefix strip; the one exception is the experts of MoE layers, which the hub
+stores one tensor per expert and projection (`mlp.experts.{e}.gate_proj.weight`) and our
+model stacks per layer (`mlp.experts.gate_up_proj` [E, 2I, H], `mlp.experts.down_proj`).
+Weights go straight from the file to the target device and dtype one tensor at a time into
+a model built on the meta device, so loading never holds a second full copy of the model.
 """
 
 from __future__ import annotations
@@ -44,11 +46,12 @@ def load_pretrained(
     """Load a Qwen3 model and its tokenizer from a hub id, an alias or a local directory.
 
     Hub names download only the needed files (cached). `device` defaults to the best one
-    here, `dtype` to what that device runs well (see `reasoning.device`). Returns the model
-    in eval mode and the tokenizer.
+    here, `dtype` to what that device runs well (see `reasoning.device`); device "meta"
+    checks the files and returns the model without allocating it (sizes, parameter counts).
+    Returns the model in eval mode and the tokenizer.
     """
     directory = hub.download(name_or_path)
-    device = get_device(device or "auto")
+    device = torch.device("meta") if str(device) == "meta" else get_device(device or "auto")
     dtype = dtype or default_dtype(device)
     model = load_model(directory, device=device, dtype=dtype)
     base = None if Path(str(name_or_path)).is_dir() else hub.is_base_model(hub.resolve_repo_id(str(name_or_path)))
@@ -67,18 +70,26 @@ def read_config(directory: str | Path) -> Qwen3Config:
 
 
 def load_model(directory: str | Path, *, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> Qwen3Model:
-    """Build the model of `directory`'s config.json and fill it from its safetensors files."""
+    """Build the model of `directory`'s config.json and fill it from its safetensors files.
+
+    On device "meta" the names and shapes of the files are checked (headers only) and the
+    model is returned unallocated, in `dtype`: enough to count parameters and size memory.
+    """
     directory = Path(directory)
     config = read_config(directory)
     with torch.device("meta"):
-        model = Qwen3Model(config)
-    files = weight_files(directory)
-    expected = {name: param.shape for name, param in model.state_dict().items()}
-    located = _locate_tensors(files, expected, config)
-    for file, names in located.items():
+        model = Qwen3Model(config).to(dtype)
+    located = _locate_tensors(weight_files(directory), _hub_targets(model), config)
+    if torch.device(device).type == "meta":
+        return model.eval()
+    for file, targets in located.items():
         with _open(file, device) as tensors:
-            for name, key in names:
-                _set_tensor(model, name, tensors.get_tensor(key).to(dtype))
+            for key, (name, index) in targets:
+                tensor = tensors.get_tensor(key).to(dtype)
+                if index is None:
+                    _set_tensor(model, name, tensor)
+                else:
+                    _stacked_parameter(model, name, device, dtype)[index].copy_(tensor)
     return model.eval()
 
 
@@ -99,11 +110,53 @@ def weight_files(directory: Path) -> list[Path]:
     return files
 
 
+Target = tuple[str, tuple | None]  # (model parameter, index into it or None for the whole)
+
+
+def _hub_targets(model: Qwen3Model) -> dict[str, tuple[Target, torch.Size]]:
+    """Every tensor name of the hub layout (without "model.") -> (where it goes, its shape)."""
+    targets: dict[str, tuple[Target, torch.Size]] = {}
+    inner = model.config.moe_intermediate_size
+    for name, param in model.state_dict().items():
+        prefix, _, kind = name.rpartition(".")
+        if not prefix.endswith("mlp.experts"):
+            targets[name] = ((name, None), param.shape)
+            continue
+        for expert in range(param.shape[0]):
+            if kind == "down_proj":
+                targets[f"{prefix}.{expert}.down_proj.weight"] = ((name, (expert,)), param.shape[1:])
+            else:  # gate_up_proj: gate rows first, then up rows
+                for half, proj in enumerate(("gate", "up")):
+                    index = (expert, slice(half * inner, (half + 1) * inner))
+                    targets[f"{prefix}.{expert}.{proj}_proj.weight"] = ((name, index), torch.Size((inner, param.shape[2])))
+    return targets
+
+
+def _hub_state(model: Qwen3Model) -> dict[str, torch.Tensor]:
+    """The model's tensors under their hub names, experts split per expert (views, no copies)."""
+    state = model.state_dict()
+    return {
+        HF_PREFIX + key if not key.startswith("lm_head.") else key: state[name] if index is None else state[name][index]
+        for key, ((name, index), _) in _hub_targets(model).items()
+    }
+
+
+def _stacked_parameter(model: nn.Module, name: str, device: torch.device | str, dtype: torch.dtype) -> torch.Tensor:
+    """The stacked expert tensor `name`, allocated on `device` the first time (filled expert by expert)."""
+    module_name, _, attribute = name.rpartition(".")
+    module = model.get_submodule(module_name)
+    param = module._parameters[attribute]
+    if param.device.type == "meta":
+        param = nn.Parameter(torch.empty(param.shape, device=device, dtype=dtype), requires_grad=param.requires_grad)
+        module._parameters[attribute] = param
+    return param.data
+
+
 def _locate_tensors(
-    files: list[Path], expected: dict[str, torch.Size], config: Qwen3Config
-) -> dict[Path, list[tuple[str, str]]]:
-    """Map each model tensor to (file, checkpoint key), checking names and shapes first."""
-    located: dict[Path, list[tuple[str, str]]] = {}
+    files: list[Path], expected: dict[str, tuple[Target, torch.Size]], config: Qwen3Config
+) -> dict[Path, list[tuple[str, Target]]]:
+    """Map each checkpoint key to its file and model target, checking names and shapes first."""
+    located: dict[Path, list[tuple[str, Target]]] = {}
     unexpected, mismatched = [], []
     for file in files:
         with _open(file, "cpu") as tensors:
@@ -114,11 +167,13 @@ def _locate_tensors(
                 if name not in expected:
                     unexpected.append(key)
                     continue
+                target, expected_shape = expected[name]
                 shape = tuple(tensors.get_slice(key).get_shape())
-                if shape != tuple(expected[name]):
-                    mismatched.append(f"{key}: checkpoint {shape}, model {tuple(expected[name])}")
-                located.setdefault(file, []).append((name, key))
-    missing = set(expected) - {name for names in located.values() for name, _ in names}
+                if shape != tuple(expected_shape):
+                    mismatched.append(f"{key}: checkpoint {shape}, model {tuple(expected_shape)}")
+                located.setdefault(file, []).append((key, target))
+    found = {key.removeprefix(HF_PREFIX) for keys in located.values() for key, _ in keys}
+    missing = set(expected) - found
     problems = []
     if missing:
         problems.append(f"missing tensors: {', '.join(sorted(missing)[:8])}{' ...' if len(missing) > 8 else ''}")
@@ -156,7 +211,7 @@ def save_pretrained(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    state = {HF_PREFIX + name if not name.startswith("lm_head.") else name: tensor for name, tensor in model.state_dict().items()}
+    state = _hub_state(model)
     shards = _split_into_shards(state, max_shard_bytes)
     if len(shards) == 1:
         save_file(_to_cpu(shards[0]), str(out / SINGLE_FILE), metadata={"format": "pt"})

@@ -13,6 +13,7 @@ import sys
 from reasoning.evaluation.cli import add_eval_parser
 from reasoning.generation.cli import add_chat_parser, add_generate_parser
 from reasoning.hub import HubUnavailableError, UnknownModelError
+from reasoning.rl.cli import add_plot_parser, add_train_parser
 
 
 def add_info_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -28,6 +29,7 @@ def run_info(args: argparse.Namespace) -> None:
     from reasoning import hub
     from reasoning.checkpoint import read_config
     from reasoning.model.config import PRESETS, Qwen3Config
+    from reasoning.model.moe import parameter_counts
     from reasoning.model.qwen3 import Qwen3Model
 
     if args.model.upper() in PRESETS:
@@ -36,11 +38,13 @@ def run_info(args: argparse.Namespace) -> None:
         config = read_config(hub.download(args.model, ("config.json",)))
     with torch.device("meta"):
         model = Qwen3Model(config)
-    count = sum(p.numel() for p in model.parameters())
+    count, active = parameter_counts(model)
     kv_bytes = 2 * config.num_layers * config.num_kv_heads * config.head_dim * 2
     for field, value in config.to_dict().items():
         print(f"{field:24s} {value}")
     print(f"{'parameters':24s} {count / 1e9:.3f} B ({count * 2 / 2**30:.2f} GiB in bf16)")
+    if config.is_moe:  # what one token reads: attention, router and its top-k experts per layer
+        print(f"{'active per token':24s} {active / 1e9:.3f} B ({active * 2 / 2**30:.2f} GiB in bf16)")
     print(f"{'KV cache per token':24s} {kv_bytes / 2**10:.0f} KiB in bf16")
 
 
@@ -51,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_generate_parser(subparsers)
     add_chat_parser(subparsers)
     add_eval_parser(subparsers)
+    add_train_parser(subparsers)
+    add_plot_parser(subparsers)
     return parser
 
 

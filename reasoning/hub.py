@@ -9,10 +9,18 @@ from __future__ import annotations
 from pathlib import Path
 
 # Short alias -> hub id. "-base" names the pre-trained model; the bare name is the
-# post-trained reasoning (hybrid thinking) model. Qwen3-32B was released without a base model.
+# post-trained reasoning (hybrid thinking) model. Qwen3-32B and 235B-A22B were released without
+# a base model. The 2507 releases split the hybrid into an Instruct (no thinking) and a
+# Thinking model (its chat template opens <think> itself).
 ALIASES: dict[str, str] = {
-    **{f"qwen3-{size}-base": f"Qwen/Qwen3-{size.upper()}-Base" for size in ("0.6b", "1.7b", "4b", "8b", "14b")},
-    **{f"qwen3-{size}": f"Qwen/Qwen3-{size.upper()}" for size in ("0.6b", "1.7b", "4b", "8b", "14b", "32b")},
+    **{f"qwen3-{size}-base": f"Qwen/Qwen3-{size.upper()}-Base" for size in ("0.6b", "1.7b", "4b", "8b", "14b", "30b-a3b")},
+    **{f"qwen3-{size}": f"Qwen/Qwen3-{size.upper()}" for size in ("0.6b", "1.7b", "4b", "8b", "14b", "32b", "30b-a3b", "235b-a22b")},
+    **{
+        f"qwen3-{size}-{kind}-2507": f"Qwen/Qwen3-{size.upper()}-{kind.title()}-2507"
+        for size in ("4b", "30b-a3b", "235b-a22b")
+        for kind in ("instruct", "thinking")
+    },
+    "qwen3-coder-30b-a3b-instruct": "Qwen/Qwen3-Coder-30B-A3B-Instruct",
 }
 
 # What a checkpoint needs: weights, their index, the configs and the tokenizer. Nothing else
@@ -25,8 +33,9 @@ CHECKPOINT_FILES = (
     "model.safetensors.index.json",
     "tokenizer.json",
     "tokenizer_config.json",
+    "chat_template.jinja",
 )
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "generation_config.json")
 
 
 class UnknownModelError(ValueError):
@@ -81,6 +90,6 @@ def download(name_or_path: str | Path, patterns: tuple[str, ...] = CHECKPOINT_FI
     except (LocalEntryNotFoundError, OSError) as error:
         raise HubUnavailableError(
             f"cannot download {repo_id!r}: the Hugging Face Hub is unreachable and it is not in the "
-            f"local cache; pass a local checkpoint directory instead (the README's 'Offline' section "
-            f"lists what runs without the hub)"
+            f"local cache; pass a local checkpoint directory instead, or try what runs offline: "
+            f"`reasoning train grpo --task toy-addition` (RL on a CPU in about 2 minutes)"
         ) from error

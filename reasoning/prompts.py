@@ -10,7 +10,7 @@ chat template, thinking on. (Decoding settings belong to generation; only text l
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Literal, Protocol
 
 from reasoning.tokenizer import format_chat
 
@@ -30,24 +30,37 @@ COT_SUFFIX = "\n\nExplain step by step."
 PromptKind = Literal["base", "reasoning"]
 
 
+class ChatFormat(Protocol):
+    """Renders chat messages as a prompt: `format_chat`, or a tokenizer's `apply_chat_template`."""
+
+    def __call__(self, messages: list[dict], *, add_generation_prompt: bool, enable_thinking: bool) -> str: ...
+
+
 def math_prompt(problem: str, *, cot: bool = False) -> str:
     """The plain-text prompt for a base model, with the chain-of-thought suffix if `cot`."""
     prompt = MATH_PROMPT.replace("{problem}", problem)
     return prompt + COT_SUFFIX if cot else prompt
 
 
-def chat_prompt(problem: str, *, enable_thinking: bool = True, cot: bool = False) -> str:
-    """The math prompt as the one user turn of the Qwen3 chat template, ready for the reply."""
+def chat_prompt(problem: str, *, enable_thinking: bool = True, cot: bool = False, chat: ChatFormat = format_chat) -> str:
+    """The math prompt as the one user turn of a chat template, ready for the reply.
+
+    `chat` renders the messages: the built-in Qwen3 format by default; pass a tokenizer's
+    `apply_chat_template` to use the checkpoint's own template (the 2507 Thinking and
+    Instruct models each have theirs).
+    """
     messages = [{"role": "user", "content": math_prompt(problem, cot=cot)}]
-    return format_chat(messages, add_generation_prompt=True, enable_thinking=enable_thinking)
+    return chat(messages, add_generation_prompt=True, enable_thinking=enable_thinking)
 
 
-def build_prompt(problem: str, *, kind: PromptKind, cot: bool = False, enable_thinking: bool = True) -> str:
-    """The prompt for a model of `kind`; `enable_thinking` only applies to reasoning models."""
+def build_prompt(
+    problem: str, *, kind: PromptKind, cot: bool = False, enable_thinking: bool = True, chat: ChatFormat = format_chat
+) -> str:
+    """The prompt for a model of `kind`; `enable_thinking` and `chat` apply to reasoning models only."""
     if kind == "base":
         return math_prompt(problem, cot=cot)
     if kind == "reasoning":
-        return chat_prompt(problem, enable_thinking=enable_thinking, cot=cot)
+        return chat_prompt(problem, enable_thinking=enable_thinking, cot=cot, chat=chat)
     raise ValueError(f"unknown prompt kind {kind!r}; expected 'base' or 'reasoning'")
 
 
@@ -107,10 +120,10 @@ def fill(template: str, **fields: str) -> str:
     return pattern.sub(lambda match: fields[match.group(0)[1:-1]], template)
 
 
-def task_prompt(text: str, *, kind: PromptKind, enable_thinking: bool = False) -> str:
+def task_prompt(text: str, *, kind: PromptKind, enable_thinking: bool = False, chat: ChatFormat = format_chat) -> str:
     """A filled task prompt as a base-model prompt or a single chat turn (thinking off by default)."""
     if kind == "base":
         return text
     if kind == "reasoning":
-        return format_chat([{"role": "user", "content": text}], add_generation_prompt=True, enable_thinking=enable_thinking)
+        return chat([{"role": "user", "content": text}], add_generation_prompt=True, enable_thinking=enable_thinking)
     raise ValueError(f"unknown prompt kind {kind!r}; expected 'base' or 'reasoning'")

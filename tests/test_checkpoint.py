@@ -129,8 +129,9 @@ def test_no_network_is_one_clear_error(monkeypatch):
         raise LocalEntryNotFoundError("Got: ConnectError: [Errno -2] Name or service not known")
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
-    with pytest.raises(hub.HubUnavailableError, match="cannot download 'Qwen/Qwen3-0.6B-Base'.*unreachable"):
+    with pytest.raises(hub.HubUnavailableError, match="cannot download 'Qwen/Qwen3-0.6B-Base'.*unreachable") as error:
         load_pretrained("qwen3-0.6b-base")
+    assert "\n" not in str(error.value) and "--task toy-addition" in str(error.value)  # one line, and what runs offline
     assert requested["repo_id"] == "Qwen/Qwen3-0.6B-Base"
     assert "model.safetensors" in requested["patterns"] and "*.bin" not in requested["patterns"]
 

@@ -71,3 +71,12 @@ def test_build_prompt_dispatches_on_model_kind(kwargs, expected):
 def test_build_prompt_rejects_an_unknown_kind():
     with pytest.raises(ValueError, match="unknown prompt kind 'chat'"):
         build_prompt(PROBLEM, kind="chat")
+
+
+def test_a_checkpoint_template_renders_the_reasoning_prompt():
+    def chat(messages, *, add_generation_prompt, enable_thinking):
+        return f"<custom thinking={enable_thinking}>{messages[0]['content']}<reply>"
+
+    prompt = build_prompt(PROBLEM, kind="reasoning", enable_thinking=False, chat=chat)
+    assert prompt == f"<custom thinking=False>{math_prompt(PROBLEM)}<reply>"
+    assert build_prompt(PROBLEM, kind="base", chat=chat) == math_prompt(PROBLEM)  # base models take plain text

@@ -123,3 +123,21 @@ def test_chapter_scripts_run(setup, script, monkeypatch, tmp_path, capsys):
     table = capsys.readouterr().out.split("\nmethod")[-1].splitlines()
     assert len(table) == (6 if script.startswith("ch04") else 4)  # header line + one row per method
     assert (tmp_path / "cmp.png").is_file() and len(list((tmp_path / "results").glob("*.jsonl"))) == len(table) - 1
+
+
+def test_evaluation_prompts_use_the_checkpoints_own_chat_template(setup, tmp_path):
+    from reasoning.data import load_math500
+    from reasoning.evaluation.math500 import evaluate_math500
+    from reasoning.generation import GenerationConfig
+    from reasoning.tokenizer import Qwen3Tokenizer, build_offline_tokenizer
+
+    checkpoint, data, _ = setup
+    template = "{% for m in messages %}<<{{ m['content'] }}>>{% endfor %}{% if add_generation_prompt %}REPLY:{% endif %}"
+    tokenizer = Qwen3Tokenizer(build_offline_tokenizer(), chat_template=template)
+    model = scripted.scripted_model(answer_script())
+    problems = load_math500(data, limit=1)
+    [record] = evaluate_math500(
+        model, tokenizer, problems, GenerationConfig(max_new_tokens=4), tmp_path / "t.jsonl", model_name="m", kind="reasoning",
+        progress=False,
+    )  # fmt: skip
+    assert record["prompt"].startswith("<<You are a helpful math assistant.") and record["prompt"].endswith(">>REPLY:")

@@ -41,7 +41,8 @@ def evaluate_math500(
     if config.n != 1:
         raise ValueError("set the number of samples with the strategy (Strategy(n=...)), not GenerationConfig.n")
     cot = cot or strategy.name == "cot"
-    prompts = [build_prompt(p.question, kind=kind, cot=cot, enable_thinking=enable_thinking) for p in problems]
+    chat = tokenizer.apply_chat_template  # the checkpoint's own template, if it ships one
+    prompts = [build_prompt(p.question, kind=kind, cot=cot, enable_thinking=enable_thinking, chat=chat) for p in problems]
     questions = {prompt: problem.question for prompt, problem in zip(prompts, problems)}
     complete = strategy_completer(model, tokenizer, strategy, config, questions, kind=kind, enable_thinking=enable_thinking)
     settings: dict[str, Any] = {

@@ -1,4 +1,8 @@
-"""Qwen3 architecture hyper-parameters: a frozen dataclass with a named preset per model size."""
+"""Qwen3 architecture hyper-parameters: a frozen dataclass with a named preset per model size.
+
+One config covers the dense models and the mixture-of-experts ones (Qwen3-30B-A3B,
+235B-A22B): `num_experts == 0` means dense, and every MoE field then stays at its default.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,14 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Qwen3Config:
-    """Shape of a dense Qwen3 model. Base and reasoning checkpoints of one size share it."""
+    """Shape of a Qwen3 model. Base, reasoning, Instruct and Thinking checkpoints of one size share it.
+
+    MoE fields (as in transformers' Qwen3MoeConfig): `num_experts` experts per sparse layer,
+    `num_experts_per_tok` chosen per token, each a SwiGLU of width `moe_intermediate_size`;
+    `norm_topk_prob` renormalises the chosen experts' router weights to sum to one. Layer i is
+    sparse when (i + 1) % decoder_sparse_step == 0 and i is not in `mlp_only_layers`; other
+    layers keep a dense MLP of width `intermediate_size`.
+    """
 
     vocab_size: int = 151_936
     hidden_size: int = 1024
@@ -21,26 +32,54 @@ class Qwen3Config:
     rope_theta: float = 1_000_000.0
     rms_norm_eps: float = 1e-6
     tie_word_embeddings: bool = True
+    num_experts: int = 0
+    num_experts_per_tok: int = 0
+    moe_intermediate_size: int = 0
+    norm_topk_prob: bool = True
+    decoder_sparse_step: int = 1
+    mlp_only_layers: tuple[int, ...] = ()
+    router_aux_loss_coef: float = 0.001
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "mlp_only_layers", tuple(self.mlp_only_layers))
+        if self.num_experts and not 0 < self.num_experts_per_tok <= self.num_experts:
+            raise ValueError(f"num_experts_per_tok must be in 1..num_experts ({self.num_experts}), got {self.num_experts_per_tok}")
+        if self.num_experts and (self.moe_intermediate_size <= 0 or self.decoder_sparse_step < 1):
+            raise ValueError("an MoE config needs moe_intermediate_size > 0 and decoder_sparse_step >= 1")
         if self.num_heads % self.num_kv_heads:
             raise ValueError(f"num_heads ({self.num_heads}) must be a multiple of num_kv_heads ({self.num_kv_heads})")
         if self.head_dim % 2:
             raise ValueError(f"head_dim must be even for rotary embeddings, got {self.head_dim}")
 
+    @property
+    def is_moe(self) -> bool:
+        return self.num_experts > 0
+
+    def is_sparse_layer(self, layer: int) -> bool:
+        """Whether layer `layer` (0-based) has the mixture-of-experts feed-forward."""
+        return self.is_moe and (layer + 1) % self.decoder_sparse_step == 0 and layer not in self.mlp_only_layers
+
     @classmethod
     def from_name(cls, name: str, **overrides: Any) -> Qwen3Config:
-        """The preset for a size such as "0.6B" (also accepts "qwen3-0.6b", "Qwen/Qwen3-0.6B-Base")."""
-        key = name.lower().rsplit("/", 1)[-1].removeprefix("qwen3-").removesuffix("-base").upper()
+        """The preset for a size such as "0.6B" or "30B-A3B" (also "qwen3-0.6b", "Qwen/Qwen3-4B-Instruct-2507").
+
+        Instruct/Thinking/Coder variants share their size's shape; the 2507 releases have their
+        own presets (longer context, other RoPE theta).
+        """
+        key = name.lower().rsplit("/", 1)[-1].removeprefix("qwen3-").removeprefix("coder-")
+        for variant in ("-base", "-instruct", "-thinking"):
+            key = key.replace(variant, "")
+        key = key.upper()
         if key not in PRESETS:
             raise ValueError(f"unknown Qwen3 preset {name!r}; known: {', '.join(PRESETS)}")
         return replace(PRESETS[key], **overrides)
 
     @classmethod
     def from_hf(cls, hf: dict[str, Any]) -> Qwen3Config:
-        """Build from a Hugging Face config.json dict (model_type "qwen3")."""
-        if hf.get("model_type", "qwen3") != "qwen3":
-            raise ValueError(f"expected a Qwen3 config (model_type 'qwen3'), got model_type {hf.get('model_type')!r}")
+        """Build from a Hugging Face config.json dict (model_type "qwen3" or "qwen3_moe")."""
+        model_type = hf.get("model_type", "qwen3")
+        if model_type not in ("qwen3", "qwen3_moe"):
+            raise ValueError(f"expected a Qwen3 config (model_type 'qwen3' or 'qwen3_moe'), got model_type {model_type!r}")
         if hf.get("attention_bias") or hf.get("hidden_act", "silu") != "silu":
             raise ValueError("unsupported Qwen3 variant: attention_bias must be false and hidden_act 'silu'")
         # transformers < 5 writes rope_theta / rope_scaling; 5.x writes rope_parameters.
@@ -61,12 +100,25 @@ class Qwen3Config:
                 rope_theta=float(rope_theta),
                 rms_norm_eps=hf["rms_norm_eps"],
                 tie_word_embeddings=hf.get("tie_word_embeddings", False),
+                **(_moe_fields(hf) if model_type == "qwen3_moe" else {}),
             )
         except KeyError as missing:
             raise ValueError(f"config.json lacks the field {missing}") from None
 
     def to_hf(self, dtype: str = "bfloat16") -> dict[str, Any]:
-        """The Hugging Face config.json dict that `transformers` loads as Qwen3ForCausalLM."""
+        """The Hugging Face config.json dict that `transformers` loads (Qwen3ForCausalLM or Qwen3MoeForCausalLM)."""
+        moe = {
+            "architectures": ["Qwen3MoeForCausalLM"],
+            "model_type": "qwen3_moe",
+            "num_experts": self.num_experts,
+            "num_experts_per_tok": self.num_experts_per_tok,
+            "moe_intermediate_size": self.moe_intermediate_size,
+            "norm_topk_prob": self.norm_topk_prob,
+            "decoder_sparse_step": self.decoder_sparse_step,
+            "mlp_only_layers": list(self.mlp_only_layers),
+            "router_aux_loss_coef": self.router_aux_loss_coef,
+            "output_router_logits": False,
+        }
         return {
             "architectures": ["Qwen3ForCausalLM"],
             "model_type": "qwen3",
@@ -90,6 +142,7 @@ class Qwen3Config:
             "eos_token_id": 151_645,
             "torch_dtype": dtype,
             "use_cache": True,
+            **(moe if self.is_moe else {}),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -97,8 +150,29 @@ class Qwen3Config:
         return asdict(self)
 
 
-# The published dense Qwen3 sizes (Qwen3 technical report, Table 1; config.json of each release).
-# The three smallest tie the LM head to the token embedding; 8B and up have their own.
+def _moe_fields(hf: dict[str, Any]) -> dict[str, Any]:
+    """The MoE fields of a qwen3_moe config.json (transformers 5 writes num_local_experts)."""
+    return dict(
+        num_experts=hf["num_experts"] if "num_experts" in hf else hf["num_local_experts"],
+        num_experts_per_tok=hf["num_experts_per_tok"],
+        moe_intermediate_size=hf["moe_intermediate_size"],
+        norm_topk_prob=hf.get("norm_topk_prob", False),
+        decoder_sparse_step=hf.get("decoder_sparse_step", 1),
+        mlp_only_layers=tuple(hf.get("mlp_only_layers") or ()),
+        router_aux_loss_coef=hf.get("router_aux_loss_coef", 0.001),
+    )
+
+
+# Qwen3-30B-A3B (config.json of the release): every layer sparse, 128 experts, 8 per token.
+_30B_A3B = Qwen3Config(
+    hidden_size=2048, intermediate_size=6144, num_layers=48, num_heads=32, num_kv_heads=4, tie_word_embeddings=False,
+    num_experts=128, num_experts_per_tok=8, moe_intermediate_size=768,
+)  # fmt: skip
+# The 2507 releases read 256k tokens (262,144) with a larger RoPE base (their config.json).
+_LONG_CONTEXT = dict(max_position_embeddings=262_144)
+
+# The published Qwen3 sizes (Qwen3 technical report, Tables 1-2; config.json of each release).
+# The three smallest dense ones tie the LM head to the token embedding; 8B and up have their own.
 PRESETS: dict[str, Qwen3Config] = {
     "0.6B": Qwen3Config(),
     "1.7B": Qwen3Config(hidden_size=2048, intermediate_size=6144),
@@ -106,4 +180,10 @@ PRESETS: dict[str, Qwen3Config] = {
     "8B": Qwen3Config(hidden_size=4096, intermediate_size=12288, num_layers=36, num_heads=32, tie_word_embeddings=False),
     "14B": Qwen3Config(hidden_size=5120, intermediate_size=17408, num_layers=40, num_heads=40, tie_word_embeddings=False),
     "32B": Qwen3Config(hidden_size=5120, intermediate_size=25600, num_layers=64, num_heads=64, tie_word_embeddings=False),
+    "30B-A3B": _30B_A3B,
+    "235B-A22B": replace(
+        _30B_A3B, hidden_size=4096, intermediate_size=12288, num_layers=94, num_heads=64, moe_intermediate_size=1536
+    ),
+    "4B-2507": Qwen3Config(hidden_size=2560, intermediate_size=9728, num_layers=36, num_heads=32, rope_theta=5e6, **_LONG_CONTEXT),
+    "30B-A3B-2507": replace(_30B_A3B, rope_theta=1e7, **_LONG_CONTEXT),
 }

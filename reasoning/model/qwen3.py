@@ -1,8 +1,9 @@
-"""Qwen3 dense decoder in plain PyTorch.
+"""Qwen3 decoder in plain PyTorch, dense or mixture-of-experts.
 
 Read top to bottom in the order data flows: RMSNorm, rotary embeddings, attention with
-QK-norm, SwiGLU MLP, the block, the model. Module names follow the Hugging Face checkpoints
-(`layers.0.self_attn.q_proj`, ...) so loading is a prefix strip, not a translation table.
+QK-norm, SwiGLU MLP (or the sparse mixture-of-experts feed-forward of `moe.py`), the block,
+the model. Module names follow the Hugging Face checkpoints (`layers.0.self_attn.q_proj`, ...)
+so loading is a prefix strip, not a translation table (experts aside: see `checkpoint`).
 The numerics follow the reference implementation (norms and RoPE tables in float32, cast
 back before the matmuls), so logits agree to the last bit pattern that dtype allows.
 """
@@ -17,6 +18,7 @@ from torch import nn
 
 from reasoning.model.cache import KVCache
 from reasoning.model.config import Qwen3Config
+from reasoning.model.moe import SparseMoE
 
 
 class RMSNorm(nn.Module):
@@ -110,12 +112,12 @@ class MLP(nn.Module):
 class Block(nn.Module):
     """Pre-norm transformer block: x + attn(norm(x)), then x + mlp(norm(x))."""
 
-    def __init__(self, config: Qwen3Config) -> None:
+    def __init__(self, config: Qwen3Config, layer: int = 0) -> None:
         super().__init__()
         self.input_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
         self.self_attn = Attention(config)
         self.post_attention_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
-        self.mlp = MLP(config)
+        self.mlp = SparseMoE(config) if config.is_sparse_layer(layer) else MLP(config)
 
     def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, ...], mask: torch.Tensor | None, slot: CacheSlot | None) -> torch.Tensor:
         x = x + self.self_attn(self.input_layernorm(x), rope, mask, slot)
@@ -129,7 +131,7 @@ class Qwen3Model(nn.Module):
         super().__init__()
         self.config = config
         self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
-        self.layers = nn.ModuleList(Block(config) for _ in range(config.num_layers))
+        self.layers = nn.ModuleList(Block(config, layer) for layer in range(config.num_layers))
         self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
         # Tied models have no head of their own; the checkpoint then has no lm_head tensor either.
         self.lm_head = None if config.tie_word_embeddings else nn.Linear(config.hidden_size, config.vocab_size, bias=False)

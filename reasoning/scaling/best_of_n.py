@@ -25,6 +25,7 @@ from reasoning.generation.api import GenerationConfig, Tokenizer, generate_with_
 from reasoning.grading import extract_answer
 from reasoning.model.cache import KVCache
 from reasoning.prompts import JUDGE_PROMPT, PromptKind, fill, task_prompt, visible_text
+from reasoning.tokenizer import format_chat
 
 
 @dataclass(frozen=True)
@@ -131,10 +132,11 @@ def judge_scorer(
     `JUDGE_PROMPT`, the model replies greedily, and `parse_score` reads the score
     (`UNPARSED_SCORE` when it finds none). The reply and its tokens are kept in the Score."""
     config = GenerationConfig(max_new_tokens=max_new_tokens, max_batch_size=max_batch_size, compile=compile)
+    chat = getattr(tokenizer, "apply_chat_template", format_chat)
 
     def score(candidates: Sequence[Candidate]) -> list[Score]:
         prompts = [
-            task_prompt(fill(JUDGE_PROMPT, problem=c.question, solution=visible_text(c.text)), kind=kind)
+            task_prompt(fill(JUDGE_PROMPT, problem=c.question, solution=visible_text(c.text)), kind=kind, chat=chat)
             for c in candidates
         ]  # fmt: skip
         replies = generate_with_config(model, tokenizer, prompts, config)

@@ -18,6 +18,7 @@ from torch import nn
 from reasoning.generation.api import GenerationConfig, GenerationResult, Tokenizer, generate_with_config
 from reasoning.prompts import CRITIQUE_PROMPT, REVISE_PROMPT, PromptKind, fill, task_prompt, visible_text
 from reasoning.scaling.best_of_n import Candidate, Score, Scorer
+from reasoning.tokenizer import format_chat
 
 
 @dataclass(frozen=True)
@@ -93,8 +94,10 @@ def self_refine(
         for draft, score in zip(drafts, draft_scores)
     ]  # fmt: skip
 
+    chat = getattr(tokenizer, "apply_chat_template", format_chat)  # the checkpoint's template, if any
+
     def ask(template: str, **fields: str) -> str:
-        return task_prompt(fill(template, **fields), kind=kind, enable_thinking=enable_thinking)
+        return task_prompt(fill(template, **fields), kind=kind, enable_thinking=enable_thinking, chat=chat)
 
     for _ in range(rounds):
         active = [state for state in states if not state.done]

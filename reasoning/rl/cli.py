@@ -1,0 +1,96 @@
+"""`reasoning train grpo` and `reasoning plot`: argument parsing and calls, no logic.
+
+Every `GRPOConfig` field has a flag of the same name (underscores as dashes); flags left out
+keep the preset's value. Run under `torchrun --nproc-per-node N` to train on N processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+
+_HELP = {
+    "group_size": "completions per prompt (G)", "prompts_per_step": "prompts per step, over all ranks",
+    "mu": "optimisation passes per batch of rollouts", "beta": "KL coefficient to the frozen reference (k3)",
+    "eps_high": "upper clip epsilon (DAPO clip-higher: 0.28)", "aggregation": "token, sequence or constant",
+    "dynamic_sampling": "groups with equal rewards: off, skip or refill", "micro_batch_size": "sequences per backward pass",
+}  # fmt: skip
+
+
+def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register `train grpo`."""
+    from reasoning.rl.config import PRESETS, GRPOConfig
+
+    parser = subparsers.add_parser("train", help="train a model with reinforcement learning (GRPO)")
+    commands = parser.add_subparsers(dest="train_command", required=True)
+    grpo = commands.add_parser("grpo", help="GRPO with verifiable rewards; metrics to CSV/JSONL, checkpoints, --resume")
+    grpo.add_argument("--task", choices=["math", "toy-addition"], default="math",
+                      help="toy-addition: a tiny model learns to add, offline, in a few CPU minutes")
+    grpo.add_argument("--model", help="alias, hub id or checkpoint directory (task math)")
+    grpo.add_argument("--dataset", help=".json/.jsonl file, hub dataset, or 'math500' (task math)")
+    grpo.add_argument("--question-field", default="question")
+    grpo.add_argument("--answer-field", default="answer")
+    grpo.add_argument("--limit", type=int, help="train on the first N problems only")
+    grpo.add_argument("--eval-data", type=Path, help="local MATH-500 .json/.jsonl for the periodic held-out evaluation")
+    grpo.add_argument("--preset", choices=sorted(PRESETS), help="objective preset (default: grpo, or toy-addition for that task)")
+    grpo.add_argument("--device", default="auto")
+    grpo.add_argument("--out", type=Path, default=Path("runs/grpo"), help="directory for metrics, samples and checkpoints")
+    grpo.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
+    for field in dataclasses.fields(GRPOConfig):
+        flag = "--" + field.name.replace("_", "-")
+        if field.type in ("bool", bool):
+            grpo.add_argument(flag, type=_boolean, metavar="{true,false}", help=_HELP.get(field.name))
+        elif field.name == "adam_betas":
+            grpo.add_argument(flag, type=float, nargs=2)
+        else:
+            kind = {"int": int, "float": float, "str": str}[str(field.type)]
+            grpo.add_argument(flag, type=kind, help=_HELP.get(field.name))
+    grpo.set_defaults(func=run_train_grpo)
+
+
+def add_plot_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register `plot`."""
+    parser = subparsers.add_parser("plot", help="draw training curves (moving average) from a metrics.csv")
+    parser.add_argument("metrics", type=Path)
+    parser.add_argument("--out", type=Path, default=Path("curves.png"))
+    parser.add_argument("--window", type=int, default=10, help="moving-average window in steps")
+    parser.set_defaults(func=run_plot)
+
+
+def _boolean(text: str) -> bool:
+    if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    return text.lower() in ("true", "1", "yes")
+
+
+def run_train_grpo(args: argparse.Namespace) -> None:
+    from reasoning.rl.config import GRPOConfig
+    from reasoning.rl.run import build_task, train_task
+
+    fields = {f.name for f in dataclasses.fields(GRPOConfig)}
+    overrides = {name: value for name, value in vars(args).items() if name in fields and value is not None}
+    preset = args.preset or ("toy-addition" if args.task == "toy-addition" else "grpo")
+    config = GRPOConfig.from_name(preset, **overrides)
+    task = build_task(
+        args.task, model=args.model, dataset=args.dataset, question_field=args.question_field, answer_field=args.answer_field,
+        limit=args.limit, eval_data=args.eval_data, eval_limit=config.eval_limit, device=args.device, seed=config.seed,
+    )  # fmt: skip
+    train_task(task, config, args.out, resume=args.resume, on_step=_print_row)
+    print(f"metrics: {args.out / 'metrics.csv'}   checkpoints: {args.out / 'checkpoints'}")
+
+
+def _print_row(row: dict) -> None:
+    optional = "".join(f" {name} {row[key]:.3f}" for key, name in (("accuracy", "acc"), ("kl", "kl"), ("eval_accuracy", "eval")) if row.get(key) is not None)
+    print(
+        f"step {row['step']:5d} reward {row['reward_mean']:.3f}{optional} len {row['response_length']:.1f} "
+        f"clip {row['clip_fraction']:.3f} entropy {row['entropy']:.3f} grad {row['grad_norm']:.3f} "
+        f"{row['tokens_per_s']:.0f} tok/s {row['seconds']:.2f} s",
+        flush=True,
+    )
+
+
+def run_plot(args: argparse.Namespace) -> None:
+    from reasoning.rl.metrics import plot_metrics
+
+    print(f"curves: {plot_metrics(args.metrics, args.out, window=args.window)}")

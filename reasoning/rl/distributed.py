@@ -1,0 +1,197 @@
+"""Every torch.distributed detail of GRPO, so the trainer reads the same on one process or many.
+
+Under `torchrun` (WORLD_SIZE > 1) the policy is sharded with FSDP2 (`fully_shard` on each
+block, then on the whole model): parameters, gradients and AdamW state are split over ranks.
+Each rank generates the rollouts of its own share of the prompts with a plain, unsharded
+copy of the weights (gathered once per step, as verl and OpenRLHF hand weights to their
+inference engines), because a sharded model would need every rank to run the same number
+of forward passes, and generations end at different times. On one process every function
+here is a no-op or a plain call.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.distributed.checkpoint.state_dict import (
+    StateDictOptions,
+    get_model_state_dict,
+    get_optimizer_state_dict,
+    set_model_state_dict,
+)
+
+_FULL = StateDictOptions(full_state_dict=True)  # gathered on every rank
+_FULL_ON_MAIN = StateDictOptions(full_state_dict=True, cpu_offload=True)  # gathered to rank 0's CPU only
+
+
+@dataclass(frozen=True)
+class World:
+    """This process's rank among world_size processes."""
+
+    rank: int = 0
+    world_size: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+
+def init_world(device: torch.device) -> World:
+    """Join the process group torchrun describes (gloo on CPU, NCCL on CUDA); one process otherwise."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size == 1:
+        return World()
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return World(dist.get_rank(), dist.get_world_size())
+
+
+def current_world() -> World:
+    """The world of an already-initialised process group (one process when there is none)."""
+    if dist.is_available() and dist.is_initialized():
+        return World(dist.get_rank(), dist.get_world_size())
+    return World()
+
+
+def shard_model(model: nn.Module, world: World) -> nn.Module:
+    """FSDP2-shard `model` (each block, then the root) across the ranks; unchanged on one process."""
+    if not world.distributed:
+        return model
+    from torch.distributed.fsdp import fully_shard
+
+    for block in model.layers:
+        fully_shard(block)
+    fully_shard(model)
+    return model
+
+
+def rollout_model(model: nn.Module, world: World) -> nn.Module:
+    """The model rollouts decode with: the policy itself, or (call before sharding) a plain copy."""
+    if not world.distributed:
+        return model
+    return copy.deepcopy(model).eval().requires_grad_(False)
+
+
+def sync_rollout_model(model: nn.Module, copy_: nn.Module, world: World) -> None:
+    """Refresh the rollout copy with the policy's current weights (an all-gather); no-op on one process."""
+    if world.distributed:
+        copy_.load_state_dict(full_model_state(model))
+
+
+def frozen_copy(model: nn.Module) -> nn.Module:
+    """A frozen, unsharded copy of a plain model (the KL reference); call before sharding."""
+    return copy.deepcopy(model).eval().requires_grad_(False)
+
+
+def full_model_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The whole model's state dict on every rank (on CPU), sharded or not."""
+    return get_model_state_dict(model, options=_FULL)
+
+
+def load_full_model_state(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
+    """Load a whole-model state dict into a sharded or plain model."""
+    set_model_state_dict(model, state, options=StateDictOptions(full_state_dict=True))
+
+
+def full_optimizer_state(model: nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+    """The optimizer's whole state keyed by parameter names (on rank 0; portable across world sizes)."""
+    return get_optimizer_state_dict(model, optimizer, options=_FULL_ON_MAIN)
+
+
+def load_full_optimizer_state(model: nn.Module, optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> None:
+    """Load a name-keyed, whole optimizer state (from `full_optimizer_state`) into a fresh optimizer.
+
+    Each moment is cut to the shard of its parameter (DTensor placements) under FSDP2; done
+    by hand because torch's set_optimizer_state_dict needs an optimizer that has stepped.
+    """
+    parameters = dict(model.named_parameters())
+    order = {id(p): name for name, p in parameters.items()}
+    names = [order[id(p)] for group in optimizer.param_groups for p in group["params"]]
+    missing = [name for name in names if name not in state["state"]]
+    if missing:
+        raise ValueError(f"optimizer state lacks parameters {missing[:4]}: saved from another model?")
+    local = {}
+    for index, name in enumerate(names):
+        param = parameters[name]
+        local[index] = {key: _like(value, param) for key, value in state["state"][name].items()}
+    groups, start = [], 0
+    for saved, group in zip(state["param_groups"], optimizer.param_groups):
+        count = len(group["params"])
+        groups.append({**saved, "params": list(range(start, start + count))})
+        start += count
+    optimizer.load_state_dict({"state": local, "param_groups": groups})
+
+
+def _like(value: torch.Tensor, param: torch.Tensor) -> torch.Tensor:
+    """A saved moment shaped like its parameter: sharded like a DTensor parameter; scalars as they are."""
+    if value.shape != param.shape or value.ndim == 0:
+        return value
+    if hasattr(param, "device_mesh"):
+        from torch.distributed.tensor import distribute_tensor
+
+        return distribute_tensor(value.to(param.device, param.dtype), param.device_mesh, param.placements)
+    return value.to(param.device, param.dtype)
+
+
+def shard_items(items: Sequence[Any], world: World) -> list[Any]:
+    """This rank's share of a step's prompts: items rank, rank + world_size, ..."""
+    return list(items[world.rank :: world.world_size])
+
+
+def all_reduce_sum(values: Sequence[float], world: World) -> list[float]:
+    """Element-wise sums over all ranks (float64), for metrics and loss normalisers."""
+    if not world.distributed:
+        return [float(v) for v in values]
+    tensor = torch.tensor(list(values), dtype=torch.float64)
+    dist.all_reduce(tensor)
+    return tensor.tolist()
+
+
+def all_reduce_max(value: int, world: World) -> int:
+    if not world.distributed:
+        return value
+    tensor = torch.tensor([value], dtype=torch.long)
+    dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    return int(tensor)
+
+
+def gradient_scale(world: World) -> float:
+    """What to multiply a rank's share of the loss by: FSDP averages gradients over ranks,
+    while our per-token weights already divide by the whole batch, so the sum is wanted."""
+    return float(world.world_size)
+
+
+def clip_grad_norm(model: nn.Module, max_norm: float) -> float:
+    """Clip the global gradient norm to max_norm (0: measure only); the norm before clipping."""
+    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm if max_norm > 0 else float("inf"))
+    if hasattr(norm, "full_tensor"):  # a DTensor under FSDP2
+        norm = norm.full_tensor()
+    return float(norm)
+
+
+def barrier(world: World) -> None:
+    if world.distributed:
+        dist.barrier()
+
+
+def close(world: World) -> None:
+    if world.distributed and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def local_device(device: torch.device) -> torch.device:
+    """This rank's device: cuda:LOCAL_RANK under torchrun on GPUs, else `device` itself."""
+    if device.type == "cuda" and "LOCAL_RANK" in os.environ:
+        return torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+    return device

@@ -1,0 +1,134 @@
+"""GRPO's objective as pure tensor functions: advantages, token weights, clipped ratio, KL.
+
+Every function takes plain tensors and returns tensors, so each variant is checked against
+numbers computed by hand (tests/test_rl_losses.py). Shapes: N sequences (P prompts x G
+samples, grouped contiguously), T completion positions, masks 1 on real completion tokens.
+
+Variants and their sources:
+- advantages: (r - mean_group) / std_group (Shao et al. 2024, DeepSeekMath GRPO), or
+  r - mean_group without the std (Liu et al. 2025, Dr. GRPO: the std favours easy and hard
+  groups with little spread).
+- clipping: PPO's clipped ratio (Schulman et al. 2017) with separate low and high epsilons
+  (Yu et al. 2025, DAPO "clip-higher": a larger high epsilon keeps exploring tokens alive).
+- aggregation: "sequence" (mean over each completion, then over completions: GRPO's paper),
+  "token" (mean over all tokens of the batch: DAPO, long answers count per token), or
+  "constant" (sum over tokens / (N x max_new_tokens): Dr. GRPO, no length bias at all).
+- KL: the k3 estimator exp(q - p) - (q - p) - 1 of KL(policy || reference) (Schulman 2020,
+  "Approximating KL divergence"), unbiased and always >= 0, as DeepSeekMath uses it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from reasoning.rl.config import AGGREGATIONS
+
+
+def group_advantages(rewards: torch.Tensor, group_size: int, *, scale_by_std: bool = True, eps: float = 1e-4) -> torch.Tensor:
+    """Advantage [N] of each completion: its reward minus its group's mean (over its group's std).
+
+    rewards is [N] with groups of `group_size` contiguous. The std is Bessel-corrected (as in
+    TRL's GRPOTrainer); eps keeps a group of equal rewards at advantage 0 instead of 0/0.
+    """
+    if rewards.ndim != 1 or rewards.numel() % group_size:
+        raise ValueError(f"rewards must be [N] with N a multiple of group_size={group_size}, got shape {tuple(rewards.shape)}")
+    groups = rewards.float().view(-1, group_size)
+    centered = groups - groups.mean(dim=1, keepdim=True)
+    if scale_by_std:
+        std = groups.std(dim=1, keepdim=True) if group_size > 1 else torch.zeros_like(centered[:, :1])
+        centered = centered / (std + eps)
+    return centered.view(-1)
+
+
+def zero_variance_groups(rewards: torch.Tensor, group_size: int) -> torch.Tensor:
+    """[N / group_size] bool: groups whose rewards are all equal, so every advantage is 0 (DAPO)."""
+    groups = rewards.view(-1, group_size)
+    return (groups == groups[:, :1]).all(dim=1)
+
+
+def token_weights(mask: torch.Tensor, aggregation: str, *, num_sequences: int | None = None, num_tokens: float | None = None, max_tokens: int | None = None) -> torch.Tensor:
+    """Weights [N, T] such that sum(weights * per_token) is the aggregated loss.
+
+    Written as weights so a batch split into micro-batches or over ranks sums to exactly the
+    whole batch's loss: pass the whole batch's num_sequences and num_tokens (default: this
+    mask's own). "constant" needs max_tokens (the generation budget).
+    """
+    mask = mask.float()
+    sequences = mask.shape[0] if num_sequences is None else num_sequences
+    if aggregation == "token":
+        tokens = float(mask.sum()) if num_tokens is None else num_tokens
+        return mask / max(tokens, 1.0)
+    if aggregation == "sequence":
+        lengths = mask.sum(dim=1, keepdim=True).clamp(min=1)
+        return mask / lengths / max(sequences, 1)
+    if aggregation == "constant":
+        if max_tokens is None or max_tokens < 1:
+            raise ValueError("aggregation 'constant' needs max_tokens >= 1 (the generation budget)")
+        return mask / (max(sequences, 1) * max_tokens)
+    raise ValueError(f"unknown loss aggregation {aggregation!r}; expected one of {', '.join(AGGREGATIONS)}")
+
+
+def clipped_objective(
+    logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: torch.Tensor, eps_low: float, eps_high: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-token loss -min(r A, clip(r, 1 - eps_low, 1 + eps_high) A) and where the clip was active.
+
+    r = exp(logprobs - old_logprobs) is the importance ratio [N, T]; advantages are [N]. A
+    token is clipped when the clipped term is the smaller one, so its gradient is zero.
+    """
+    ratio = torch.exp(logprobs - old_logprobs)
+    advantage = advantages[:, None].to(ratio.dtype)
+    unclipped = ratio * advantage
+    clipped = ratio.clamp(1 - eps_low, 1 + eps_high) * advantage
+    return -torch.minimum(unclipped, clipped), clipped < unclipped
+
+
+def kl_k3(logprobs: torch.Tensor, ref_logprobs: torch.Tensor) -> torch.Tensor:
+    """Per-token k3 estimate of KL(policy || reference): exp(d) - d - 1 with d = ref - policy."""
+    delta = ref_logprobs - logprobs
+    return torch.exp(delta) - delta - 1
+
+
+def token_entropy(logits: torch.Tensor) -> torch.Tensor:
+    """Entropy [...] of softmax(logits) over the last dimension, in float32."""
+    logp = logits.float().log_softmax(dim=-1)
+    return -(logp.exp() * logp).sum(dim=-1)
+
+
+@dataclass(frozen=True)
+class LossParts:
+    """The loss to backpropagate and its weighted parts (sums; add them over micro-batches)."""
+
+    loss: torch.Tensor
+    policy: torch.Tensor
+    kl: torch.Tensor
+    clip_fraction: torch.Tensor
+
+
+def grpo_loss(
+    logprobs: torch.Tensor,
+    old_logprobs: torch.Tensor,
+    advantages: torch.Tensor,
+    weights: torch.Tensor,
+    *,
+    eps_low: float,
+    eps_high: float,
+    beta: float = 0.0,
+    ref_logprobs: torch.Tensor | None = None,
+) -> LossParts:
+    """GRPO loss: weighted clipped objective plus beta x weighted k3 KL to the reference.
+
+    weights come from `token_weights` (zero on padding and masked completions), so every
+    part is a weighted sum that adds up across micro-batches and ranks.
+    """
+    per_token, clipped = clipped_objective(logprobs, old_logprobs, advantages, eps_low, eps_high)
+    policy = (weights * per_token).sum()
+    kl = torch.zeros((), device=logprobs.device)
+    if beta > 0:
+        if ref_logprobs is None:
+            raise ValueError("beta > 0 needs ref_logprobs from the reference model")
+        kl = (weights * kl_k3(logprobs, ref_logprobs)).sum()
+    clip_fraction = (weights.detach() * clipped.float()).sum()
+    return LossParts(policy + beta * kl, policy.detach(), kl.detach(), clip_fraction)

@@ -1,0 +1,113 @@
+"""Training checkpoints: the policy in Hugging Face layout, plus optimizer, RNG and step.
+
+A checkpoint is a directory `checkpoints/step-000050/` holding what `save_pretrained` writes
+(config.json, model.safetensors, tokenizer), so `load_pretrained` and `transformers` load it
+as is, and beside it optimizer.safetensors (AdamW's moments), trainer_state.json (step,
+config, learning-rate groups, Python/NumPy RNG states) and rng.safetensors (torch's RNG
+state). No pickle: tensors go to safetensors, everything else to JSON. trainer_state.json
+is written last, so a directory without it (a run killed mid-save) is never resumed from.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from reasoning.checkpoint import save_pretrained
+from reasoning.rl import distributed
+from reasoning.rl.distributed import World
+
+STATE_FILE = "trainer_state.json"
+OPTIMIZER_FILE = "optimizer.safetensors"
+RNG_FILE = "rng.safetensors"
+
+
+def checkpoint_dir(out_dir: Path, step: int) -> Path:
+    return out_dir / "checkpoints" / f"step-{step:06d}"
+
+
+def latest_checkpoint(out_dir: Path) -> Path | None:
+    """The complete checkpoint with the highest step under out_dir, or None."""
+    done = [path for path in (out_dir / "checkpoints").glob("step-*") if (path / STATE_FILE).is_file()]
+    return max(done, key=lambda path: int(path.name.removeprefix("step-")), default=None)
+
+
+def save_checkpoint(
+    out_dir: Path, step: int, model: nn.Module, plain_model: nn.Module, tokenizer: Any, optimizer: torch.optim.Optimizer,
+    config: dict[str, Any], world: World,
+) -> Path:  # fmt: skip
+    """Write the checkpoint of `step` (rank 0 writes; every rank takes part in gathering)."""
+    optimizer_state = distributed.full_optimizer_state(model, optimizer)
+    target = checkpoint_dir(out_dir, step)
+    if world.is_main:
+        if target.exists():
+            shutil.rmtree(target)
+        save_pretrained(plain_model, tokenizer, target)
+        tensors, groups = _flatten_optimizer(optimizer_state)
+        save_file(tensors, str(target / OPTIMIZER_FILE))
+        save_file({"torch": torch.get_rng_state()}, str(target / RNG_FILE))
+        state = {"step": step, "config": config, "param_groups": groups, "python_rng": _python_rng(), "numpy_rng": _numpy_rng()}
+        (target / STATE_FILE).write_text(json.dumps(state, indent=1))
+    distributed.barrier(world)
+    return target
+
+
+def load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+    """Restore weights, optimizer, and RNG states from `path` into the live objects; its state dict."""
+    state = json.loads((path / STATE_FILE).read_text())
+    weights = {name.removeprefix("model."): tensor for name, tensor in _read_weights(path).items()}
+    distributed.load_full_model_state(model, weights)
+    distributed.load_full_optimizer_state(model, optimizer, _unflatten_optimizer(load_file(str(path / OPTIMIZER_FILE)), state["param_groups"]))
+    torch.set_rng_state(load_file(str(path / RNG_FILE))["torch"])
+    random.setstate(_as_tuple(state["python_rng"]))
+    name, keys, position, has_gauss, gauss = state["numpy_rng"]
+    np.random.set_state((name, np.array(keys, dtype=np.uint32), position, has_gauss, gauss))
+    return state
+
+
+def _read_weights(path: Path) -> dict[str, torch.Tensor]:
+    from reasoning.checkpoint import weight_files
+
+    weights: dict[str, torch.Tensor] = {}
+    for file in weight_files(path):
+        weights.update(load_file(str(file)))
+    return weights
+
+
+def _flatten_optimizer(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], list[dict[str, Any]]]:
+    """AdamW's {param: {key: tensor}} as flat "param::key" tensors, and its groups as JSON."""
+    tensors = {f"{name}::{key}": torch.as_tensor(value).detach().cpu().contiguous() for name, entries in state["state"].items() for key, value in entries.items()}
+    return tensors, json.loads(json.dumps(state["param_groups"]))
+
+
+def _unflatten_optimizer(tensors: dict[str, torch.Tensor], groups: list[dict[str, Any]]) -> dict[str, Any]:
+    state: dict[str, dict[str, torch.Tensor]] = {}
+    for flat, tensor in tensors.items():
+        name, key = flat.rsplit("::", 1)
+        state.setdefault(name, {})[key] = tensor
+    for group in groups:
+        if "betas" in group:
+            group["betas"] = tuple(group["betas"])
+    return {"state": state, "param_groups": groups}
+
+
+def _python_rng() -> list[Any]:
+    version, internal, gauss = random.getstate()
+    return [version, list(internal), gauss]
+
+
+def _as_tuple(saved: list[Any]) -> tuple:
+    return (saved[0], tuple(saved[1]), saved[2])
+
+
+def _numpy_rng() -> list[Any]:
+    name, keys, pos, has_gauss, gauss = np.random.get_state()
+    return [name, keys.tolist(), int(pos), int(has_gauss), float(gauss)]

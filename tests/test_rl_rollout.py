@@ -1,0 +1,97 @@
+"""Rollouts: grouped, reproducible, and packed so the training forward sees exactly what was sampled."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from reasoning.model.config import Qwen3Config
+from reasoning.model.qwen3 import Qwen3Model
+from reasoning.rl.config import GRPOConfig
+from reasoning.rl.rollout import generate_rollouts, pack, policy_logprobs
+from reasoning.rl.tasks import toy_addition_task
+from reasoning.rl.trainer import prepare, update
+
+TINY = Qwen3Config(vocab_size=64, hidden_size=32, intermediate_size=48, num_layers=2, num_heads=4, num_kv_heads=2, head_dim=8, max_position_embeddings=64)  # fmt: skip
+PROMPTS = [[1, 2, 3, 4, 5], [6, 7], [8, 9, 10]]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models: one thread beats two on a busy machine (OpenMP synchronisation dominates)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def model() -> Qwen3Model:
+    torch.manual_seed(0)
+    model = Qwen3Model(TINY).eval()
+    with torch.no_grad():
+        for param in model.parameters():
+            param.normal_(0, 0.3)
+    return model
+
+
+def rollouts(model, seed=3, temperature=0.8):
+    return generate_rollouts(model, None, PROMPTS, group_size=4, max_new_tokens=6, temperature=temperature, seed=seed)
+
+
+def test_groups_are_ordered_by_prompt_and_reproducible(model):
+    results = rollouts(model)
+    assert [(r.prompt_index, r.sample_index) for r in results] == [(p, s) for p in range(3) for s in range(4)]
+    assert [r.token_ids for r in results] == [r.token_ids for r in rollouts(model)]
+    assert [r.token_ids for r in results] != [r.token_ids for r in rollouts(model, seed=4)]
+
+
+def test_training_logprobs_equal_the_engines_sampling_logprobs(model):
+    """In float32 the padded training forward reproduces what the engine sampled from (ratio 1)."""
+    results = rollouts(model)
+    batch = pack(results, pad_id=0)
+    with torch.no_grad():
+        logprobs, entropy = policy_logprobs(model, batch, temperature=0.8, with_entropy=True)
+    mask = batch.completion_mask.bool()
+    assert torch.allclose(logprobs[mask], batch.sampling_logprobs[mask], atol=1e-4)
+    assert entropy.shape == logprobs.shape and bool((entropy[mask] > 0).all())
+
+
+def test_padded_batch_logprobs_equal_each_sequence_alone(model):
+    results = rollouts(model)
+    batch = pack(results, pad_id=0)
+    with torch.no_grad():
+        together, _ = policy_logprobs(model, batch, 1.0)
+        for row, result in enumerate(results):
+            single = pack([result], pad_id=0)
+            alone, _ = policy_logprobs(model, single, 1.0)
+            real = single.completion_mask[0].bool()
+            assert torch.allclose(together[row, : real.numel()][real], alone[0][real], atol=1e-5)
+            assert not batch.completion_mask[row, real.numel() :].any()  # padding is outside the loss
+
+
+def test_loss_mask_drops_truncated_completions_when_asked(model):
+    results = generate_rollouts(model, None, PROMPTS, group_size=2, max_new_tokens=3, temperature=1.0, seed=0)
+    results[0] = dataclasses.replace(results[0], finish_reason="eos")
+    batch = pack(results, pad_id=0)
+    assert batch.truncated.tolist() == [False] + [True] * 5
+    dropped = batch.loss_mask(drop_truncated=True)
+    assert dropped[0].sum() == 3 and dropped[1:].sum() == 0
+    assert torch.equal(batch.loss_mask(), batch.completion_mask)
+
+
+def test_gradient_checkpointing_gives_the_same_update():
+    states = []
+    for checkpointing in (False, True):
+        task = toy_addition_task(warmup_steps=5)
+        config = GRPOConfig.from_name("toy-addition", prompts_per_step=2, group_size=4, gradient_checkpointing=checkpointing)
+        run = prepare(task.model, task.tokenizer, config)
+        assert hasattr(run.model.layers[0].forward, "__wrapped__") == checkpointing
+        results = generate_rollouts(task.model, task.tokenizer, ["1+2=", "3+3="], group_size=4, max_new_tokens=6, temperature=1.0, seed=1)
+        stats = update(run, pack(results, run.pad_id), torch.tensor([1.0, -1, 0.5, -0.5] * 2), torch.ones(8))
+        states.append((stats["grad_norm"], {k: v.clone() for k, v in run.model.state_dict().items()}))
+    assert states[0][0] == pytest.approx(states[1][0], rel=1e-5)
+    for name, tensor in states[0][1].items():
+        assert torch.allclose(tensor, states[1][1][name], atol=1e-6), name
