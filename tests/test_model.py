@@ -175,3 +175,12 @@ def test_config_from_name_and_hf_round_trip():
         Qwen3Config(num_heads=6, num_kv_heads=4)
     with pytest.raises(ValueError, match="lacks the field 'hidden_size'"):
         Qwen3Config.from_hf({k: v for k, v in PRESETS["0.6B"].to_hf().items() if k != "hidden_size"})
+
+
+
+@torch.no_grad()
+def test_logits_from_gives_the_logits_of_the_later_positions(pair):
+    _, ours = pair
+    ids = torch.randint(0, 512, (2, 9))
+    sliced = ours(ids, logits_from=4)
+    assert sliced.shape == (2, 5, 512) and max_diff(sliced, ours(ids)[:, 4:]) < 1e-5

@@ -144,6 +144,7 @@ class Qwen3Model(nn.Module):
         attention_mask: torch.Tensor | None = None,
         cache: KVCache | None = None,
         last_only: bool = False,
+        logits_from: int = 0,
     ) -> torch.Tensor:
         """Logits [batch, T, vocab] for token ids [batch, T] ([batch, vocab] with `last_only`).
 
@@ -153,6 +154,8 @@ class Qwen3Model(nn.Module):
         tokens extend that length.
         last_only: return the logits of each row's last real token only, so generation never
         builds a [batch, T, vocab] tensor during prefill.
+        logits_from: logits of positions logits_from.. only ([batch, T - logits_from, vocab]):
+        training on completions skips the LM head (and its backward) over the prompt.
         """
         length = ids.shape[1]
         if cache is not None and attention_mask is not None and bool((attention_mask[:, 1:] > attention_mask[:, :-1]).any()):
@@ -171,6 +174,8 @@ class Qwen3Model(nn.Module):
         if last_only:
             last = length - 1 if attention_mask is None else length - 1 - attention_mask.flip(1).argmax(dim=1)
             x = x[torch.arange(x.shape[0], device=x.device), last] if attention_mask is not None else x[:, last]
+        elif logits_from:
+            x = x[:, logits_from:]
         head = self.embed_tokens.weight if self.lm_head is None else self.lm_head.weight
         return F.linear(self.norm(x), head)
 

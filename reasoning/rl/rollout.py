@@ -112,10 +112,11 @@ def policy_logprobs(
     positions hold 0 (the completion mask excludes them).
     """
     mask = batch.attention_mask
-    # Only positions from the first completion token on are needed: slicing before the float32
-    # cast keeps the [N, T, vocab] work to the completions (a 100-token prompt is most of a row).
+    # Only positions from the first completion token on are needed: the LM head (forward and
+    # backward) and the float32 work run over the completions alone (a 100-token prompt is
+    # most of a row).
     start = int(batch.completion_mask.argmax(dim=1).min())
-    logits = model(batch.input_ids, attention_mask=None if bool(mask.all()) else mask)[:, start:-1]
+    logits = model(batch.input_ids, attention_mask=None if bool(mask.all()) else mask, logits_from=start)[:, :-1]
     logits = logits.float() / temperature
     targets = batch.input_ids[:, start + 1 :]
     picked = logits.gather(-1, targets[..., None]).squeeze(-1) - logits.logsumexp(dim=-1)
