@@ -59,3 +59,13 @@ def hf_checkpoint(tmp_path):
         return model, directory
 
     return build
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny models run faster on one thread: OpenMP synchronisation costs more than their matmuls,
+    and on a busy machine a second thread waits on a stolen core."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -18,13 +18,7 @@ TINY = Qwen3Config(vocab_size=64, hidden_size=32, intermediate_size=48, num_laye
 PROMPTS = [[1, 2, 3, 4, 5], [6, 7], [8, 9, 10]]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models: one thread beats two on a busy machine (OpenMP synchronisation dominates)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: see conftest
 
 
 @pytest.fixture(scope="module")

@@ -14,13 +14,7 @@ from reasoning.rl.tasks import addition_problems, toy_addition_task, toy_tokeniz
 from reasoning.rl.trainer import prepare, step_problems, train
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The toy model is tiny: one thread is several times faster than two on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: see conftest
 
 
 def mean(values) -> float:
