@@ -66,8 +66,9 @@ def main() -> None:
     parser.add_argument("--max-batch-size", type=int, default=16)
     parser.add_argument("--workload-repeats", type=int, default=1)
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile our decode step")
+    parser.add_argument("--skip", choices=["single", "many"], help="leave one measurement out")
     args = parser.parse_args()
-    args.compile = False
     if args.threads:
         torch.set_num_threads(args.threads)
     device, dtype = torch.device(args.device), getattr(torch, args.dtype)
@@ -79,8 +80,11 @@ def main() -> None:
         f"{torch.get_num_threads()} threads; {total / 1e9:.2f} B parameters ({weights_bytes(ours) / gib:.2f} GiB, "
         f"shared by both), {active / 1e9:.2f} B active per token"
     )
-    mine, theirs = single_stream(ours, reference, args, device)
-    print(f"single-stream decode   ours {mine:7.2f} tok/s   transformers {theirs:7.2f} tok/s   ratio {mine / theirs:.2f}x")
+    if args.skip != "single":
+        mine, theirs = single_stream(ours, reference, args, device)
+        print(f"single-stream decode   ours {mine:7.2f} tok/s   transformers {theirs:7.2f} tok/s   ratio {mine / theirs:.2f}x")
+    if args.skip == "many":
+        return
     r = many_requests(ours, reference, args, device)
     print(
         f"{args.requests} requests (budgets median {r['median_budget']} mean {r['tokens'] / args.requests:.0f} "
