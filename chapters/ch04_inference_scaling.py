@@ -19,7 +19,7 @@ from pathlib import Path
 from reasoning.checkpoint import load_pretrained
 from reasoning.data import load_math500
 from reasoning.evaluation.math500 import evaluate_strategies
-from reasoning.evaluation.report import compare_runs, format_comparison, plot_comparison
+from reasoning.evaluation.report import comparison
 from reasoning.evaluation.strategies import SAMPLING, Strategy
 from reasoning.generation import GenerationConfig, generate
 from reasoning.prompts import build_prompt
@@ -64,10 +64,7 @@ def main() -> None:
     outputs = evaluate_strategies(
         model, tokenizer, problems, methods, "results", model_name=args.model, kind=kind, prefix="ch04", resume=args.resume
     )  # fmt: skip
-    runs = compare_runs(outputs)
-    print("\n" + format_comparison(runs))
-    if args.plot:
-        plot_comparison(runs, args.plot)
+    print("\n" + comparison(outputs, args.plot))
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from reasoning.checkpoint import load_pretrained
 from reasoning.data import load_math500
 from reasoning.evaluation.completers import make_scorer
 from reasoning.evaluation.math500 import evaluate_strategies
-from reasoning.evaluation.report import compare_runs, format_comparison, plot_comparison
+from reasoning.evaluation.report import comparison
 from reasoning.evaluation.strategies import SCORERS, Strategy
 from reasoning.generation import GenerationConfig
 from reasoning.prompts import build_prompt
@@ -57,10 +57,7 @@ def main() -> None:
     outputs = evaluate_strategies(
         model, tokenizer, problems, methods, "results", model_name=args.model, kind=kind, prefix="ch05", resume=args.resume
     )  # fmt: skip
-    runs = compare_runs(outputs)
-    print("\n" + format_comparison(runs))
-    if args.plot:
-        plot_comparison(runs, args.plot)
+    print("\n" + comparison(outputs, args.plot))
 
 
 if __name__ == "__main__":

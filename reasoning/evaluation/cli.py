@@ -87,12 +87,10 @@ def run_math500(args: argparse.Namespace) -> None:
 
 
 def run_compare(args: argparse.Namespace) -> None:
-    from reasoning.evaluation.report import compare_runs, format_comparison, plot_comparison
+    from reasoning.evaluation.report import comparison
 
-    rows = compare_runs(args.results)
-    print(format_comparison(rows))
+    print(comparison(args.results, args.plot))
     if args.plot:
-        plot_comparison(rows, args.plot)
         print(f"plot: {args.plot}")
 
 

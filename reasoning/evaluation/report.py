@@ -150,6 +150,14 @@ def plot_comparison(runs: Sequence[Run], out: str | Path) -> None:
     plt.close(figure)
 
 
+def comparison(paths: Sequence[str | Path], plot: str | Path | None = None) -> str:
+    """The comparison table of several results files, also drawn to `plot` when given."""
+    runs = compare_runs(paths)
+    if plot is not None:
+        plot_comparison(runs, plot)
+    return format_comparison(runs)
+
+
 def _duration(seconds: float) -> str:
     if seconds < 100:
         return f"{seconds:.1f} s"
