@@ -55,18 +55,19 @@ def answer_reward(completion: str, problem: Problem) -> float:
 
 def reference_step(model, optimizer, tokenizer, config: GRPOConfig, step: int) -> None:
     """The sequential baseline: generate each rollout alone, then its log-probs and backward alone."""
+    device = next(model.parameters()).device
     results = [
         generate(model, None, [tokenizer.prompt], max_new_tokens=config.max_new_tokens, temperature=config.temperature,
                  seed=step * 1000 + sample, eos_token_ids=[])[0]
         for sample in range(config.group_size)
     ]  # fmt: skip
     rewards = torch.tensor([answer_reward(tokenizer.decode(r.token_ids), Problem("p", "q", "1")) for r in results])
-    advantages = group_advantages(rewards, config.group_size)
+    advantages = group_advantages(rewards, config.group_size).to(device)
     optimizer.zero_grad(set_to_none=True)
     model.train()
     for index, result in enumerate(results):
-        batch = pack([result], 0)
-        logprobs, _ = policy_logprobs(model, batch, config.temperature)
+        batch = pack([result], 0, device)
+        logprobs, _ = policy_logprobs(model, batch, config.temperature, share_prompts=False)
         weights = token_weights(batch.completion_mask, "sequence", num_sequences=config.group_size)
         loss = grpo_loss(logprobs, logprobs.detach(), advantages[index : index + 1], weights, eps_low=0.2, eps_high=0.2)
         loss.loss.backward()

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from reasoning.checkpoint import load_model
-from reasoning.model.cache import KVCache
+from reasoning.model.cache import KVCache, PrefixKV
 from reasoning.model.config import PRESETS, Qwen3Config
 
 TOLERANCE = 1e-4
@@ -184,3 +184,32 @@ def test_logits_from_gives_the_logits_of_the_later_positions(pair):
     ids = torch.randint(0, 512, (2, 9))
     sliced = ours(ids, logits_from=4)
     assert sliced.shape == (2, 5, 512) and max_diff(sliced, ours(ids)[:, 4:]) < 1e-5
+
+
+def test_prefix_kv_shares_a_prompt_between_rows_exactly(pair):
+    """Two prompts of different lengths run once (left-padded), their keys go to three rows, and
+    the continuations see what a full forward of prompt + continuation sees, gradients included."""
+    _, ours = pair
+    generator = torch.Generator().manual_seed(4)
+    prompts = [torch.randint(0, 512, (n,), generator=generator) for n in (5, 3)]
+    rows = torch.tensor([0, 0, 1])
+    tails = torch.randint(0, 512, (3, 4), generator=generator)
+    padded = torch.stack([torch.cat((torch.zeros(5 - len(p), dtype=torch.long), p)) for p in prompts])
+    prompt_mask = (torch.arange(5) >= torch.tensor([0, 2])[:, None]).long()
+    prefix = PrefixKV.empty(len(ours.layers))
+    head = ours(padded, attention_mask=prompt_mask, cache=prefix, last_only=True)
+    rest = ours(tails, attention_mask=torch.cat((prompt_mask[rows], torch.ones(3, 4, dtype=torch.long)), 1), cache=prefix.extended(rows))
+    (head.sum() + rest.square().mean()).backward()
+    shared = {name: p.grad.clone() for name, p in ours.named_parameters()}
+    ours.zero_grad()
+    full = [ours(torch.cat((prompts[g], tails[r]))[None]) for r, g in enumerate(rows.tolist())]
+    for r, g in enumerate(rows.tolist()):
+        n = len(prompts[g])
+        assert max_diff(rest[r], full[r][0, n:]) < TOLERANCE
+        assert max_diff(head[g], full[r][0, n - 1]) < TOLERANCE
+    # The same loss from full forwards: each prompt's last logits once (rows 0 and 2), every continuation.
+    loss = full[0][0, 4].sum() + full[2][0, 2].sum()
+    loss = loss + torch.cat([f[:, len(prompts[g]) :] for f, g in zip(full, rows.tolist())]).square().mean()
+    loss.backward()
+    for name, p in ours.named_parameters():
+        assert max_diff(shared[name], p.grad) < 1e-4 * (1 + p.grad.abs().max().item()), (name, max_diff(shared[name], p.grad))

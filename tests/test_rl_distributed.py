@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import socket
 from pathlib import Path
@@ -15,7 +16,7 @@ from safetensors.torch import load_file, save_file
 from reasoning.rl import distributed
 from reasoning.rl.config import GRPOConfig
 from reasoning.rl.losses import group_advantages
-from reasoning.rl.metrics import read_metrics
+from reasoning.rl.metrics import TIMING, read_metrics
 from reasoning.rl.rewards import default_rewards, score
 from reasoning.rl.rollout import generate_rollouts, pack
 from reasoning.rl.tasks import toy_addition_task
@@ -54,6 +55,10 @@ def worker(rank: int, port: int, out: str) -> None:
             Path(f"{out}/stats.json").write_text(json.dumps(stats))
         task = toy_addition_task(warmup_steps=20)
         train(prepare(task.model, task.tokenizer, CONFIG), task.train, f"{out}/run", prompt_fn=task.prompt_fn)
+        longer = dataclasses.replace(CONFIG, steps=4)  # resume the 2-step run to 4, and run 4 steps at once
+        for directory, resume in (("run", True), ("whole", False)):
+            task = toy_addition_task(warmup_steps=20)
+            train(prepare(task.model, task.tokenizer, longer), task.train, f"{out}/{directory}", prompt_fn=task.prompt_fn, resume=resume)
     finally:
         dist.destroy_process_group()
 
@@ -89,6 +94,15 @@ def test_two_process_fsdp_run_completes_and_matches_a_single_process_update(tmp_
     for key in ("loss", "grad_norm", "entropy"):  # the gradient itself, before AdamW normalises it away
         assert sharded_stats[key] == pytest.approx(single_stats[key], rel=1e-4, abs=1e-7), key
     rows = read_metrics(tmp_path / "run" / "metrics.csv")
-    assert [row["step"] for row in rows] == [1, 2]
+    assert [row["step"] for row in rows] == [1, 2, 3, 4]
     assert rows[0]["rollout_tokens"] > 4 * 4 * 3  # both ranks' rollouts are counted
     assert (tmp_path / "run" / "checkpoints" / "step-000002" / "model.safetensors").is_file()
+    # The resumed 2-process run continues as the uninterrupted one does.
+    whole = read_metrics(tmp_path / "whole" / "metrics.csv")
+    for resumed, straight in zip(rows, whole, strict=True):
+        for key, value in straight.items():
+            if key not in TIMING and value is not None:
+                assert resumed[key] == pytest.approx(value, rel=1e-5, abs=1e-7), (straight["step"], key)
+    final = [load_file(str(tmp_path / d / "checkpoints" / "step-000004" / "model.safetensors")) for d in ("run", "whole")]
+    for name, tensor in final[1].items():
+        assert torch.allclose(final[0][name], tensor, rtol=1e-5, atol=1e-7), name

@@ -89,3 +89,23 @@ def test_gradient_checkpointing_gives_the_same_update():
     assert states[0][0] == pytest.approx(states[1][0], rel=1e-5)
     for name, tensor in states[0][1].items():
         assert torch.allclose(tensor, states[1][1][name], atol=1e-6), name
+
+
+@pytest.mark.parametrize("rows", [slice(None), slice(2, 7)], ids=["whole-batch", "micro-batch-splitting-groups"])
+def test_shared_prompts_give_the_one_pass_logprobs_and_gradients(model, rows):
+    """Each group's prompt run once (PrefixKV) equals one full forward of every row, values and gradients."""
+    results = generate_rollouts(model, None, [[1, 2, 3, 4, 5], [6], [8, 9, 10]], group_size=3, max_new_tokens=6, temperature=1.0, seed=5)
+    cut = lambda r, n: dataclasses.replace(r, token_ids=r.token_ids[:n], sampling_logprobs=r.sampling_logprobs[:n])
+    batch = pack([cut(r, 1 + i % 6) for i, r in enumerate(results)], pad_id=0).select(rows)  # ragged completions
+    weights = torch.randn(batch.completion_mask.shape, generator=torch.Generator().manual_seed(0))
+    outcomes = []
+    for share in (True, False):
+        model.zero_grad(set_to_none=True)
+        logprobs, entropy = policy_logprobs(model, batch, 0.7, with_entropy=True, share_prompts=share)
+        (logprobs * weights).sum().backward()
+        outcomes.append((logprobs.detach(), entropy, {n: p.grad.clone() for n, p in model.named_parameters()}))
+    (shared, shared_entropy, shared_grads), (full, full_entropy, full_grads) = outcomes
+    assert torch.allclose(shared, full, atol=1e-5) and torch.allclose(shared_entropy, full_entropy, atol=1e-5)
+    assert bool((shared[batch.completion_mask == 0] == 0).all())
+    for name, grad in full_grads.items():
+        assert torch.allclose(shared_grads[name], grad, atol=1e-5), name

@@ -98,7 +98,60 @@ class KVCache:
         row = torch.arange(batch, device=keys.device)[:, None, None]
         head = torch.arange(heads, device=keys.device)[None, :, None]
         # Index the whole tensor rather than a per-layer view: torch.compile then writes in place.
-        index = (torch.tensor(layer, device=keys.device), row, head, positions[:, None, :])
+        # torch.full fills on the device; torch.tensor(layer, device=...) would copy from host
+        # memory, which waits for the GPU to finish its queued work at every layer.
+        index = (torch.full((), layer, device=keys.device), row, head, positions[:, None, :])
         self.keys.index_put_(index, keys)
         self.values.index_put_(index, values)
         return self.keys[layer, :, :, :kv_len], self.values[layer, :, :, :kv_len]
+
+
+class PrefixKV:
+    """Keys and values of a prefix (a prompt) kept as autograd tensors, for training.
+
+    GRPO trains on G completions of one prompt. Running the prompt once and the completions
+    against its keys and values, indexed out to their G rows, pays the prompt's share of the
+    forward and backward pass once per group instead of G times; autograd sums the G
+    gradients through the indexing. `KVCache` cannot do this: it writes in place, and autograd
+    refuses a tensor changed after an attention saved it.
+
+    `write` never changes the prefix it reads: it returns prefix + new keys and records the
+    new ones, so a block recomputed by gradient checkpointing does exactly what it did before.
+    With a PrefixKV, the forward's attention_mask covers the prefix's keys, then the new tokens.
+    A plain class, not a dataclass: FSDP rebuilds dataclass arguments of a forward (to move
+    their tensors), and the forward's writes would then land in a copy.
+    """
+
+    def __init__(self, keys: list[torch.Tensor | None], values: list[torch.Tensor | None]) -> None:
+        self.keys = keys  # per layer [batch, kv_heads, P, head_dim]; None: empty
+        self.values = values
+        self.written: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # layer -> the last forward's new keys, values
+
+    @classmethod
+    def empty(cls, num_layers: int) -> PrefixKV:
+        return cls([None] * num_layers, [None] * num_layers)
+
+    @property
+    def length(self) -> int:
+        """Keys per row in the prefix (padding included)."""
+        return 0 if self.keys[0] is None else self.keys[0].shape[2]
+
+    def write(
+        self, layer: int, keys: torch.Tensor, values: torch.Tensor, positions: torch.Tensor, kv_len: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The prefix's keys and values followed by the new ones (positions are implied by order)."""
+        self.written[layer] = (keys, values)
+        if self.keys[layer] is None:
+            return keys, values
+        return torch.cat((self.keys[layer], keys), dim=2), torch.cat((self.values[layer], values), dim=2)
+
+    def extended(self, rows: torch.Tensor) -> PrefixKV:
+        """The prefix plus what the last forward wrote, as rows `rows` (repeats allowed): the next prefix."""
+        keys, values = [], []
+        for layer, (old_keys, old_values) in enumerate(zip(self.keys, self.values)):
+            new_keys, new_values = self.written[layer]
+            if old_keys is not None:
+                new_keys, new_values = torch.cat((old_keys, new_keys), dim=2), torch.cat((old_values, new_values), dim=2)
+            keys.append(new_keys.index_select(0, rows))
+            values.append(new_values.index_select(0, rows))
+        return PrefixKV(keys, values)

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from reasoning.model.cache import KVCache
+from reasoning.model.cache import KVCache, PrefixKV
 from reasoning.model.config import Qwen3Config
 from reasoning.model.moe import SparseMoE
 
@@ -57,7 +57,7 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
 class CacheSlot(NamedTuple):
     """Where one layer reads and writes the cache during a forward pass."""
 
-    cache: KVCache
+    cache: KVCache | PrefixKV
     layer: int
     positions: torch.Tensor  # [batch, T]
     kv_len: int  # cache positions attention reads: max position + 1
@@ -142,7 +142,7 @@ class Qwen3Model(nn.Module):
         ids: torch.Tensor,
         positions: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
-        cache: KVCache | None = None,
+        cache: KVCache | PrefixKV | None = None,
         last_only: bool = False,
         logits_from: int = 0,
     ) -> torch.Tensor:
@@ -152,24 +152,29 @@ class Qwen3Model(nn.Module):
         padding may sit on either side (positions then count real tokens only). With a cache,
         pad on the right: each row continues at its own cached length, and only its real
         tokens extend that length.
+        With a PrefixKV (training on shared prompts), attention_mask is [batch, P + T]: the
+        prefix's keys, then these tokens; pad the prefix on the left and the tokens on the right.
         last_only: return the logits of each row's last real token only, so generation never
         builds a [batch, T, vocab] tensor during prefill.
         logits_from: logits of positions logits_from.. only ([batch, T - logits_from, vocab]):
         training on completions skips the LM head (and its backward) over the prompt.
         """
         length = ids.shape[1]
-        if cache is not None and attention_mask is not None and bool((attention_mask[:, 1:] > attention_mask[:, :-1]).any()):
+        kv_cache = isinstance(cache, KVCache)
+        if kv_cache and attention_mask is not None and bool((attention_mask[:, 1:] > attention_mask[:, :-1]).any()):
             raise ValueError("with a KV cache, padding must be on the right of each row")
+        if isinstance(cache, PrefixKV) and attention_mask is None and cache.length:
+            attention_mask = torch.ones(ids.shape[0], cache.length + length, dtype=torch.long, device=ids.device)
         if positions is None:
-            positions = default_positions(ids, attention_mask, cache)
-        mask, kv_len = attention_bias(positions, attention_mask, cache)
+            positions = default_positions(ids, attention_mask, cache if kv_cache else None)
+        mask, kv_len = attention_bias(positions, attention_mask, cache if kv_cache else None)
         rope = rope_cos_sin(positions, self.config.head_dim, self.config.rope_theta, self.embed_tokens.weight.dtype)
 
         x = self.embed_tokens(ids)
         for index, layer in enumerate(self.layers):
             slot = None if cache is None else CacheSlot(cache, index, positions, kv_len)
             x = layer(x, rope, mask, slot)
-        if cache is not None:
+        if kv_cache:
             cache.lengths += length if attention_mask is None else attention_mask.sum(dim=1)
         if last_only:
             last = length - 1 if attention_mask is None else length - 1 - attention_mask.flip(1).argmax(dim=1)
@@ -181,19 +186,26 @@ class Qwen3Model(nn.Module):
 
 
 def default_positions(ids: torch.Tensor, attention_mask: torch.Tensor | None, cache: KVCache | None) -> torch.Tensor:
-    """Rotary positions: continue each cached row, or count real tokens (left padding safe)."""
+    """Rotary positions: continue each cached row, or count real tokens (left padding safe).
+
+    Without a KVCache, attention_mask may be longer than ids (a PrefixKV's keys come first):
+    the tokens are its last T columns.
+    """
     steps = torch.arange(ids.shape[1], device=ids.device)
     if cache is not None:
         return cache.lengths[:, None] + steps
     if attention_mask is not None:
-        return (attention_mask.long().cumsum(dim=1) - 1).clamp(min=0)
+        return (attention_mask.long().cumsum(dim=1) - 1).clamp(min=0)[:, -ids.shape[1] :]
     return steps.expand(ids.shape[0], -1)
 
 
 def attention_bias(
     positions: torch.Tensor, attention_mask: torch.Tensor | None, cache: KVCache | None
 ) -> tuple[torch.Tensor | None, int]:
-    """Boolean [batch, 1, T, keys] mask (None where plain causal attention is exact), keys read."""
+    """Boolean [batch, 1, T, keys] mask (None where plain causal attention is exact), keys read.
+
+    Without a KVCache the keys are attention_mask's columns, the T queries its last ones.
+    """
     length = positions.shape[1]
     if cache is not None:
         kv_len = int(positions.max()) + 1
@@ -205,10 +217,12 @@ def attention_bias(
         return (keys <= positions[:, :, None])[:, None], kv_len
     if attention_mask is None:
         return None, length
-    causal = torch.ones(length, length, dtype=torch.bool, device=positions.device).tril()
+    keys = attention_mask.shape[1]
+    query_at = torch.arange(keys - length, keys, device=positions.device)[:, None]  # each query's own key
+    key_at = torch.arange(keys, device=positions.device)
     real_keys = attention_mask.bool()[:, None, None, :]
     # A padding query may see no real key at all; letting it see itself avoids NaN rows.
-    return (causal & real_keys) | torch.eye(length, dtype=torch.bool, device=positions.device), length
+    return ((key_at <= query_at) & real_keys) | (key_at == query_at), keys
 
 
 def _init_weights(module: nn.Module) -> None:

@@ -247,14 +247,15 @@ def update(run: Run, batch: RolloutBatch, advantages: torch.Tensor, active: torc
     micro = distributed.all_reduce_max(local, world)  # FSDP: every rank runs as many forward passes
     slices = [slice(i * size, (i + 1) * size) if i < local else slice(0, 1) for i in range(micro)]
     idle = [i >= local for i in range(micro)]
-    reference = [_no_grad_logprobs(run.reference, batch.select(s), config.temperature) for s in slices] if run.reference is not None else None
-    old = [_no_grad_logprobs(run.model, batch.select(s), config.temperature) for s in slices] if config.mu > 1 else None
+    share = not world.distributed  # see policy_logprobs
+    reference = [_no_grad_logprobs(run.reference, batch.select(s), config.temperature, share) for s in slices] if run.reference is not None else None
+    old = [_no_grad_logprobs(run.model, batch.select(s), config.temperature, share) for s in slices] if config.mu > 1 else None
     sums = {"loss": 0.0, "kl": 0.0, "clip_fraction": 0.0, "grad_norm": 0.0, "entropy": 0.0}
     for epoch in range(config.mu):
         run.optimizer.zero_grad(set_to_none=True)
         for index, (part, is_idle) in enumerate(zip(slices, idle)):
             sub = batch.select(part)
-            logprobs, entropy = policy_logprobs(run.model, sub, config.temperature, with_entropy=epoch == 0)
+            logprobs, entropy = policy_logprobs(run.model, sub, config.temperature, with_entropy=epoch == 0, share_prompts=share)
             weights = token_weights(mask[part] * (0.0 if is_idle else 1.0), config.aggregation, num_sequences=int(sequences), num_tokens=tokens, max_tokens=config.max_new_tokens)
             loss = grpo_loss(
                 logprobs, old[index] if old else logprobs.detach(), advantages[part], weights, eps_low=config.eps_low,
@@ -273,8 +274,8 @@ def update(run: Run, batch: RolloutBatch, advantages: torch.Tensor, active: torc
 
 
 @torch.no_grad()
-def _no_grad_logprobs(model: nn.Module, batch: RolloutBatch, temperature: float) -> torch.Tensor:
-    return policy_logprobs(model, batch, temperature)[0]
+def _no_grad_logprobs(model: nn.Module, batch: RolloutBatch, temperature: float, share_prompts: bool) -> torch.Tensor:
+    return policy_logprobs(model, batch, temperature, share_prompts=share_prompts)[0]
 
 
 def evaluate(model: nn.Module, tokenizer: Tokenizer, problems: Sequence[Problem], prompt_fn: PromptFn, max_new_tokens: int) -> float:
