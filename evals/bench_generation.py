@@ -16,6 +16,7 @@ The machine is shared and noisy: runs alternate between the two and the best of 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import math
 import os
 import threading
@@ -75,6 +76,7 @@ class PeakMemory:
             torch.cuda.reset_peak_memory_stats(self.device)
             self.base = torch.cuda.memory_allocated(self.device)
         else:
+            _release_free_memory()  # else memory freed by an earlier run hides this one's growth
             self.base, self._done = _rss(), threading.Event()
             self._thread = threading.Thread(target=self._sample, daemon=True)
             self._thread.start()
@@ -91,6 +93,14 @@ class PeakMemory:
     def _sample(self) -> None:
         while not self._done.wait(0.005):
             self.peak = max(self.peak, _rss() - self.base)
+
+
+def _release_free_memory() -> None:
+    """Return the C heap's free pages to the OS (glibc's malloc_trim), where that exists."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _rss() -> int:

@@ -91,10 +91,17 @@ def kl_k3(logprobs: torch.Tensor, ref_logprobs: torch.Tensor) -> torch.Tensor:
     return torch.exp(delta) - delta - 1
 
 
-def token_entropy(logits: torch.Tensor) -> torch.Tensor:
-    """Entropy [...] of softmax(logits) over the last dimension, in float32."""
-    logp = logits.float().log_softmax(dim=-1)
-    return -(logp.exp() * logp).sum(dim=-1)
+def token_entropy(logits: torch.Tensor, logsumexp: torch.Tensor | None = None) -> torch.Tensor:
+    """Entropy [...] of softmax(logits) over the last dimension, in float32.
+
+    H = logsumexp(z) - sum_i p_i z_i. Pass the logsumexp if it is at hand (the log-prob
+    computation has it): then one temporary of the logits' size is made, not four.
+    """
+    logits = logits.float()
+    if logsumexp is None:
+        logsumexp = logits.logsumexp(dim=-1)
+    probs = (logits - logsumexp[..., None]).exp_()
+    return logsumexp - (probs[..., None, :] @ logits[..., :, None])[..., 0, 0]
 
 
 @dataclass(frozen=True)

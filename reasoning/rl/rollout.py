@@ -120,12 +120,13 @@ def policy_logprobs(
     log-softmax is kept, only a logsumexp. Prompt and padding positions hold 0.
     """
     logits, targets, place = (_shared_prompt_logits if share_prompts else _one_pass_logits)(model, batch)
-    logits = logits.float() / temperature
-    picked = logits.gather(-1, targets[..., None]).squeeze(-1) - logits.logsumexp(dim=-1)
+    logits = logits.float() if temperature == 1.0 else logits.float() / temperature
+    logsumexp = logits.logsumexp(dim=-1)
+    picked = logits.gather(-1, targets[..., None]).squeeze(-1) - logsumexp
     entropy = None
     if with_entropy:
         with torch.no_grad():
-            entropy = place(token_entropy(logits.detach()))
+            entropy = place(token_entropy(logits.detach(), logsumexp.detach()))
     return place(picked), entropy
 
 
