@@ -145,6 +145,7 @@ class Qwen3Model(nn.Module):
         cache: KVCache | PrefixKV | None = None,
         last_only: bool = False,
         logits_from: int = 0,
+        return_hidden: bool = False,
     ) -> torch.Tensor:
         """Logits [batch, T, vocab] for token ids [batch, T] ([batch, vocab] with `last_only`).
 
@@ -158,6 +159,8 @@ class Qwen3Model(nn.Module):
         builds a [batch, T, vocab] tensor during prefill.
         logits_from: logits of positions logits_from.. only ([batch, T - logits_from, vocab]):
         training on completions skips the LM head (and its backward) over the prompt.
+        return_hidden: the final norm's output [batch, T, hidden] instead of logits, for losses
+        that apply `head_weight` themselves (in chunks: `reasoning.rl.logprobs`).
         """
         length = ids.shape[1]
         kv_cache = isinstance(cache, KVCache)
@@ -181,8 +184,13 @@ class Qwen3Model(nn.Module):
             x = x[torch.arange(x.shape[0], device=x.device), last] if attention_mask is not None else x[:, last]
         elif logits_from:
             x = x[:, logits_from:]
-        head = self.embed_tokens.weight if self.lm_head is None else self.lm_head.weight
-        return F.linear(self.norm(x), head)
+        x = self.norm(x)
+        return x if return_hidden else F.linear(x, self.head_weight)
+
+    @property
+    def head_weight(self) -> torch.Tensor:
+        """The LM head's [vocab, hidden] weight: the embedding's when tied."""
+        return self.embed_tokens.weight if self.lm_head is None else self.lm_head.weight
 
 
 def default_positions(ids: torch.Tensor, attention_mask: torch.Tensor | None, cache: KVCache | None) -> torch.Tensor:

@@ -23,6 +23,7 @@ from torch import nn
 
 from reasoning.generation.api import GenerationConfig, GenerationResult, Tokenizer, generate_with_config
 from reasoning.model.cache import PrefixKV
+from reasoning.rl.logprobs import chunked_logprobs
 from reasoning.rl.losses import token_entropy
 
 
@@ -113,21 +114,25 @@ def policy_logprobs(
     and the policy gradient is that of the distribution actually sampled (top-p aside).
     share_prompts: consecutive rows with the same prompt (a group) share it: the prompt runs
     once per group and the completions run against its keys and values (`PrefixKV`), so the
-    prompt's share of the forward and backward pass is paid once, not G times. Off, one
-    forward pass runs over every row in full: FSDP needs that, as its hooks expect each
-    block's output on the gradient path, and a prompt's blocks are reached through their keys.
-    Either way the LM head and the float32 work run over completions only; no [N, L, vocab]
-    log-softmax is kept, only a logsumexp. Prompt and padding positions hold 0.
+    prompt's share of the forward and backward pass is paid once, not G times; and the LM
+    head runs in chunks (`chunked_logprobs`), so no [tokens, vocab] tensor is kept. Off, one
+    forward pass runs over every row in full and autograd keeps the completions' logits:
+    FSDP needs that, as its hooks expect each block's output on the gradient path (a
+    prompt's blocks are reached through their keys) and shard the head's weight.
+    Either way the LM head and the float32 work run over completions only, and prompt and
+    padding positions hold 0.
     """
-    logits, targets, place = (_shared_prompt_logits if share_prompts else _one_pass_logits)(model, batch)
-    logits = logits.float() if temperature == 1.0 else logits.float() / temperature
-    logsumexp = logits.logsumexp(dim=-1)
-    picked = logits.gather(-1, targets[..., None]).squeeze(-1) - logsumexp
-    entropy = None
-    if with_entropy:
+    if share_prompts:
+        hidden, targets, place = _shared_prompt_hidden(model, batch)
+        logprobs, entropy = chunked_logprobs(hidden, model.head_weight, targets, temperature, with_entropy=with_entropy)
+    else:
+        logits, targets, place = _one_pass_logits(model, batch)
+        logits = logits.float() if temperature == 1.0 else logits.float() / temperature
+        logsumexp = logits.logsumexp(dim=-1)
+        logprobs = logits.gather(-1, targets[..., None]).squeeze(-1) - logsumexp
         with torch.no_grad():
-            entropy = place(token_entropy(logits.detach(), logsumexp.detach()))
-    return place(picked), entropy
+            entropy = token_entropy(logits.detach(), logsumexp.detach()) if with_entropy else None
+    return place(logprobs), None if entropy is None else place(entropy)
 
 
 Placer = Callable[[torch.Tensor], torch.Tensor]  # [N, C] per-token values -> the [N, L - 1] layout
@@ -142,18 +147,17 @@ def _one_pass_logits(model: nn.Module, batch: RolloutBatch) -> tuple[torch.Tenso
     return logits, batch.input_ids[:, start + 1 :], place
 
 
-def _shared_prompt_logits(model: nn.Module, batch: RolloutBatch) -> tuple[torch.Tensor, torch.Tensor, Placer]:
-    """Logits of every completion token, each group's prompt run once; their targets and placement."""
+def _shared_prompt_hidden(model: nn.Module, batch: RolloutBatch) -> tuple[torch.Tensor, torch.Tensor, Placer]:
+    """Final hidden states before every completion token, each group's prompt run once; targets, placement."""
     inputs = _SharedPrompts.of(batch)
     rows, context_mask = inputs.group_of_row, inputs.context_mask
-    # Keys and values of each prompt but its last token, once per group (its logits are unused,
-    # so the LM head gets no gradient here).
+    # Keys and values of each prompt but its last token, once per group.
     prefix = PrefixKV.empty(len(model.layers))
-    model(inputs.context_ids, attention_mask=None if bool(context_mask.all()) else context_mask, cache=prefix, last_only=True)
-    # Then each row from its prompt's last token on: the logits of every completion token.
+    model(inputs.context_ids, attention_mask=None if bool(context_mask.all()) else context_mask, cache=prefix, return_hidden=True)
+    # Then each row from its prompt's last token on: the states that predict its completion tokens.
     known = torch.cat((context_mask.index_select(0, rows), inputs.step_mask), dim=1)
-    logits = model(inputs.step_ids, attention_mask=known, cache=prefix.extended(rows))
-    return logits, inputs.targets, functools.partial(inputs.place, width=batch.completion_mask.shape[1])
+    hidden = model(inputs.step_ids, attention_mask=known, cache=prefix.extended(rows), return_hidden=True)
+    return hidden, inputs.targets, functools.partial(inputs.place, width=batch.completion_mask.shape[1])
 
 
 class _SharedPrompts(NamedTuple):

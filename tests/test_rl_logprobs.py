@@ -1,0 +1,41 @@
+"""Chunked LM-head log-probs equal the plain autograd computation, values and gradients."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from reasoning.rl.logprobs import chunked_logprobs
+from reasoning.rl.losses import token_entropy
+
+
+@pytest.mark.parametrize("chunk", [7, 1000], ids=["several-chunks", "one-chunk"])
+@pytest.mark.parametrize("temperature", [1.0, 0.7])
+def test_chunked_logprobs_equal_autograd(chunk, temperature):
+    generator = torch.Generator().manual_seed(0)
+    hidden = torch.randn(3, 11, 16, generator=generator).requires_grad_()
+    weight = (torch.randn(50, 16, generator=generator) * 0.5).requires_grad_()
+    targets = torch.randint(0, 50, (3, 11), generator=generator)
+    upstream = torch.randn(3, 11, generator=generator)
+
+    logprobs, entropy = chunked_logprobs(hidden, weight, targets, temperature, with_entropy=True, chunk=chunk)
+    (logprobs * upstream).sum().backward()
+    got = hidden.grad.clone(), weight.grad.clone()
+    hidden.grad = weight.grad = None
+
+    logits = (hidden @ weight.t()) / temperature
+    expected = logits.log_softmax(dim=-1).gather(-1, targets[..., None]).squeeze(-1)
+    (expected * upstream).sum().backward()
+    assert torch.allclose(logprobs, expected, atol=1e-5)
+    assert torch.allclose(entropy, token_entropy(logits.detach()), atol=1e-5) and not entropy.requires_grad
+    assert torch.allclose(got[0], hidden.grad, atol=1e-5) and torch.allclose(got[1], weight.grad, atol=1e-5)
+    assert chunked_logprobs(hidden, weight, targets, temperature)[1] is None
+
+
+def test_chunked_logprobs_keep_the_weights_dtype():
+    hidden = torch.randn(5, 8, dtype=torch.bfloat16, requires_grad=True)
+    weight = torch.randn(20, 8, dtype=torch.bfloat16, requires_grad=True)
+    logprobs, _ = chunked_logprobs(hidden, weight, torch.randint(0, 20, (5,)), chunk=2)
+    logprobs.sum().backward()
+    assert logprobs.dtype == torch.float32 and hidden.grad.dtype == weight.grad.dtype == torch.bfloat16
+    assert bool((logprobs <= 0).all())
