@@ -213,3 +213,19 @@ def test_prefix_kv_shares_a_prompt_between_rows_exactly(pair):
     loss.backward()
     for name, p in ours.named_parameters():
         assert max_diff(shared[name], p.grad) < 1e-4 * (1 + p.grad.abs().max().item()), (name, max_diff(shared[name], p.grad))
+
+
+@torch.no_grad()
+def test_prefix_kv_extends_step_by_step(pair):
+    """Prompt, then two tokens, then two more, each against the growing prefix: the full forward's logits."""
+    _, ours = pair
+    ids = torch.randint(0, 512, (2, 9), generator=torch.Generator().manual_seed(5))
+    prefix = PrefixKV.empty(len(ours.layers))
+    ours(ids[:, :5], cache=prefix)
+    prefix = prefix.extended(torch.tensor([0, 1]))
+    middle = ours(ids[:, 5:7], cache=prefix)
+    prefix = prefix.extended(torch.tensor([1, 1]))  # row 1's keys, twice
+    last = ours(ids[1:, 7:].expand(2, -1), cache=prefix)
+    expected = ours(ids)
+    assert prefix.length == 7 and max_diff(middle, expected[:, 5:7]) < TOLERANCE
+    assert max_diff(last, expected[1:, 7:].expand(2, -1, -1)) < TOLERANCE

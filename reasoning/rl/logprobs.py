@@ -18,7 +18,7 @@ CHUNK_TOKENS = 1024  # [1024, 151936] float32 logits: 0.6 GB per chunk
 
 class _ChunkedLogprobs(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, hidden, weight, targets, temperature, chunk, with_entropy):  # noqa: ANN001 (autograd's signature)
+    def forward(ctx, hidden, weight, targets, temperature, chunk, with_entropy):
         logprobs = hidden.new_empty(targets.shape, dtype=torch.float32)
         logsumexp = torch.empty_like(logprobs)
         entropy = torch.empty_like(logprobs) if with_entropy else logprobs.new_empty(0)
@@ -36,7 +36,7 @@ class _ChunkedLogprobs(torch.autograd.Function):
         return logprobs, entropy
 
     @staticmethod
-    def backward(ctx, grad_logprobs, _grad_entropy):  # noqa: ANN001
+    def backward(ctx, grad_logprobs, _grad_entropy):
         hidden, weight, targets, logsumexp = ctx.saved_tensors
         chunks = range(0, targets.shape[0], ctx.chunk)
         grad_hidden = torch.empty_like(hidden) if ctx.needs_input_grad[0] else None
