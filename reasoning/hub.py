@@ -91,5 +91,5 @@ def download(name_or_path: str | Path, patterns: tuple[str, ...] = CHECKPOINT_FI
         raise HubUnavailableError(
             f"cannot download {repo_id!r}: the Hugging Face Hub is unreachable and it is not in the "
             f"local cache; pass a local checkpoint directory instead, or try what runs offline: "
-            f"`reasoning train grpo --task toy-addition` (RL on a CPU in about 2 minutes)"
+            f"`reasoning train grpo --task toy-addition` (RL on a CPU in about a minute)"
         ) from error
