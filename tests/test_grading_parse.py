@@ -45,6 +45,12 @@ from reasoning.grading.nodes import ParseError, render
         (r"\log_2 8", "3"),
         (r"e^{i\pi}", "-1"),
         (r"\mathbb{R}", "(-oo, oo)"),
+        (r"\sinx", "sin(x)"),
+        (r"\sinhx", "sinh(x)"),
+        (r"2\pix", "2*pi*x"),
+        (r"2\begin{pmatrix}1\\2\end{pmatrix}", "Matrix([['2'], ['4']])"),
+        (r"\begin{pmatrix}1&2\end{pmatrix}\begin{pmatrix}3\\4\end{pmatrix}", "Matrix([['11']])"),
+        (r"\mathbb{R} \setminus \{0\}", r"(-oo, oo) \ {0}"),
     ],
 )
 def test_parse_builds(text, expected):
@@ -56,6 +62,24 @@ def test_parse_builds(text, expected):
     ["10 080", "52_8", "(1,2", r"\unknown{x}", "(3]", r"\frac{1}", "1 +", "9^{9^{9^9}}", "(1,2)+3", "1e400"],
 )
 def test_parse_refuses(text):
+    with pytest.raises(ParseError):
+        parse(text)
+
+
+_IDENTITY_20 = r"\begin{pmatrix}" + r"\\".join(["&".join(["1"] * 20)] * 20) + r"\end{pmatrix}"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        r"\begin{pmatrix}1\\2\end{pmatrix} + 1",
+        r"\begin{pmatrix}1&2\end{pmatrix}\begin{pmatrix}3&4\end{pmatrix}",
+        r"\begin{pmatrix}1&2\end{pmatrix} + \begin{pmatrix}1\\2\end{pmatrix}",
+        _IDENTITY_20 + _IDENTITY_20,
+    ],
+    ids=["matrix plus number", "mismatched product", "mismatched sum", "product too large"],
+)
+def test_matrix_arithmetic_refuses_mismatched_or_oversized_shapes(text):
     with pytest.raises(ParseError):
         parse(text)
 

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 import sympy as sp
 
 from reasoning.grading.latex import parse
-from reasoning.grading.nodes import Matrix, ParseError, Relation, Seq, Union, render
-from reasoning.grading.normalize import clean, is_text, text_form
+from reasoning.grading.nodes import Difference, Matrix, ParseError, Relation, Seq, Union, render
+from reasoning.grading.normalize import choice_letter, clean_with_unit, is_text, text_form
+from reasoning.grading.relations import difference, interval, names_unknowns, one_side, value_of
 
 EXACT_TOL = sp.Float("1e-30", 50)  # two exact forms equal to 30 digits are the same number
 _DIGITS = 50  # working precision of numeric evaluation
@@ -27,7 +28,7 @@ _POINTS = 6  # random points at which expressions with variables are compared
 _MAX_PAIRS = 10_000  # item comparisons allowed when matching two sets
 _FORM_CHARS = 200  # longest normalized form reported back
 _NON_FINITE = (sp.zoo, sp.nan, sp.oo, -sp.oo)
-_BASE_NUMBER = re.compile(r"\(?([0-9A-Za-z]+)\)?_\{?\(?(\d+)\)?\}?")
+_BASE_NUMBER = re.compile(r"\A\(?([0-9A-Za-z]+)\)?_\{?\(?(\d+)\)?\}?")
 
 
 @dataclass(frozen=True)
@@ -50,9 +51,15 @@ class _Tolerance:
 def judge(pred: str, gold: str, rel_tol: float = 1e-9) -> Verdict:
     """Compare an answer with the reference answer (both as written, not yet cleaned)."""
     _number.cache_clear()  # values are shared within one grade only, so grades stay independent
-    p, g = clean(pred), clean(gold)
+    (p, p_unit), (g, g_unit) = clean_with_unit(pred), clean_with_unit(gold)
+    if p_unit and g_unit and p_unit != g_unit:
+        return Verdict(False, "unit", f"different units: {p_unit} against {g_unit}", p, g)
     if p == g:
         return Verdict(True, "string", "", p, g)
+    letters = choice_letter(p), choice_letter(g)
+    if None not in letters:  # (B) 12 or B. 12 answers the choice B
+        same = letters[0] == letters[1]
+        return Verdict(same, "choice", "" if same else "a different choice", p, g)
     if is_text(p) or is_text(g, gold):
         same = text_form(p) == text_form(g)
         return Verdict(same, "text", "" if same else "different text", p, g)
@@ -97,13 +104,15 @@ def _canonical(node: object, signs: tuple) -> object:
         items = [_canonical(_stated_value(x), signs) for x in node.items]
         if node.open in ("", "{"):  # 1 \pm \sqrt 2, 3 is a list of three values
             items = [v for x in items for v in (x.items if _is_sign_set(x) else (x,))]
-            if node.open == "" and node.items and all(_interval(x) for x in node.items):
+            if node.open == "" and node.items and all(interval(x) for x in node.items):
                 return Union(tuple(items))
         return Seq(tuple(items), node.open, node.close)
     if isinstance(node, Union):
         return Union(tuple(_canonical(x, signs) for x in node.parts))
     if isinstance(node, Relation):
         return Relation(node.ops, tuple(_canonical(x, signs) for x in node.parts))
+    if isinstance(node, Difference):
+        return difference(Difference(_canonical(node.base, signs), _canonical(node.removed, signs)))
     return Matrix(tuple(tuple(_canonical(x, signs) for x in row) for row in node.rows))
 
 
@@ -120,7 +129,7 @@ def _sign_values(expr: sp.Expr, signs: tuple) -> list[sp.Expr]:
 
 def _stated_value(node: object) -> object:
     """A relation inside a list stands for the value it states, when it states one."""
-    value = _value_of(node) if isinstance(node, Relation) else None
+    value = value_of(node) if isinstance(node, Relation) else None
     return node if value is None else value
 
 
@@ -128,45 +137,6 @@ def _is_sign_set(node: object) -> bool:
     """Whether a node is the set of values a \\pm expression expanded into."""
     is_set = isinstance(node, Seq) and node.open == "{"
     return is_set and all(isinstance(x, sp.Expr) for x in node.items)
-
-
-def _value_of(rel: Relation) -> object | None:
-    """The value a relation states: `x = 5` -> 5, `x \\in [1, 2]` -> [1, 2], `x > 3` -> (3, oo)."""
-    parts = rel.parts
-    if set(rel.ops) == {"="} and _names(parts[0]):
-        return parts[-1]
-    if rel.ops == ("=",) and _names(parts[1]):
-        return parts[0]
-    if rel.ops == ("in",) and isinstance(parts[0], sp.Symbol):
-        return parts[1]
-    return _interval(rel)
-
-
-def _names(node: object) -> bool:
-    """Whether a node only names unknowns: `x`, or `(x, y)` in `(x, y) = (1, 2)`."""
-    if isinstance(node, Seq) and node.open == "(":
-        return all(isinstance(x, sp.Symbol) for x in node.items)
-    return isinstance(node, sp.Symbol)
-
-
-def _interval(rel: object) -> Seq | None:
-    """An inequality in one variable as an interval: `a < x <= b` -> (a, b]."""
-    if not isinstance(rel, Relation):
-        return None
-    parts, ops = list(rel.parts), list(rel.ops)
-    if all(op in (">", ">=") for op in ops):
-        parts, ops = parts[::-1], [op.replace(">", "<") for op in ops[::-1]]
-    if not all(op in ("<", "<=") for op in ops) or len(parts) not in (2, 3):
-        return None
-    opens = {"<": "(", "<=": "["}
-    closes = {"<": ")", "<=": "]"}
-    if len(parts) == 3 and isinstance(parts[1], sp.Symbol):
-        return Seq((parts[0], parts[2]), opens[ops[0]], closes[ops[1]])
-    if len(parts) == 2 and isinstance(parts[0], sp.Symbol):
-        return Seq((-sp.oo, parts[1]), "(", closes[ops[0]])
-    if len(parts) == 2 and isinstance(parts[1], sp.Symbol):
-        return Seq((parts[0], sp.oo), opens[ops[0]], ")")
-    return None
 
 
 # -- comparison --------------------------------------------------------------------------------
@@ -190,19 +160,19 @@ def _equal(a: object, b: object, tol: _Tolerance) -> tuple[bool, str, str]:
 def _kind(node: object) -> str:
     if isinstance(node, Seq):
         return {"": "a list", "{": "a set"}.get(node.open, "a tuple or interval")
-    return {Union: "a union", Matrix: "a matrix", Relation: "a relation"}.get(type(node), "a value")
+    kinds = {Union: "a union", Matrix: "a matrix", Relation: "a relation"}
+    return kinds.get(type(node), "a set difference" if isinstance(node, Difference) else "a value")
 
 
 def _relations(a: object, b: object, tol: _Tolerance) -> tuple[bool, str, str]:
-    """Equations compare as equations (same solution set); `x = v` also compares as v."""
-    if isinstance(a, Relation) and isinstance(b, Relation) and set(a.ops) == set(b.ops) == {"="}:
-        if _same_equation(a, b, tol):
-            return True, "equation", ""
+    """Relations compare as relations (same solution set); `x = v` also compares as v."""
+    if isinstance(a, Relation) and isinstance(b, Relation) and _same_relation(a, b, tol):
+        return True, "equation", ""
     for rel in (a, b):
         if isinstance(rel, Relation) and not _consistent(rel, tol):
             return False, "equation", "a chain of equalities states different values"
-    value_a = _value_of(a) if isinstance(a, Relation) else a
-    value_b = _value_of(b) if isinstance(b, Relation) else b
+    value_a = value_of(a) if isinstance(a, Relation) else a
+    value_b = value_of(b) if isinstance(b, Relation) else b
     if value_a is None or value_b is None:
         return False, "equation", "different equations"
     same, method, reason = _equal(value_a, value_b, tol)
@@ -211,17 +181,18 @@ def _relations(a: object, b: object, tol: _Tolerance) -> tuple[bool, str, str]:
 
 def _consistent(rel: Relation, tol: _Tolerance) -> bool:
     """In `x = 2 + 3 = 5` every stated value agrees; `x = 6 = 5` hedges and is refused."""
-    if set(rel.ops) != {"="} or len(rel.parts) < 3 or not _names(rel.parts[0]):
+    if set(rel.ops) != {"="} or len(rel.parts) < 3 or not names_unknowns(rel.parts[0]):
         return True
     return all(_equal(part, rel.parts[-1], tol)[0] for part in rel.parts[1:-1])
 
 
-def _same_equation(a: Relation, b: Relation, tol: _Tolerance) -> bool:
-    """Whether lhs - rhs of one equation is a nonzero constant multiple of the other's."""
-    ends = (a.parts[0], a.parts[-1], b.parts[0], b.parts[-1])
-    if not all(isinstance(x, sp.Expr) for x in ends):
+def _same_relation(a: Relation, b: Relation, tol: _Tolerance) -> bool:
+    """Whether two relations rearrange into each other: `2x = 4y + 6` and `x - 2y = 3`,
+    `2 - y >= 0` and `y <= 2` (one side minus the other a constant multiple, positive for <)."""
+    sides = one_side(a), one_side(b)
+    if None in sides or sides[0][1] != sides[1][1]:
         return False
-    da, db = ends[0] - ends[1], ends[2] - ends[3]
+    (da, op), (db, _) = sides
     if not (da.free_symbols | db.free_symbols):
         return False
     ratios = []
@@ -230,7 +201,9 @@ def _same_equation(a: Relation, b: Relation, tol: _Tolerance) -> bool:
         if va is None or vb is None or vb == 0:
             continue
         ratios.append(va / vb)
-    return len(ratios) >= 3 and ratios[0] != 0 and all(_close(r, ratios[0], tol) for r in ratios)
+    if len(ratios) < 3 or ratios[0] == 0 or not all(_close(r, ratios[0], tol) for r in ratios):
+        return False
+    return op == "=" or bool(ratios[0] > 0)
 
 
 def _seqs(a: Seq, b: Seq, tol: _Tolerance) -> tuple[bool, str, str]:
@@ -271,21 +244,28 @@ def _same_set(xs: tuple, ys: tuple, tol: _Tolerance, method: str) -> tuple[bool,
 
 
 def _matrices(a: object, b: object, tol: _Tolerance) -> tuple[bool, str, str]:
-    """Matrices compare entry by entry; a column or row vector also equals a tuple."""
+    """Matrices compare entry by entry; a tuple also equals a column or a row vector, but a
+    row vector is not a column vector."""
     shape_a, shape_b = _shape(a), _shape(b)
-    if shape_a is None or shape_b is None or shape_a[0] != shape_b[0]:
+    if shape_a is None or shape_b is None or not _same_shape(shape_a[0], shape_b[0]):
         return False, "matrix", f"{_kind(a)} compared with {_kind(b)} of another shape"
     return _same_sequence(shape_a[1], shape_b[1], tol, "matrix")
 
 
+def _same_shape(a: tuple, b: tuple) -> bool:
+    """Equal shapes, or a tuple of n items against a 1 x n or n x 1 matrix."""
+    if "tuple" in (a[0], b[0]) and a[0] != b[0]:
+        n, shape = (a[1], b) if a[0] == "tuple" else (b[1], a)
+        return 1 in shape and shape[0] * shape[1] == n
+    return a == b
+
+
 def _shape(node: object) -> tuple[tuple, tuple] | None:
-    """(shape, entries) with vectors, from either a matrix or a tuple, sharing one shape."""
+    """(shape, entries) from a matrix, or from a tuple, whose shape is "tuple"."""
     if isinstance(node, Matrix):
-        entries = tuple(x for row in node.rows for x in row)
-        rows, columns = len(node.rows), len(node.rows[0])
-        return (("vector", len(entries)) if 1 in (rows, columns) else (rows, columns)), entries
+        return (len(node.rows), len(node.rows[0])), tuple(x for row in node.rows for x in row)
     if isinstance(node, Seq) and node.open in ("", "("):
-        return ("vector", len(node.items)), node.items
+        return ("tuple", len(node.items)), node.items
     return None
 
 

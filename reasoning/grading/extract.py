@@ -9,9 +9,14 @@ from __future__ import annotations
 import re
 
 _BOX = re.compile(r"\\(?:boxed|fbox)(?![a-zA-Z])")
-_STATED = re.compile(r"(?:final\s+answer|answer)\s*(?:\*\*)?\s*(?:is\b|:|=)\s*(?:\*\*)?", re.I)
+# Each `\s*` is followed by a required literal (never by another `\s*`), so a run of spaces
+# is crossed once per attempt: "answer" and a megabyte of blanks costs one pass, not n^2.
+_STATED = re.compile(r"(?:final\s+answer|answer)\s*(?:\*\*\s*)?(?:is\b|:|=)\s*(?:\*\*)?", re.I)
 _NUMBER = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:/\d+)?|-?\.\d+")
-_DELIMITED = re.compile(r"\$\$(.+?)\$\$|\$((?:\\\$|[^$])+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.S)
+# Anchored with \A: a lazy scan for the closing delimiter is tried from the start only.
+_DELIMITED = re.compile(
+    r"\A(?:\$\$(.+?)\$\$|\$((?:\\\$|[^$])+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\])", re.S
+)
 _BARE = re.compile(r"[^\s$]+")
 _SENTENCE_END = re.compile(r"\.(?:\s|$)|\n")
 
@@ -27,7 +32,7 @@ def extract_answer(completion: str, *, last_number: bool = True) -> str | None:
 
 def unbox(answer: str) -> str:
     """The content of an answer written wholly as \\boxed{...} (nested boxes too), else itself."""
-    braces = _match_braces(answer)
+    braces = None  # matched only once a box is seen: most answers have none
     lo, hi = 0, len(answer)
     while True:
         while lo < hi and answer[lo].isspace():
@@ -38,7 +43,11 @@ def unbox(answer: str) -> str:
         i = m.end() if m else hi
         while i < hi and answer[i] == " ":
             i += 1
-        if i >= hi or answer[i] != "{" or braces.get(i) != hi - 1:
+        if i >= hi or answer[i] != "{":
+            return answer[lo:hi]
+        if braces is None:
+            braces = _match_braces(answer)
+        if braces.get(i) != hi - 1:
             return answer[lo:hi]
         lo, hi = i + 1, hi - 1
 

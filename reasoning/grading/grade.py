@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from reasoning.grading.normalize import clean
+from reasoning.grading.normalize import clean_with_unit
 
 DEFAULT_TIMEOUT = 2.0  # seconds for one grade, however it is spent
 DEFAULT_REL_TOL = 1e-9  # how close a decimal must be to a value it cannot write exactly
@@ -33,9 +33,9 @@ _STARTUP_TIMEOUT = 60.0  # a worker that cannot import the grader in this long i
 class GradeResult:
     """The outcome of one grade: truthy when correct, with the method and the forms compared.
 
-    `method` is how it was decided: string, text, numeric, symbolic, equation, set, tuple,
-    interval, matrix, base; or, for an answer that could not be compared, none, too-long,
-    parse, structure, timeout or error.
+    `method` is how it was decided: string, text, choice, unit, numeric, symbolic, equation,
+    set, tuple, interval, matrix, base; or, for an answer that could not be compared, none,
+    too-long, parse, structure, timeout or error.
     """
 
     correct: bool
@@ -97,7 +97,9 @@ def _quick(pred: str | None, gold: str) -> GradeResult | None:
             shown = (pred[:60] + "...", gold) if name == "answer" else (pred, gold[:60] + "...")
             reason = f"{name} longer than {MAX_CHARS} characters"
             return GradeResult(False, "too-long", *shown, reason)
-    p, g = clean(pred), clean(gold)
+    (p, p_unit), (g, g_unit) = clean_with_unit(pred), clean_with_unit(gold)
+    if p_unit and g_unit and p_unit != g_unit:
+        return GradeResult(False, "unit", p, g, f"different units: {p_unit} against {g_unit}")
     return GradeResult(True, "string", p, g) if p == g else None
 
 

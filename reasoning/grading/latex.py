@@ -14,6 +14,7 @@ import sympy as sp
 from reasoning.grading.nodes import (
     MAX_LITERAL,
     MAX_PLUS_MINUS,
+    Difference,
     Matrix,
     ParseError,
     Parsed,
@@ -53,6 +54,10 @@ def parse(text: str) -> Parsed:
     except (ArithmeticError, TypeError, ValueError) as error:  # e.g. no digits for a floor
         raise ParseError(f"sympy cannot build this ({type(error).__name__})") from None
     return Parsed(node, parser.inexact, parser.percent, tuple(parser.plus_minus))
+
+
+def _is_set(node: object) -> bool:
+    return isinstance(node, Seq) and node.open == "{"
 
 
 class _Parser:
@@ -112,17 +117,28 @@ class _Parser:
         return Relation(tuple(ops), tuple(parts)) if ops else parts[0]
 
     def union(self) -> object:
-        parts = [self.expr()]
+        parts = [self.difference()]
         while self.peek() == r"\cup":
             self.take()
-            parts.append(self.expr())
+            parts.append(self.difference())
         return Union(tuple(parts)) if len(parts) > 1 else parts[0]
+
+    def difference(self) -> object:
+        node = self.expr()
+        while self.peek() in (r"\setminus", r"\backslash"):
+            self.take()
+            node = Difference(node, self.expr())
+        return node
 
     def expr(self) -> object:
         left = self.term()
         while self.peek() in SIGNS:
             sign = self.take()
-            left = arith(sp.Add, left, self.signed(sign, self.term()))
+            right = self.term()
+            if sign == "-" and not isinstance(left, sp.Expr) and _is_set(right):
+                left = Difference(left, right)  # \mathbb{R} - \{0\}
+            else:
+                left = arith(sp.Add, left, self.signed(sign, right))
         return left
 
     def term(self) -> object:

@@ -15,6 +15,7 @@ MAX_LITERAL = 300  # digits in one written number
 MAX_DIGITS = 4000  # digits of any exact number sympy is asked to compute (str() stops at 4300)
 MAX_EXPONENT = 10_000  # |n| in x^n, which keeps expansions and powers of radicals cheap
 MAX_PLUS_MINUS = 4  # \pm signs in one expression (2^4 values)
+MAX_MATRIX_WORK = 4096  # entry products in one matrix product (16 x 16 times 16 x 16)
 
 
 class ParseError(ValueError):
@@ -46,6 +47,14 @@ class Relation:
 
 
 @dataclass(frozen=True)
+class Difference:
+    """A set difference `base \\setminus removed`, such as `\\mathbb{R} \\setminus \\{0\\}`."""
+
+    base: object
+    removed: object
+
+
+@dataclass(frozen=True)
 class Matrix:
     """A matrix as a tuple of rows (a column vector has rows of length one)."""
 
@@ -69,10 +78,43 @@ def _expr(*nodes: object) -> None:
             raise ParseError("a tuple, set or relation used inside arithmetic")
 
 
-def arith(op, a: object, b: object) -> sp.Expr:
-    """op(a, b) for sympy's Add or Mul, on expressions only and within the size bound."""
+def arith(op, a: object, b: object) -> sp.Expr | Matrix:
+    """op(a, b) for sympy's Add or Mul, on expressions or matrices, within the size bounds."""
+    if isinstance(a, Matrix) or isinstance(b, Matrix):
+        return _matrix_arith(op, a, b)
     _expr(a, b)
     return _bounded(op(a, b))
+
+
+def _matrix_arith(op, a: object, b: object) -> Matrix:
+    """A sum or product of matrices, or a number times a matrix, entry by entry through arith."""
+    if isinstance(a, Matrix) and isinstance(b, Matrix):
+        rows_a, rows_b = a.rows, b.rows
+        if op is sp.Add:
+            if (len(rows_a), len(rows_a[0])) != (len(rows_b), len(rows_b[0])):
+                raise ParseError("a sum of matrices of different shapes")
+            return Matrix(tuple(tuple(map(_add, r, s)) for r, s in zip(rows_a, rows_b)))
+        work = len(rows_a) * len(rows_b) * len(rows_b[0])
+        if len(rows_a[0]) != len(rows_b) or work > MAX_MATRIX_WORK:
+            raise ParseError("a product of matrices of mismatched or too large shapes")
+        columns = list(zip(*rows_b))
+        return Matrix(tuple(tuple(_dot(r, c) for c in columns) for r in rows_a))
+    if op is sp.Add:
+        raise ParseError("a number added to a matrix")
+    scalar, matrix = (a, b) if isinstance(b, Matrix) else (b, a)
+    _expr(scalar)
+    return Matrix(tuple(tuple(arith(sp.Mul, scalar, x) for x in row) for row in matrix.rows))
+
+
+def _add(x: object, y: object) -> sp.Expr:
+    return arith(sp.Add, x, y)
+
+
+def _dot(row: tuple, column: tuple) -> sp.Expr:
+    total = sp.Integer(0)
+    for x, y in zip(row, column):
+        total = arith(sp.Add, total, arith(sp.Mul, x, y))
+    return total
 
 
 def _bounded(x: sp.Expr) -> sp.Expr:
@@ -158,6 +200,8 @@ def render(node: object) -> str:
         for op, part in zip(node.ops, node.parts[1:]):
             out += f" {op} {render(part)}"
         return out
+    if isinstance(node, Difference):
+        return f"{render(node.base)} \\ {render(node.removed)}"
     if isinstance(node, Matrix):
         return "Matrix(" + str([[render(x) for x in row] for row in node.rows]) + ")"
     return sp.sstr(node)

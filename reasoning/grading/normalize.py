@@ -1,7 +1,10 @@
 """String clean-up of answers before parsing: LaTeX noise, units, separators, text answers.
 
-Everything here is cheap, linear regular-expression work on short strings, so the grader
-runs it in the calling process and settles exact matches without a worker hop.
+Everything here is cheap, linear work, so the grader runs it in the calling process and
+settles exact matches without a worker hop. Linear by construction: no pattern has two
+unbounded quantifiers that can share characters back to back, and no pattern can start
+a failing match at every position of a long run (a leading run of blanks is matched
+only from its first blank), so a megabyte of blanks, braces or dollars is crossed in one pass.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import re
 
 from reasoning.grading.extract import unbox
+from reasoning.grading.units import split_unit
 
 # Plain Unicode that models print for maths, mapped onto the LaTeX the parser reads.
 _UNICODE = {
@@ -25,50 +29,62 @@ _SPACING = re.compile(r"\\\\|\\[,!;: ]|\\q?quad(?![a-zA-Z])|~|\\displaystyle|\\h
 _SPACE_FOR = {"\\\\": "\\\\", "\\,": "", "\\!": "", "\\displaystyle": ""}
 
 _NOT_LETTER = r"(?![a-zA-Z])"
+_ENVIRONMENTS = "[pbBvV]?matrix|smallmatrix|array"
 # Ordered (pattern, replacement) rewrites; each makes two spellings of one thing identical.
 _REWRITES = [
     (re.compile(r"\\(?:left|right)\.|\\(?:left|right|[bB]igg?[lr]?)" + _NOT_LETTER), ""),
     (re.compile(r"\\[dtc]frac" + _NOT_LETTER), r"\\frac"),
     (re.compile(r"\\[dt]binom" + _NOT_LETTER), r"\\binom"),
-    (re.compile(r"\\(?:mbox|text(?:rm|bf|it|up)|math(?:rm|bf|it))" + _NOT_LETTER), r"\\text"),
+    (re.compile(r"\\(?:mbox|text(?:rm|bf|it|up|normal|sf)|math(?:rm|bf|it|sf))" + _NOT_LETTER),
+     r"\\text"),
     (re.compile(r"\\leq(?:slant)?" + _NOT_LETTER), r"\\le"),
     (re.compile(r"\\geq(?:slant)?" + _NOT_LETTER), r"\\ge"),
     (re.compile(r"\\neq" + _NOT_LETTER), r"\\ne"),
     (re.compile(r"\\[lr]?vert" + _NOT_LETTER), "|"),
-    (re.compile(r"\^\s*\{\s*\\circ\s*\}|\^?\s*\\(?:circ|degree)" + _NOT_LETTER), ""),
+    (re.compile(r"\^\s*\{\s*\\circ\s*\}|(?:\^|(?<!\s))\s*\\(?:circ|degree)" + _NOT_LETTER), ""),
+    # An environment that lost its braces: \beginbmatrix (a command that lost its space,
+    # \sinx, is split by the tokenizer).
+    (re.compile(r"\\(begin|end)\s*(" + _ENVIRONMENTS + r")" + _NOT_LETTER), r"\\\1{\2}"),
     (re.compile(r"\\%"), "%"),
 ]
 
-_UNITS = (
-    "units?|sq(?:uare)?|cubic|cm|mm|km|inch(?:es)?|ft|feet|foot|yards?|miles?|meters?|"
-    "centimeters?|kilometers?|degrees?|radians?|dollars?|cents?|seconds?|minutes?|hours?|days?|"
-    "weeks?|months?|years?|mph|people|students|ways"
+# An ordinal ending straight after a digit: 5th, 5^{th}, 5^{\text{th}}, 5\text{th}.
+_ORDINAL = re.compile(
+    r"(?<=\d)(?:\^\{?(?:\\text\{(?:st|nd|rd|th)\}|(?:st|nd|rd|th))\}?|\\text\{(?:st|nd|rd|th)\}"
+    r"|(?:st|nd|rd|th)(?![a-zA-Z]))"
 )
-# A trailing unit: \text{...} with an optional power, or a known unit word after a space.
-_TRAILING_UNIT = re.compile(
-    r"(?<=\S)\s*(?:\\text\{[^{}]*\}|\s(?:" + _UNITS + r")" + _NOT_LETTER + r")(?:\^\{?[23]\}?)?\s*$"
-)
+# Digits grouped by commas as a whole argument, \frac{1,000}{3}: one number, not a list.
+_BRACED_THOUSANDS = re.compile(r"(?<!\\)\{\s*(-?\d{1,3}(?:,\d{3})+(?:\.\d+)?)\s*\}")
 # A leading `f(x) =` or `p(2) =` names what the answer is (only when no other `=` follows).
 _FUNCTION_NAME = re.compile(r"^[a-zA-Z]\s*\(\s*\w+(?:\s*,\s*\w+)*\s*\)\s*=(?=[^=]*$)")
 _TEXT_GROUP = re.compile(r"\\text\s*\{([^{}]*)\}")
-_SPACE_AROUND = re.compile(r"\s*([^\w\s\\])\s*|\s+")
+# Blanks next to punctuation; a run before punctuation is tried from its first blank only.
+_SPACE_AROUND = re.compile(r"(?<!\s)\s+(?=[^\w\s\\])|(?<=[^\w\s\\])\s+")
+_BLANKS = re.compile(r"\s+")
 _THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 
 # Letter runs that are maths rather than prose; short runs like `ab` or `xyz` are products.
 _MATH_WORDS = frozenset(
-    "sin cos tan cot sec csc arcsin arccos arctan sinh cosh tanh log ln exp sqrt pi inf infty "
-    "infinity floor ceil abs text frac".split()
+    "sin cos tan cot sec csc arcsin arccos arctan sinh cosh tanh coth sech csch log ln exp sqrt "
+    "pi inf infty infinity floor ceil abs text frac".split()
 )
 _SHORT_WORDS = frozenset("yes no odd all none".split())
 _ENVIRONMENT = re.compile(r"\\(?:begin|end)\{\w*\}(?:\{\w*\})?")
 _WORD = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{2,}")
 _CHOICE = re.compile(r"\(?([A-Z])\)?")
 _CHOICE_LETTER = re.compile(r"\([A-Z]\)")
-_WHOLLY_TEXT = re.compile(r"\\(?:text|textbf|mbox)\s*\{[^{}]*[A-Za-z][^{}]*\}\.?")
+_WHOLLY_TEXT = re.compile(r"\\(?:text|textbf|mbox)\s*\{[^{}A-Za-z]*[A-Za-z][^{}]*\}\.?")
+# A choice letter, alone or before its option's text: B, (B), (B) 12, B. 12, B) 12.
+_CHOICE_OPTION = re.compile(r"\A(?:\(([A-Z])\)|([A-Z])(?:[.:)]|$))")
 
 
 def clean(answer: str) -> str:
     """Canonical string form of an answer: the same written answer always cleans the same way."""
+    return clean_with_unit(answer)[0]
+
+
+def clean_with_unit(answer: str) -> tuple[str, str]:
+    """The cleaned answer without its unit, and the unit's canonical name ("" when none)."""
     s = unbox(answer.strip())
     s = s.replace(r"\$", "").replace("$", "")
     s = _UNICODE_RE.sub(lambda m: _UNICODE[m.group()], s)
@@ -76,14 +92,20 @@ def clean(answer: str) -> str:
     s = _SPACING.sub(lambda m: _SPACE_FOR.get(m.group(), " "), s)
     for pattern, replacement in _REWRITES:
         s = pattern.sub(replacement, s)
-    s = s.strip()
-    while (stripped := _TRAILING_UNIT.sub("", s)) != s and stripped:
-        s = stripped
+    s = _ORDINAL.sub("", s)
+    s, unit = split_unit(s.strip())
+    s = _BRACED_THOUSANDS.sub(lambda m: "{" + m.group(1).replace(",", "") + "}", s)
     s = _TEXT_GROUP.sub(lambda m: f" {m.group(1).strip()} ", s).strip().rstrip(".").strip()
     s = _FUNCTION_NAME.sub("", s)
     if _THOUSANDS.fullmatch(s):  # before spaces go, so that the list "1, 234" stays a list
         s = s.replace(",", "")
-    return _SPACE_AROUND.sub(lambda m: m.group(1) or " ", s).strip()
+    return _BLANKS.sub(" ", _SPACE_AROUND.sub("", s)).strip(), unit
+
+
+def choice_letter(cleaned: str) -> str | None:
+    """The letter of a multiple-choice answer, alone or followed by its option's text."""
+    m = _CHOICE_OPTION.match(cleaned)
+    return (m.group(1) or m.group(2)) if m else None
 
 
 def is_text(cleaned: str, written: str = "") -> bool:

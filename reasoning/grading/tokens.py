@@ -23,8 +23,9 @@ _TOKEN = re.compile(
 FUNCTIONS = {
     "sin": sp.sin, "cos": sp.cos, "tan": sp.tan, "cot": sp.cot, "sec": sp.sec, "csc": sp.csc,
     "arcsin": sp.asin, "arccos": sp.acos, "arctan": sp.atan, "sinh": sp.sinh, "cosh": sp.cosh,
-    "tanh": sp.tanh, "ln": sp.log, "log": sp.log, "exp": sp.exp, "abs": sp.Abs, "floor": sp.floor,
-    "ceil": sp.ceiling, "sqrt": sp.sqrt,
+    "tanh": sp.tanh, "coth": sp.coth, "sech": sp.sech, "csch": sp.csch, "ln": sp.log,
+    "log": sp.log, "exp": sp.exp, "abs": sp.Abs, "floor": sp.floor, "ceil": sp.ceiling,
+    "sqrt": sp.sqrt,
 }
 CONSTANTS = {"pi": sp.pi, "infty": sp.oo, "inf": sp.oo, "infinity": sp.oo}
 GREEK = frozenset(
@@ -39,6 +40,14 @@ RELATIONS = {
 }
 SIGNS = ("+", "-", r"\pm", r"\mp")
 MATRICES = frozenset(["pmatrix", "bmatrix", "matrix", "vmatrix", "array", "smallmatrix"])
+# Commands that may have lost the space before a following letter: \sinx is \sin x. A
+# command the parser knows is never split (\sinh stays \sinh).
+_GLUED = sorted({*FUNCTIONS, *CONSTANTS, *GREEK, "sqrt", "frac", "cdot", "times"}, key=len)[::-1]
+_KNOWN = frozenset(
+    [*_GLUED, *(name[1:] for name in RELATIONS if name.startswith("\\"))]
+    + "binom div pm mp cup setminus backslash lfloor rfloor lceil rceil langle rangle emptyset "
+    "varnothing mathbb begin end overline text".split()
+)
 STARTS_FACTOR = frozenset(
     [r"\frac", r"\sqrt", r"\binom", r"\pi", r"\infty", r"\lfloor", r"\lceil", r"\begin"]
     + [f"\\{name}" for name in (*FUNCTIONS, *GREEK)]
@@ -53,8 +62,24 @@ def tokenize(text: str) -> list[tuple[str, str]]:
         if not m:
             raise ParseError(f"unexpected character {text[pos]!r}")
         pos, kind, value = m.end(), m.lastgroup, m.group()
+        if kind == "cmd" and len(value) > 2:
+            value, rest = _unglue(value)
+            if rest:
+                tokens.append((value, kind))
+                kind, value = "word", rest
         if kind == "word" and value not in WORDS:
             tokens.extend((ch, "word") for ch in value)
         elif kind != "space":
             tokens.append((value, kind))
     return tokens
+
+
+def _unglue(command: str) -> tuple[str, str]:
+    """(command, letters after it) for `\\sinx`; an unknown command with no known head is kept."""
+    name = command[1:]
+    if name in _KNOWN:
+        return command, ""
+    for head in _GLUED:
+        if name.startswith(head):
+            return "\\" + head, name[len(head) :]
+    return command, ""
