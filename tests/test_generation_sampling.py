@@ -156,3 +156,36 @@ def test_top_p_on_a_few_candidates_keeps_the_same_tokens_as_a_full_sort(scale):
     full = top_p_filter(logits, 0.9, candidates=10**9)
     assert torch.equal(torch.isfinite(fast), torch.isfinite(full))
     assert torch.isfinite(full).sum(-1).max() < 64 if scale > 1 else torch.isfinite(full).sum(-1).min() > 64
+
+
+def float64_nucleus(logits: torch.Tensor, p: float) -> torch.Tensor:
+    """The reference top-p set, all in float64: the smallest most-likely set with mass >= p (plus ties)."""
+    z = logits.double()
+    probs, order = z.softmax(dim=-1).sort(dim=-1, descending=True)
+    count = ((probs.cumsum(dim=-1) - probs) < p).sum(dim=-1, keepdim=True)
+    return z >= z.gather(-1, order.gather(-1, count - 1))
+
+
+def vocabulary_logits() -> dict[str, torch.Tensor]:
+    """Qwen3-sized rows: a few tokens holding ~50-97% of the mass over a long tail, and flat rows."""
+    generator = torch.Generator().manual_seed(0)
+    peaked = torch.randn(4, 151_936, generator=generator)
+    peaked[:, :4] += torch.tensor([11.0, 12.5, 13.8, 15.0])[:, None]
+    return {"peaked": peaked, "flat": torch.randn(2, 151_936, generator=generator) * torch.tensor([[0.5], [2.0]])}
+
+
+@pytest.mark.parametrize("p", [0.9, 0.95, 0.999])
+def test_top_p_keeps_the_float64_smallest_set_on_the_full_vocabulary(p):
+    """A float32 running sum over 151,936 probabilities drifts by ~1e-4: summed so, the set lost
+    thousands of tail tokens at p = 0.999 and kept less than p."""
+    for name, logits in vocabulary_logits().items():
+        kept_tokens = torch.isfinite(top_p_filter(logits, p))
+        assert torch.equal(kept_tokens, float64_nucleus(logits, p)), name
+        mass = (logits.double().softmax(dim=-1) * kept_tokens).sum(dim=-1)
+        assert bool((mass >= p).all()), name
+
+
+def test_top_p_keeps_every_token_tied_with_the_last_one_needed():
+    logits = torch.tensor([[0.4, 0.2, 0.2, 0.2, 0.0]]).log()  # 0.4 + one 0.2 reach 0.5: all three 0.2s tie
+    assert kept(top_p_filter(logits, 0.5)) == [0, 1, 2, 3]
+    assert kept(top_p_filter(logits, 0.5, candidates=2)) == [0, 1, 2, 3]

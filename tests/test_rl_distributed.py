@@ -13,16 +13,18 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from safetensors.torch import load_file, save_file
 
-from reasoning.rl import distributed
+from reasoning.rl import distributed, trainer
 from reasoning.rl.config import GRPOConfig
 from reasoning.rl.losses import group_advantages
 from reasoning.rl.metrics import TIMING, read_metrics
 from reasoning.rl.rewards import default_rewards, score
 from reasoning.rl.rollout import generate_rollouts, pack
 from reasoning.rl.tasks import toy_addition_task
-from reasoning.rl.trainer import prepare, train, update
+from reasoning.rl.trainer import grpo_step, prepare, step_problems, train, update
 
 CONFIG = GRPOConfig.from_name("toy-addition", steps=2, prompts_per_step=4, group_size=4, checkpoint_every=0, eval_every=0, micro_batch_size=3, max_grad_norm=0.5)  # fmt: skip
+# GRPO's per-sequence mean with rows 1, 6 and 11 cut by the budget and masked: the normaliser counts them, on all ranks.
+MASKED = dataclasses.replace(CONFIG, aggregation="sequence", mask_truncated=True)
 
 
 def fixed_batch(task):
@@ -33,10 +35,14 @@ def fixed_batch(task):
     return results, torch.tensor(rewards)
 
 
-def one_update(task, results, rewards, groups):
+def truncate_some(results):
+    return [dataclasses.replace(r, finish_reason="length") if i in (1, 6, 11) else r for i, r in enumerate(results)]
+
+
+def one_update(task, results, rewards, groups, config=CONFIG):
     """prepare + one `update` on the given groups of the fixed batch; the run."""
     rows = [g * 4 + i for g in groups for i in range(4)]
-    run = prepare(task.model, task.tokenizer, CONFIG)
+    run = prepare(task.model, task.tokenizer, config)
     batch = pack([results[i] for i in rows], run.pad_id)
     stats = update(run, batch, group_advantages(rewards[rows], 4), torch.ones(len(rows)))
     return run, stats
@@ -50,9 +56,11 @@ def worker(rank: int, port: int, out: str) -> None:
         results, rewards = fixed_batch(task)
         run, stats = one_update(task, results, rewards, groups=[rank, rank + 2])  # this rank's prompts: rank::2
         state = distributed.full_model_state(run.model)
+        _, masked_stats = one_update(toy_addition_task(warmup_steps=20), truncate_some(results), rewards, [rank, rank + 2], MASKED)
+        row = skipping_step(toy_addition_task(warmup_steps=20))
         if rank == 0:
             save_file({k: v.contiguous() for k, v in state.items()}, f"{out}/after_update.safetensors")
-            Path(f"{out}/stats.json").write_text(json.dumps(stats))
+            Path(f"{out}/stats.json").write_text(json.dumps({"plain": stats, "masked": masked_stats, "row": row}))
         task = toy_addition_task(warmup_steps=20)
         train(prepare(task.model, task.tokenizer, CONFIG), task.train, f"{out}/run", prompt_fn=task.prompt_fn)
         longer = dataclasses.replace(CONFIG, steps=4)  # resume the 2-step run to 4, and run 4 steps at once
@@ -61,6 +69,21 @@ def worker(rank: int, port: int, out: str) -> None:
             train(prepare(task.model, task.tokenizer, longer), task.train, f"{out}/{directory}", prompt_fn=task.prompt_fn, resume=resume)
     finally:
         dist.destroy_process_group()
+
+
+def skipping_step(task):
+    """One dynamic-sampling step where 3 of the 4 groups have equal rewards (0), the other 0, 1, 0, 1:
+    rank 0's two groups are both skipped (it trains on a placeholder of weight 0), rank 1 keeps one."""
+    chosen = step_problems(task.train, 1, 4, CONFIG.seed)
+    equal = {chosen[i].id for i in (0, 2, 3)}
+
+    def alternating(completions, problems, rewards):
+        totals = [0.0 if p.id in equal else float(i % 2) for i, p in enumerate(problems)]
+        return totals, {"correct": totals}
+
+    trainer.score = alternating  # this process only
+    row, _ = grpo_step(prepare(task.model, task.tokenizer, dataclasses.replace(CONFIG, dynamic_sampling="skip")), task.train, 1, task.prompt_fn)
+    return row
 
 
 def free_port() -> int:
@@ -81,10 +104,12 @@ def test_two_process_fsdp_run_completes_and_matches_a_single_process_update(tmp_
         results, rewards = fixed_batch(task)
         run, single_stats = one_update(task, results, rewards, groups=[0, 1, 2, 3])
         single = run.model.state_dict()
+        _, single_masked = one_update(toy_addition_task(warmup_steps=20), truncate_some(results), rewards, [0, 1, 2, 3], MASKED)
     finally:
         torch.set_num_threads(threads)
     sharded = load_file(str(tmp_path / "after_update.safetensors"))
-    sharded_stats = json.loads((tmp_path / "stats.json").read_text())
+    saved = json.loads((tmp_path / "stats.json").read_text())
+    sharded_stats = saved["plain"]
     assert sharded.keys() == single.keys()
     for name in single:
         assert not torch.equal(single[name], before[name]) or name.endswith("norm.weight"), name  # the step moved it
@@ -93,6 +118,10 @@ def test_two_process_fsdp_run_completes_and_matches_a_single_process_update(tmp_
         assert torch.allclose(sharded[name], single[name], rtol=0, atol=0.02 * CONFIG.lr), name
     for key in ("loss", "grad_norm", "entropy"):  # the gradient itself, before AdamW normalises it away
         assert sharded_stats[key] == pytest.approx(single_stats[key], rel=1e-4, abs=1e-7), key
+        assert saved["masked"][key] == pytest.approx(single_masked[key], rel=1e-4, abs=1e-7), key
+    row = saved["row"]
+    assert (row["groups_used"], row["groups_skipped"]) == (1, 3)
+    assert row["reward_mean"] == row["accuracy"] == 2 / 16
     rows = read_metrics(tmp_path / "run" / "metrics.csv")
     assert [row["step"] for row in rows] == [1, 2, 3, 4]
     assert rows[0]["rollout_tokens"] > 4 * 4 * 3  # both ranks' rollouts are counted

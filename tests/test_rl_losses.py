@@ -70,6 +70,21 @@ def test_token_weights_of_micro_batches_sum_to_the_whole_batch():
         assert torch.equal(torch.cat(parts), whole)
 
 
+def test_token_weights_count_a_fully_masked_sequence_in_every_normaliser_but_token():
+    # Row 2 was truncated and masked (mask_truncated): it adds nothing, but GRPO's and Dr. GRPO's N is 3.
+    mask = torch.tensor([[1.0, 1.0, 1.0, 0.0], [1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
+    expected = {
+        "sequence": [[1 / 9] * 3 + [0.0], [1 / 3, 0, 0, 0], [0.0] * 4],  # (1/3) x each row's token mean
+        "constant": [[1 / 12] * 3 + [0.0], [1 / 12, 0, 0, 0], [0.0] * 4],  # 1 / (3 rows x budget 4)
+        "token": [[0.25] * 3 + [0.0], [0.25, 0, 0, 0], [0.0] * 4],  # 1 / 4 tokens
+    }
+    for aggregation, weights in expected.items():
+        whole = token_weights(mask, aggregation, max_tokens=4)
+        assert torch.allclose(whole, torch.tensor(weights)), aggregation
+        rows = [token_weights(mask[i : i + 1], aggregation, num_sequences=3, num_tokens=4.0, max_tokens=4) for i in range(3)]
+        assert torch.equal(torch.cat(rows), whole), aggregation  # micro-batches (or ranks) of one row each
+
+
 def test_token_weights_unknown_aggregation():
     with pytest.raises(ValueError, match="unknown loss aggregation"):
         token_weights(MASK, "mean")
@@ -105,19 +120,19 @@ def test_kl_k3_by_hand():
     assert kl_k3(logprobs, ref).flatten().tolist() == pytest.approx([0.5 + math.log(2) - 1, 0.0])
 
 
-def test_grpo_loss_adds_weighted_policy_and_kl_and_clip_fraction():
-    logprobs, old = ratios_to_logprobs([1.5, 1.0])
-    ref = old - math.log(2)  # reference half as likely: d = -log 3 and -log 2
-    weights = torch.tensor([[0.25], [0.75]])
-    parts = grpo_loss(logprobs, old, torch.tensor([1.0, 2.0]), weights, eps_low=0.2, eps_high=0.2, beta=0.1, ref_logprobs=ref)
+def test_grpo_loss_adds_weighted_policy_and_kl_and_counts_clipped_tokens():
+    logprobs, old = ratios_to_logprobs([1.5, 1.0, 1.5])
+    ref = old - math.log(2)  # reference half as likely: d = -log 3, -log 2, -log 3
+    weights = torch.tensor([[0.25], [0.75], [0.0]])  # the third token is masked out
+    parts = grpo_loss(logprobs, old, torch.tensor([1.0, 2.0, 1.0]), weights, eps_low=0.2, eps_high=0.2, beta=0.1, ref_logprobs=ref)
     policy = 0.25 * -1.2 + 0.75 * -2.0
     kl = 0.25 * (1 / 3 + math.log(3) - 1) + 0.75 * (0.5 + math.log(2) - 1)
     assert parts.policy.item() == pytest.approx(policy)
     assert parts.kl.item() == pytest.approx(kl)
     assert parts.loss.item() == pytest.approx(policy + 0.1 * kl)
-    assert parts.clip_fraction.item() == pytest.approx(0.25)  # the first token, weight 0.25
+    assert parts.clipped_tokens.item() == 1  # the first token; the third is clipped too but has weight 0
     with pytest.raises(ValueError, match="ref_logprobs"):
-        grpo_loss(logprobs, old, torch.ones(2), weights, eps_low=0.2, eps_high=0.2, beta=0.1)
+        grpo_loss(logprobs, old, torch.ones(3), weights, eps_low=0.2, eps_high=0.2, beta=0.1)
 
 
 def test_on_policy_gradient_is_minus_advantage_times_weight():
@@ -130,8 +145,8 @@ def test_on_policy_gradient_is_minus_advantage_times_weight():
 
 
 def test_token_entropy_uniform_and_point_mass():
-    logits = torch.tensor([[0.0, 0.0, 0.0, 0.0], [0.0, -1e9, -1e9, -1e9]])
-    assert token_entropy(logits).tolist() == pytest.approx([math.log(4), 0.0])
+    logits = torch.tensor([[0.0, 0.0, 0.0, 0.0], [0.0, -1e9, -1e9, -1e9], [0.0, 0.0, -math.inf, -math.inf]])
+    assert token_entropy(logits).tolist() == pytest.approx([math.log(4), 0.0, math.log(2)])
 
 
 def result(prompt: list[int], tokens: list[int], finish: str) -> GenerationResult:

@@ -65,29 +65,36 @@ def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
 def top_p_filter(logits: torch.Tensor, p: float, candidates: int = 1024) -> torch.Tensor:
     """Keep the smallest set of most likely tokens whose probability mass is at least p.
 
-    A trained model's nucleus is usually a few tokens: when the `candidates` most likely
-    tokens of every row already hold mass p, only they are ranked (a top-k instead of a sort
-    of the whole vocabulary); otherwise the whole row is sorted. Both give the same set.
+    Tokens as likely as the last one kept are kept too (as `top_k_filter` keeps ties), so the
+    set does not depend on how a sort orders ties. A trained model's nucleus is usually a few
+    tokens: when the `candidates` most likely tokens of every row already hold mass p, only
+    they are ranked (a top-k instead of a sort of the whole vocabulary); otherwise the whole
+    row is sorted. Both give the same set.
     """
     if p >= 1:
         return logits
-    probs = logits.float().softmax(dim=-1)
-    if candidates < logits.shape[-1]:
-        top, order = probs.topk(candidates, dim=-1)
-        if bool((top.sum(dim=-1) >= p).all()):
-            return _drop_beyond_mass(logits, top, order, p, outside=True)
-    top, order = probs.sort(dim=-1, descending=True)
-    return _drop_beyond_mass(logits, top, order, p, outside=False)
+    z = logits.float()
+    few = 0 < candidates < z.shape[-1]
+    top = z.topk(candidates, dim=-1).values if few else z.sort(dim=-1, descending=True).values
+    peak = top[..., :1]
+    # Masses exp(z - peak) and their sums in float64, as exact as a float64 softmax: a float32
+    # running sum of 151,936 probabilities drifts by up to ~1e-4, enough to cut thousands of
+    # tokens off a long tail and keep less than p.
+    threshold = p * z.double().sub_(peak).exp_().sum(dim=-1, keepdim=True)
+    masses = (top.double() - peak).exp_()
+    if few and not bool((masses.sum(dim=-1, keepdim=True) >= threshold).all()):
+        top = z.sort(dim=-1, descending=True).values
+        masses = (top.double() - peak).exp_()
+    return _keep_nucleus(logits, top, masses, threshold)
 
 
-def _drop_beyond_mass(logits: torch.Tensor, top: torch.Tensor, order: torch.Tensor, p: float, outside: bool) -> torch.Tensor:
-    """Mask all but the leading tokens of `top` (probabilities, descending, at indices `order`)
-    that reach mass p; tokens not in `order` at all are masked too when `outside`."""
-    # A token is dropped when the tokens before it already reach p; the first never is.
-    keep = top.cumsum(dim=-1) - top < p
-    kept = torch.zeros_like(logits, dtype=torch.bool) if outside else torch.empty_like(logits, dtype=torch.bool)
-    kept.scatter_(-1, order, keep)
-    return logits.masked_fill(~kept, -math.inf)
+def _keep_nucleus(logits: torch.Tensor, top: torch.Tensor, masses: torch.Tensor, threshold: torch.Tensor) -> torch.Tensor:
+    """Mask the tokens less likely than the last of the leading logits `top` (descending, with
+    float64 masses `masses`) needed to reach `threshold`."""
+    # The smallest count reaching the threshold: the leading tokens short of it, and one more.
+    short = (masses.cumsum(dim=-1) < threshold).sum(dim=-1, keepdim=True)
+    last = top.gather(-1, short.clamp_(max=top.shape[-1] - 1))
+    return logits.masked_fill(logits < last.to(logits.dtype), -math.inf)
 
 
 def min_p_filter(logits: torch.Tensor, min_p: float) -> torch.Tensor:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import os
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -149,13 +150,21 @@ def shard_items(items: Sequence[Any], world: World) -> list[Any]:
     return list(items[world.rank :: world.world_size])
 
 
-def all_reduce_sum(values: Sequence[float], world: World) -> list[float]:
-    """Element-wise sums over all ranks (float64), for metrics and loss normalisers."""
+def all_reduce_sums(sums: dict[str, float], world: World) -> dict[str, float]:
+    """Each named value summed over all ranks (float64), for metrics and loss normalisers.
+
+    The values travel as one tensor in sorted-name order and come back by name, so no caller
+    unpacks by position. Every rank must pass the same names: a checksum of them travels too.
+    """
+    names = sorted(sums)
     if not world.distributed:
-        return [float(v) for v in values]
-    tensor = torch.tensor(list(values), dtype=torch.float64)
+        return {name: float(sums[name]) for name in names}
+    checksum = float(zlib.crc32("\0".join(names).encode()))
+    tensor = torch.tensor([float(sums[name]) for name in names] + [checksum], dtype=torch.float64)
     dist.all_reduce(tensor)
-    return tensor.tolist()
+    if tensor[-1].item() != checksum * world.world_size:
+        raise RuntimeError(f"rank {world.rank}: ranks reduced different metric names (this rank: {', '.join(names)})")
+    return dict(zip(names, tensor[:-1].tolist()))
 
 
 def all_reduce_max(value: int, world: World) -> int:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import torch
 
+from reasoning.rl.losses import token_entropy
+
 CHUNK_TOKENS = 1024  # [1024, 151936] float32 logits: 0.6 GB per chunk
 
 
@@ -27,9 +29,8 @@ class _ChunkedLogprobs(torch.autograd.Function):
             logits = _logits(hidden[part], weight, temperature)
             logsumexp[part] = logits.logsumexp(dim=-1)
             logprobs[part] = logits.gather(-1, targets[part, None]).squeeze(-1) - logsumexp[part]
-            if with_entropy:  # H = logsumexp - sum_i p_i z_i
-                probs = (logits - logsumexp[part, None]).exp_()
-                entropy[part] = logsumexp[part] - (probs[:, None, :] @ logits[:, :, None])[:, 0, 0]
+            if with_entropy:
+                entropy[part] = token_entropy(logits, logsumexp[part])
         ctx.save_for_backward(hidden, weight, targets, logsumexp)
         ctx.temperature, ctx.chunk = temperature, chunk
         ctx.mark_non_differentiable(entropy)

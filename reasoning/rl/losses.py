@@ -10,9 +10,10 @@ Variants and their sources:
   groups with little spread).
 - clipping: PPO's clipped ratio (Schulman et al. 2017) with separate low and high epsilons
   (Yu et al. 2025, DAPO "clip-higher": a larger high epsilon keeps exploring tokens alive).
-- aggregation: "sequence" (mean over each completion, then over completions: GRPO's paper),
-  "token" (mean over all tokens of the batch: DAPO, long answers count per token), or
-  "constant" (sum over tokens / (N x max_new_tokens): Dr. GRPO, no length bias at all).
+- aggregation (see `token_weights` for each normaliser): "sequence" (each completion's token
+  mean, averaged over all N completions: GRPO's paper), "token" (sum over the batch's tokens /
+  their number: DAPO, long answers count per token), or "constant" (sum over tokens /
+  (N x max_new_tokens): Dr. GRPO, no length bias at all).
 - KL: the k3 estimator exp(q - p) - (q - p) - 1 of KL(policy || reference) (Schulman 2020,
   "Approximating KL divergence"), unbiased and always >= 0, as DeepSeekMath uses it.
 """
@@ -51,9 +52,15 @@ def zero_variance_groups(rewards: torch.Tensor, group_size: int) -> torch.Tensor
 def token_weights(mask: torch.Tensor, aggregation: str, *, num_sequences: int | None = None, num_tokens: float | None = None, max_tokens: int | None = None) -> torch.Tensor:
     """Weights [N, T] such that sum(weights * per_token) is the aggregated loss.
 
-    Written as weights so a batch split into micro-batches or over ranks sums to exactly the
-    whole batch's loss: pass the whole batch's num_sequences and num_tokens (default: this
-    mask's own). "constant" needs max_tokens (the generation budget).
+    The normalisers, with N the number of sequences (every row, including one whose tokens
+    are all masked, e.g. a truncated completion under mask_truncated: it adds 0 but counts),
+    |o_i| the unmasked tokens of sequence i and L = max_tokens, the generation budget:
+    - "sequence": (1/N) sum_i (1/|o_i|) sum_t loss_it (GRPO, Shao et al. 2024);
+    - "token": sum_it loss_it / sum_i |o_i| (DAPO, Yu et al. 2025);
+    - "constant": sum_it loss_it / (N x L) (Dr. GRPO, Liu et al. 2025).
+    TRL's "grpo" and "dr_grpo" losses divide by all rows too. Written as weights so a batch
+    split into micro-batches or over ranks sums to exactly the whole batch's loss: pass the
+    whole batch's num_sequences and num_tokens (default: this mask's own rows and tokens).
     """
     mask = mask.float()
     sequences = mask.shape[0] if num_sequences is None else num_sequences
@@ -91,27 +98,45 @@ def kl_k3(logprobs: torch.Tensor, ref_logprobs: torch.Tensor) -> torch.Tensor:
     return torch.exp(delta) - delta - 1
 
 
-def token_entropy(logits: torch.Tensor, logsumexp: torch.Tensor | None = None) -> torch.Tensor:
-    """Entropy [...] of softmax(logits) over the last dimension, in float32.
+# Logits per entropy chunk: on CPU ~4 MB float32 temporaries stay in cache, which makes the
+# passes below ~3x faster than one pass over 1,024 rows; on an accelerator a chunk is a few
+# kernel launches, so chunks are larger (256 MB temporaries).
+ENTROPY_CHUNK_VALUES = {"cpu": 1 << 20, "other": 1 << 26}
 
-    H = logsumexp(z) - sum_i p_i z_i. Pass the logsumexp if it is at hand (the log-prob
-    computation has it): then one temporary of the logits' size is made, not four.
+
+@torch.no_grad()
+def token_entropy(logits: torch.Tensor, logsumexp: torch.Tensor | None = None) -> torch.Tensor:
+    """Entropy [...] of softmax(logits) over the last dimension, in float32 (a metric: no gradient).
+
+    H = -sum_i p_i log p_i, each term >= 0, added by a plain sum reduction: nothing cancels
+    (logsumexp - sum_i p_i z_i does, on peaked rows) and nothing accumulates in one float32
+    register (a batched matrix product did on CPU: ~1e-3 off over Qwen3's 151,936 tokens,
+    ~1e-2 on peaked rows; this is within ~1e-5 of float64). Rows go in chunks, so the
+    temporaries stay small. Pass the logsumexp if it is at hand (the log-prob computation has it).
     """
-    logits = logits.float()
-    if logsumexp is None:
-        logsumexp = logits.logsumexp(dim=-1)
-    probs = (logits - logsumexp[..., None]).exp_()
-    return logsumexp - (probs[..., None, :] @ logits[..., :, None])[..., 0, 0]
+    vocab = logits.shape[-1]
+    rows = logits.reshape(-1, vocab)
+    known = None if logsumexp is None else logsumexp.reshape(-1)
+    entropy = torch.empty(rows.shape[0], dtype=torch.float32, device=logits.device)
+    step = max(1, ENTROPY_CHUNK_VALUES.get(logits.device.type, ENTROPY_CHUNK_VALUES["other"]) // vocab)
+    for start in range(0, rows.shape[0], step):
+        part = rows[start : start + step].float()
+        lse = part.logsumexp(dim=-1) if known is None else known[start : start + step].float()
+        logp = part - lse[:, None]
+        probs = logp.exp()
+        # A -inf logit would make 0 * -inf: its log p is floored (its p is 0 either way).
+        entropy[start : start + step] = probs.mul_(logp.clamp_(min=torch.finfo(torch.float32).min)).sum(dim=-1).neg_()
+    return entropy.view(logits.shape[:-1])
 
 
 @dataclass(frozen=True)
 class LossParts:
-    """The loss to backpropagate and its weighted parts (sums; add them over micro-batches)."""
+    """The loss to backpropagate, its weighted parts and the clipped-token count (sums: add them over micro-batches)."""
 
     loss: torch.Tensor
     policy: torch.Tensor
     kl: torch.Tensor
-    clip_fraction: torch.Tensor
+    clipped_tokens: torch.Tensor  # tokens of nonzero weight whose ratio was clipped
 
 
 def grpo_loss(
@@ -137,5 +162,5 @@ def grpo_loss(
         if ref_logprobs is None:
             raise ValueError("beta > 0 needs ref_logprobs from the reference model")
         kl = (weights * kl_k3(logprobs, ref_logprobs)).sum()
-    clip_fraction = (weights.detach() * clipped.float()).sum()
-    return LossParts(policy + beta * kl, policy.detach(), kl.detach(), clip_fraction)
+    clipped_tokens = (clipped & (weights.detach() != 0)).sum()
+    return LossParts(policy + beta * kl, policy.detach(), kl.detach(), clipped_tokens)

@@ -3,6 +3,14 @@
 Rows are flushed as each step ends, so a killed run keeps every finished step; on resume both
 files are cut back to the checkpoint's step, so rows never repeat and the files read as if
 the run had never stopped.
+
+The columns, each reduced over ranks by name: reward_mean, reward_std (population), accuracy,
+format and response_length (tokens) over every completion scored in the step, skipped and
+refill groups included; truncated, the share cut by the token budget; loss and kl, aggregated
+as the loss is, averaged over the mu passes; clip_fraction, the share of loss tokens whose
+ratio was clipped, over all passes; entropy, the mean over loss tokens (first pass);
+grad_norm, before clipping (mean over passes); groups_used, the groups trained on;
+groups_skipped, those left out for equal rewards (dynamic sampling); rollout_tokens.
 """
 
 from __future__ import annotations

@@ -52,13 +52,16 @@ def build_task(
 
 
 def train_task(
-    task: tasks.Task, config: GRPOConfig, out_dir: str | Path, *, resume: bool = False,
+    task: tasks.Task, config: GRPOConfig, out_dir: str | Path, *, resume: bool = False, overwrite: bool = False,
     rewards: list[Reward] | None = None, on_step: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Prepare the task's model and train it; on_step sees each step's metrics on rank 0 only."""
     run = trainer.prepare(task.model, task.tokenizer, config, rewards)
     report = on_step if run.world.is_main else None
     try:
-        return trainer.train(run, task.train, out_dir, prompt_fn=task.prompt_fn, eval_problems=task.held_out, resume=resume, on_step=report)
+        return trainer.train(
+            run, task.train, out_dir, prompt_fn=task.prompt_fn, eval_problems=task.held_out, resume=resume, overwrite=overwrite,
+            on_step=report,
+        )  # fmt: skip
     finally:
         distributed.close(run.world)

@@ -30,6 +30,31 @@ OPTIMIZER_FILE = "optimizer.safetensors"
 RNG_FILE = "rng.safetensors"
 
 
+class RunExistsError(ValueError):
+    """A fresh run asked for in a directory that already holds one."""
+
+
+def refuse_existing_run(out_dir: Path) -> None:
+    """Raise RunExistsError if out_dir holds another run's metrics or checkpoints."""
+    found = [path for path in (out_dir / "metrics.jsonl", out_dir / "samples.jsonl") if path.is_file() and path.stat().st_size]
+    found += sorted((out_dir / "checkpoints").glob("step-*"))
+    if found:
+        raise RunExistsError(
+            f"{out_dir} already holds a training run ({found[0].relative_to(out_dir)}): "
+            "pass --resume to continue it, --overwrite to replace it, or choose another --out"
+        )
+
+
+def start_fresh(out_dir: Path, world: World, *, overwrite: bool = False) -> None:
+    """Refuse to start a new run over another, unless `overwrite`, which deletes the old
+    checkpoints first (so a later resume can never continue them under the new metrics)."""
+    if not overwrite:
+        refuse_existing_run(out_dir)
+    elif world.is_main:
+        shutil.rmtree(out_dir / "checkpoints", ignore_errors=True)
+    distributed.barrier(world)
+
+
 def checkpoint_dir(out_dir: Path, step: int) -> Path:
     return out_dir / "checkpoints" / f"step-{step:06d}"
 

@@ -34,7 +34,7 @@ from reasoning.rl.losses import group_advantages, grpo_loss, token_weights, zero
 from reasoning.rl.metrics import MetricsLog
 from reasoning.rl.rewards import Reward, correctness_reward, default_rewards, score
 from reasoning.rl.rollout import RolloutBatch, generate_rollouts, pack, policy_logprobs
-from reasoning.rl.state import latest_checkpoint, load_checkpoint, save_checkpoint
+from reasoning.rl.state import latest_checkpoint, load_checkpoint, save_checkpoint, start_fresh
 
 PromptFn = Callable[[Problem], str]
 # Fields a resumed run may change; any other difference is refused.
@@ -84,14 +84,22 @@ def train(
     prompt_fn: PromptFn,
     eval_problems: Sequence[Problem] = (),
     resume: bool = False,
+    overwrite: bool = False,
     on_step: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Run GRPO steps up to config.steps, writing metrics and checkpoints under out_dir; the new rows."""
+    """Run GRPO steps up to config.steps, writing metrics and checkpoints under out_dir; the new rows.
+
+    A fresh run (no `resume`) refuses a directory holding another run's metrics or checkpoints,
+    unless `overwrite`, which clears them."""
     config, world, out_dir = run.config, run.world, Path(out_dir)
     if not problems:
         raise ValueError("no training problems")
     if config.prompts_per_step % world.world_size:
         raise ValueError(f"prompts_per_step={config.prompts_per_step} must divide evenly over {world.world_size} ranks")
+    if resume and overwrite:
+        raise ValueError("--resume continues the run in the output directory and --overwrite replaces it: pass one")
+    if not resume:
+        start_fresh(out_dir, world, overwrite=overwrite)
     start = _resume(run, out_dir) if resume else 0
     log = MetricsLog(out_dir, resume_step=start if resume else None) if world.is_main else None
     rows = []
@@ -156,15 +164,17 @@ def grpo_step(run: Run, problems: Sequence[Problem], step: int, prompt_fn: Promp
     advantages = group_advantages(torch.tensor(rewards), config.group_size, scale_by_std=config.scale_rewards)
     stats = update(run, batch, advantages.to(batch.input_ids.device), active.to(batch.input_ids.device))
     used = len(results) // config.group_size if active.any() else 0
-    count, total, squares, correct, formats, tokens, truncated, used, skipped = distributed.all_reduce_sum([*tally.sums(), used], world)
+    sums = distributed.all_reduce_sums({**tally.sums(), "groups_used": used}, world)
     seconds = time.perf_counter() - began
-    mean = total / count
+    count, tokens = sums["completions"], sums["tokens"]
+    mean = sums["reward"] / count
     row = {
-        "step": step, "reward_mean": mean, "reward_std": math.sqrt(max(squares / count - mean**2, 0.0)),
-        "accuracy": correct / count if "correct" in tally.parts else None,
-        "format": formats / count if "format" in tally.parts else None, "response_length": tokens / count,
-        "truncated": truncated / count, **stats, "groups_used": int(used), "groups_skipped": int(skipped),
-        "rollout_tokens": int(tokens), "tokens_per_s": tokens / seconds, "seconds": seconds, "rollout_seconds": rollout_seconds,
+        "step": step, "reward_mean": mean, "reward_std": math.sqrt(max(sums["reward_squares"] / count - mean**2, 0.0)),
+        "accuracy": sums["correct"] / count if "correct" in tally.parts else None,
+        "format": sums["format"] / count if "format" in tally.parts else None, "response_length": tokens / count,
+        "truncated": sums["truncated"] / count, **stats, "groups_used": int(sums["groups_used"]),
+        "groups_skipped": int(sums["groups_skipped"]), "rollout_tokens": int(tokens), "tokens_per_s": tokens / seconds,
+        "seconds": seconds, "rollout_seconds": rollout_seconds,
     }  # fmt: skip
     samples = [{"step": step, "problem": p.id, "reward": r, "completion": text} for p, r, text in tally.samples[: config.log_samples]]
     return row, samples
@@ -200,8 +210,13 @@ class _Tally:
         if not self.placeholder:
             self.placeholder, self.placeholder_rewards = results[:group_size], totals[:group_size]
 
-    def sums(self) -> list[float]:
-        return [self.count, self.reward_sum, self.reward_squares, self.correct, self.format, self.tokens, self.truncated, self.skipped]
+    def sums(self) -> dict[str, float]:
+        """The totals to add up over ranks, by name."""
+        return {
+            "completions": self.count, "reward": self.reward_sum, "reward_squares": self.reward_squares,
+            "correct": self.correct, "format": self.format, "tokens": self.tokens, "truncated": self.truncated,
+            "groups_skipped": self.skipped,
+        }  # fmt: skip
 
 
 def _collect(
@@ -238,10 +253,14 @@ def _collect(
 
 
 def update(run: Run, batch: RolloutBatch, advantages: torch.Tensor, active: torch.Tensor) -> dict[str, float]:
-    """mu optimisation passes of the clipped objective over `batch` (micro-batched); loss statistics."""
+    """mu optimisation passes of the clipped objective over `batch` (micro-batched); loss statistics
+    (all ranks): loss and kl as aggregated, clip_fraction of loss tokens, mean entropy, grad_norm."""
     config, world = run.config, run.world
     mask = batch.loss_mask(config.mask_truncated) * active[:, None]
-    sequences, tokens = distributed.all_reduce_sum([float((mask.sum(dim=1) > 0).sum()), float(mask.sum())], world)
+    # The whole batch's normalisers (all ranks): every active sequence counts, even one whose
+    # tokens are all masked (a truncated completion under mask_truncated); see token_weights.
+    size_of = distributed.all_reduce_sums({"sequences": float(active.sum()), "tokens": float(mask.sum())}, world)
+    sequences, tokens = int(size_of["sequences"]), size_of["tokens"]
     size = config.micro_batch_size
     local = math.ceil(batch.size / size)
     micro = distributed.all_reduce_max(local, world)  # FSDP: every rank runs as many forward passes
@@ -250,13 +269,14 @@ def update(run: Run, batch: RolloutBatch, advantages: torch.Tensor, active: torc
     share = not world.distributed  # see policy_logprobs
     reference = [_no_grad_logprobs(run.reference, batch.select(s), config.temperature, share) for s in slices] if run.reference is not None else None
     old = [_no_grad_logprobs(run.model, batch.select(s), config.temperature, share) for s in slices] if config.mu > 1 else None
-    sums = {"loss": 0.0, "kl": 0.0, "clip_fraction": 0.0, "grad_norm": 0.0, "entropy": 0.0}
+    sums = {"loss": 0.0, "kl": 0.0, "clipped_tokens": 0.0, "entropy": 0.0}
+    grad_norm = 0.0
     for epoch in range(config.mu):
         run.optimizer.zero_grad(set_to_none=True)
         for index, (part, is_idle) in enumerate(zip(slices, idle)):
             sub = batch.select(part)
             logprobs, entropy = policy_logprobs(run.model, sub, config.temperature, with_entropy=epoch == 0, share_prompts=share)
-            weights = token_weights(mask[part] * (0.0 if is_idle else 1.0), config.aggregation, num_sequences=int(sequences), num_tokens=tokens, max_tokens=config.max_new_tokens)
+            weights = token_weights(mask[part] * (0.0 if is_idle else 1.0), config.aggregation, num_sequences=sequences, num_tokens=tokens, max_tokens=config.max_new_tokens)
             loss = grpo_loss(
                 logprobs, old[index] if old else logprobs.detach(), advantages[part], weights, eps_low=config.eps_low,
                 eps_high=config.eps_high, beta=config.beta, ref_logprobs=reference[index] if reference else None,
@@ -264,13 +284,17 @@ def update(run: Run, batch: RolloutBatch, advantages: torch.Tensor, active: torc
             (loss.loss * distributed.gradient_scale(world)).backward()
             sums["loss"] += float(loss.policy) / config.mu
             sums["kl"] += float(loss.kl) / config.mu
-            sums["clip_fraction"] += float(loss.clip_fraction) / config.mu
+            sums["clipped_tokens"] += float(loss.clipped_tokens)
             if entropy is not None and not is_idle:
                 sums["entropy"] += float((entropy * mask[part]).sum())
-        sums["grad_norm"] += distributed.clip_grad_norm(run.model, config.max_grad_norm) / config.mu
+        grad_norm += distributed.clip_grad_norm(run.model, config.max_grad_norm) / config.mu  # already global
         run.optimizer.step()
-    loss, kl, clip, entropy = distributed.all_reduce_sum([sums["loss"], sums["kl"], sums["clip_fraction"], sums["entropy"]], world)
-    return {"loss": loss, "kl": kl if run.reference is not None else None, "clip_fraction": clip, "entropy": entropy / max(tokens, 1.0), "grad_norm": sums["grad_norm"]}
+    sums = distributed.all_reduce_sums(sums, world)
+    return {
+        "loss": sums["loss"], "kl": sums["kl"] if run.reference is not None else None,
+        "clip_fraction": sums["clipped_tokens"] / max(tokens * config.mu, 1.0), "entropy": sums["entropy"] / max(tokens, 1.0),
+        "grad_norm": grad_norm,
+    }  # fmt: skip
 
 
 @torch.no_grad()
