@@ -7,9 +7,9 @@ import json
 import pytest
 
 from reasoning.data import Problem
-from reasoning.evaluation.records import RecordsError, read_records
+from reasoning.evaluation.records import RecordsError, read_records, read_run, write_records
 from reasoning.evaluation.report import format_summary, summarize
-from reasoning.evaluation.runner import Completion, evaluate, regrade, settings_path
+from reasoning.evaluation.runner import Completion, evaluate, regrade
 
 PROBLEMS = [
     Problem(id=f"p{i}", question=f"What is {i} + {i}?", answer=str(2 * i), subject=subject, level=level)
@@ -45,7 +45,8 @@ def test_records_are_written_one_per_problem_with_the_grade(tmp_path):
     first = saved[-1]
     assert first["extracted"] == "0" and first["gold"] == "0" and first["tokens"] == 10
     assert set(first) >= {"id", "subject", "level", "prompt", "completion", "extracted", "gold", "correct", "tokens", "seconds"}
-    assert json.loads(settings_path(out).read_text()) == {"model": "m"}
+    assert json.loads(out.read_text().splitlines()[0]) == {"settings": {"model": "m"}}  # the header
+    assert read_run(out)[0] == {"model": "m"}
 
 
 def test_resume_after_a_crash_finishes_without_redoing_or_duplicating(tmp_path):
@@ -75,6 +76,37 @@ def test_resume_with_other_settings_is_refused(tmp_path):
     evaluate(PROBLEMS[:2], PROMPTS[:2], answers_right_except(set()), out, settings={"model": "a", "seed": 1}, progress=False)
     with pytest.raises(RecordsError, match="settings differ from the saved run in model"):
         evaluate(PROBLEMS, PROMPTS, answers_right_except(set()), out, settings={"model": "b", "seed": 1}, resume=True, progress=False)
+
+
+def test_resume_refuses_a_file_whose_settings_cannot_be_read(tmp_path):
+    out = tmp_path / "run.jsonl"
+    evaluate(PROBLEMS[:2], PROMPTS[:2], answers_right_except(set()), out, settings={"temperature": 0.0}, progress=False)
+    headless = out.read_text().splitlines(keepends=True)[1:]  # the settings line lost
+    out.write_text("".join(headless))
+    with pytest.raises(RecordsError, match="first line holds no run settings"):
+        evaluate(PROBLEMS, PROMPTS, answers_right_except(set()), out, settings={"temperature": 0.7}, resume=True, progress=False)
+    assert out.read_text() == "".join(headless)  # nothing appended under other settings
+
+
+def test_resume_keeps_one_header_and_the_settings_survive_rewriting(tmp_path):
+    out = tmp_path / "run.jsonl"
+    with pytest.raises(KeyboardInterrupt):
+        evaluate(PROBLEMS, PROMPTS, answers_right_except(set(), crash_after=2), out, settings={"seed": 3}, progress=False)
+    evaluate(PROBLEMS, PROMPTS, answers_right_except(set()), out, settings={"seed": 3}, resume=True, progress=False)
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert lines[0] == {"settings": {"seed": 3}} and all("id" in line for line in lines[1:]) and len(lines) == 6
+    settings, records = read_run(out)
+    write_records(out, regrade(records), settings)  # what `eval score --write` does
+    assert read_run(out) == (settings, regrade(records))
+    with pytest.raises(RecordsError, match="settings differ from the saved run in seed"):
+        evaluate(PROBLEMS, PROMPTS, answers_right_except(set()), out, settings={"seed": 4}, resume=True, progress=False)
+
+
+def test_nothing_to_evaluate_is_an_error_and_writes_no_file(tmp_path):
+    out = tmp_path / "run.jsonl"
+    with pytest.raises(ValueError, match="nothing to evaluate"):
+        evaluate([], [], answers_right_except(set()), out, progress=False)
+    assert not out.exists()
 
 
 def test_a_malformed_line_in_the_middle_names_the_line(tmp_path):

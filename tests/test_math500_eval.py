@@ -9,7 +9,7 @@ import pytest
 from conftest import MATH500
 from reasoning.checkpoint import load_model, save_pretrained
 from reasoning.cli import main
-from reasoning.evaluation.records import read_records
+from reasoning.evaluation.records import read_records, read_run
 from reasoning.tokenizer import Qwen3Tokenizer, build_offline_tokenizer
 
 pytestmark = pytest.mark.skipif(not MATH500.is_file(), reason="../shared/data/math500_test.json is not here")
@@ -51,7 +51,7 @@ def test_eval_math500_writes_records_and_resumes_after_a_crash(tiny_checkpoint, 
         }
 
     assert run(tiny_checkpoint, out, "--resume", "--temperature", "0.7") == 2  # other settings: refused
-    assert json.loads((tmp_path / "results.jsonl.settings.json").read_text())["temperature"] == 0.0
+    assert read_run(out)[0]["temperature"] == 0.0
 
 
 def test_eval_score_regrades_saved_records(tiny_checkpoint, tmp_path, capsys):

@@ -17,7 +17,7 @@ import pytest
 import scripted
 from reasoning.checkpoint import save_pretrained
 from reasoning.cli import main
-from reasoning.evaluation.records import read_records
+from reasoning.evaluation.records import read_records, read_run
 from test_scaling import PREAMBLE, answer_script
 
 CHAPTERS = Path(__file__).resolve().parents[1] / "chapters"
@@ -62,7 +62,7 @@ def test_self_consistency_records_votes_and_all_samples(setup):
         assert counts.get("7", 0) == sum(s["answer"] == "7" for s in samples)
         assert record["extracted"] == record["votes"][0]["answer"]
         assert record["votes"][0]["count"] == max(counts.values())
-    settings = json.loads(out.with_name(out.name + ".settings.json").read_text())
+    settings = read_run(out)[0]
     assert settings["strategy"] == "self-consistency" and settings["n"] == 6 and settings["temperature"] == 0.8
     _, again = run(setup, "sc-again", "--strategy", "self-consistency", "--n", "6")  # deterministic records
     assert [{k: v for k, v in r.items() if k != "seconds"} for r in again] == [
@@ -97,6 +97,18 @@ def test_sample_strategy_and_bad_combinations(setup, capsys):
     base = ["eval", "math500", "--model", str(checkpoint), "--data", str(data), "--out", str(root / "bad.jsonl")]
     assert main([*base, "--strategy", "self-consistency", "--temperature", "0"]) == 2
     assert "temperature above 0" in capsys.readouterr().err
+
+
+def test_an_empty_dataset_is_nothing_to_evaluate_and_writes_nothing(setup, capsys):
+    checkpoint, _, root = setup
+    empty = root / "empty.jsonl"
+    empty.write_text("")
+    out = root / "empty-results.jsonl"
+    assert main(["eval", "math500", "--model", str(checkpoint), "--data", str(empty), "--out", str(out)]) == 2
+    assert "nothing to evaluate" in capsys.readouterr().err and not out.exists()
+    out.write_text("")
+    assert main(["eval", "score", str(out)]) == 2
+    assert "nothing to score" in capsys.readouterr().err
 
 
 def test_compare_tabulates_runs_and_plots(setup, capsys):

@@ -1,7 +1,11 @@
-"""Evaluation records as JSON Lines: one line per problem, appended as soon as it is graded.
+"""Evaluation records as JSON Lines: a settings header, then one line per problem, appended as
+soon as it is graded.
 
-A run killed at any moment loses at most the line being written: on resume a torn last line
-is cut off, and every complete line is kept and never redone.
+The first line, `{"settings": {...}}`, holds the run's settings (model, decoding, prompt), so
+they cannot be lost or swapped apart from the records they produced: a resume compares them
+with its own and refuses a file whose settings cannot be read. A run killed at any moment
+loses at most the line being written: on resume a torn last line is cut off, and every
+complete line is kept and never redone.
 """
 
 from __future__ import annotations
@@ -11,44 +15,71 @@ import os
 from pathlib import Path
 from typing import Any
 
+HEADER_KEY = "settings"
+
 
 class RecordsError(ValueError):
     """A results file that cannot be read or resumed; the message names the file and line."""
 
 
-def read_records(path: str | Path, *, repair: bool = False) -> list[dict[str, Any]]:
-    """All records of a JSONL results file. With `repair`, a torn last line is cut off the file."""
+def read_run(
+    path: str | Path, *, repair: bool = False, required: tuple[str, ...] = ()
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """The settings header (None if the file has none) and all records of a JSONL results file.
+
+    With `repair`, a torn last line is cut off the file; a record without a `required` field
+    is an error naming its line."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"results file {path} not found")
     data = path.read_bytes()
     lines = data.split(b"\n")
-    records = []
+    settings, records = None, []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
-        except json.JSONDecodeError as error:
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
             is_torn_tail = number == len(lines) and not data.endswith(b"\n")
             if is_torn_tail and repair:
                 with path.open("r+b") as handle:
                     handle.truncate(len(data) - len(line))
                 break
             raise RecordsError(f"{path}, line {number}: not a JSON record ({error})") from None
+        if number == 1 and isinstance(record, dict) and set(record) == {HEADER_KEY}:
+            settings = record[HEADER_KEY]
+            continue
         if not isinstance(record, dict) or "id" not in record:
             raise RecordsError(f"{path}, line {number}: a record must be an object with an 'id'")
+        missing = [field for field in required if field not in record]
+        if missing:
+            raise RecordsError(f"{path}, line {number}: the record has no {missing[0]!r} field")
         records.append(record)
-    return records
+    return settings, records
+
+
+def read_records(path: str | Path, *, repair: bool = False) -> list[dict[str, Any]]:
+    """The records of a JSONL results file (its settings header left out)."""
+    return read_run(path, repair=repair)[1]
+
+
+def read_settings(path: str | Path) -> dict[str, Any] | None:
+    """The settings a results file was written with, or None for a file without a header."""
+    return read_run(path)[0]
 
 
 class RecordWriter:
-    """Appends one record per line and flushes it to disk at once."""
+    """Appends one record per line and flushes it to disk at once.
 
-    def __init__(self, path: str | Path) -> None:
+    With `settings`, the file is started afresh with its settings header."""
+
+    def __init__(self, path: str | Path, *, settings: dict[str, Any] | None = None) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = self.path.open("a", encoding="utf-8")
+        self._file = self.path.open("a" if settings is None else "w", encoding="utf-8")
+        if settings is not None:
+            self.write({HEADER_KEY: settings})
 
     def write(self, record: dict[str, Any]) -> None:
         self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -65,9 +96,11 @@ class RecordWriter:
         self.close()
 
 
-def write_records(path: str | Path, records: list[dict[str, Any]]) -> None:
-    """Replace a results file with `records` atomically (write a temporary file, then rename)."""
+def write_records(path: str | Path, records: list[dict[str, Any]], settings: dict[str, Any] | None) -> None:
+    """Replace a results file with its settings header and `records`, atomically (a temporary
+    file, then a rename)."""
     path = Path(path)
+    lines = ([{HEADER_KEY: settings}] if settings is not None else []) + records
     temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    temporary.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in lines), encoding="utf-8")
     os.replace(temporary, path)

@@ -3,15 +3,13 @@ side by side (a table and a bar chart)."""
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reasoning.evaluation.records import read_records
-from reasoning.evaluation.runner import settings_path
+from reasoning.evaluation.records import read_run
 from reasoning.evaluation.strategies import Strategy
 
 
@@ -100,13 +98,13 @@ def method_label(settings: dict[str, Any], fallback: str) -> str:
 
 
 def compare_runs(paths: Sequence[str | Path]) -> list[Run]:
-    """Read each results file (and its settings beside it) into a comparison row."""
+    """Read each results file (its settings header and records) into a comparison row."""
     runs = []
     for path in map(Path, paths):
-        records = read_records(path)
-        saved = settings_path(path)
-        settings = json.loads(saved.read_text()) if saved.is_file() else {}
-        runs.append(Run(str(path), method_label(settings, path.stem), summarize(records)))
+        settings, records = read_run(path)
+        if not records:
+            raise ValueError(f"nothing to compare: {path} holds no records")
+        runs.append(Run(str(path), method_label(settings or {}, path.stem), summarize(records)))
     return runs
 
 

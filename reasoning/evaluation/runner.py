@@ -17,7 +17,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from reasoning.data import Problem
-from reasoning.evaluation.records import RecordsError, RecordWriter, read_records
+from reasoning.evaluation.records import RecordsError, RecordWriter, read_run
 from reasoning.grading import extract_answer, grade
 
 
@@ -47,13 +47,19 @@ def evaluate(
 ) -> list[dict[str, Any]]:
     """Evaluate `problems` (with their `prompts`), appending records to `out`; returns all records.
 
-    `settings` (model, decoding, prompt) are saved beside the results; resuming with other
-    settings is refused, so one file never mixes two experiments.
+    `settings` (model, decoding, prompt) head the results file; resuming with other settings,
+    or a file whose settings cannot be read, is refused, so one file never mixes two experiments.
     """
+    if not problems:
+        raise ValueError("nothing to evaluate: no problems (an empty dataset, or --limit 0)")
     if len(problems) != len(prompts):
         raise ValueError(f"{len(problems)} problems but {len(prompts)} prompts")
     out = Path(out)
-    previous = _start_or_resume(out, settings or {}, resume)
+    settings = json.loads(json.dumps(settings or {}))  # as it reads back (tuples become lists)
+    started = out.is_file() and out.stat().st_size > 0
+    if started and not resume:
+        raise RecordsError(f"{out} already holds results: pass --resume to continue that run, or choose another --out")
+    previous = _resume(out, settings) if started else []
     wanted = {problem.id for problem in problems}
     records = [record for record in previous if record["id"] in wanted]
     done = {record["id"] for record in records}
@@ -61,7 +67,7 @@ def evaluate(
 
     correct = sum(bool(record["correct"]) for record in records)
     bar = tqdm(total=len(problems), initial=len(records), disable=not progress, desc="MATH", unit="problem")
-    with RecordWriter(out) as writer:
+    with RecordWriter(out, settings=None if started else settings) as writer:
         for position, completion in complete([prompts[index] for index in todo]):
             index = todo[position]
             record = grade_record(problems[index], prompts[index], completion, grade_timeout)
@@ -105,25 +111,15 @@ def regrade(records: list[dict[str, Any]], *, grade_timeout: float = 2.0) -> lis
     return regraded
 
 
-def settings_path(out: Path) -> Path:
-    """Where a results file's settings are kept: beside it, as NAME.settings.json."""
-    return out.with_name(out.name + ".settings.json")
-
-
-def _start_or_resume(out: Path, settings: dict[str, Any], resume: bool) -> list[dict[str, Any]]:
-    """Records already in `out` (when resuming), after checking the run's settings match."""
-    saved_settings = settings_path(out)
-    settings = json.loads(json.dumps(settings))  # as it reads back (tuples become lists)
-    if out.exists() and out.stat().st_size and not resume:
-        raise RecordsError(f"{out} already holds results: pass --resume to continue that run, or choose another --out")
-    if not (resume and out.exists()):
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_bytes(b"")
-        saved_settings.write_text(json.dumps(settings, indent=2, sort_keys=True))
-        return []
-    if saved_settings.is_file():
-        before = json.loads(saved_settings.read_text())
-        changed = sorted(key for key in before.keys() | settings.keys() if before.get(key) != settings.get(key))
-        if changed:
-            raise RecordsError(f"cannot resume {out}: settings differ from the saved run in {', '.join(changed)}")
-    return read_records(out, repair=True)
+def _resume(out: Path, settings: dict[str, Any]) -> list[dict[str, Any]]:
+    """The records already in `out`, after checking that its settings header matches `settings`."""
+    saved, records = read_run(out, repair=True)
+    if saved is None:
+        raise RecordsError(
+            f"cannot resume {out}: its first line holds no run settings, so they cannot be checked against "
+            "this run's; choose another --out"
+        )
+    changed = sorted(key for key in saved.keys() | settings.keys() if saved.get(key) != settings.get(key))
+    if changed:
+        raise RecordsError(f"cannot resume {out}: settings differ from the saved run in {', '.join(changed)}")
+    return records
