@@ -12,10 +12,13 @@ a compiled decode step.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 import torch
 
+from reasoning.cli import run_command
+from reasoning.flags import positive_int
 from reasoning.generation import generate, stream
 from reasoning.generation.cli import load_model_and_tokenizer
 
@@ -42,7 +45,7 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--dtype", default="auto")
     parser.add_argument("--prompt", default="Give me a short introduction to large language models.")
-    parser.add_argument("--max-new-tokens", type=int, default=64)
+    parser.add_argument("--max-new-tokens", type=positive_int, default=64)
     parser.add_argument("--compile", action="store_true", help="also time the compiled decode step (compiling takes a while)")
     args = parser.parse_args()
 
@@ -80,5 +83,8 @@ def main() -> None:
         print(f"  {name:20s} {n / seconds:7.1f} tokens/s   ({seconds:.1f} s, {same})")
 
 
+OFFLINE = "pass a local checkpoint directory as --model, or --model 0.6B for random weights (runs offline)"
+
 if __name__ == "__main__":
-    main()
+    if status := run_command("ch02_generate_text.py", main, offline=OFFLINE):  # no SystemExit on success (runpy, %run)
+        sys.exit(status)

@@ -11,12 +11,15 @@ accuracy overall, by subject and by level. The same job is `reasoning eval math5
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from reasoning.checkpoint import load_pretrained
+from reasoning.cli import run_command
 from reasoning.data import load_math500
 from reasoning.evaluation.math500 import evaluate_math500
 from reasoning.evaluation.report import format_summary, summarize
+from reasoning.flags import positive_int
 from reasoning.generation import GenerationConfig
 from reasoning.grading import extract_answer, grade
 
@@ -25,9 +28,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="qwen3-0.6b-base")
     parser.add_argument("--data", type=Path, help="local MATH-500 .json/.jsonl (default: download from the hub)")
-    parser.add_argument("--limit", type=int, default=50)
-    parser.add_argument("--max-new-tokens", type=int, default=2048)
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--limit", type=positive_int, default=50)
+    parser.add_argument("--max-new-tokens", type=positive_int, default=2048)
+    parser.add_argument("--batch-size", type=positive_int, default=16)
     parser.add_argument("--out", type=Path, default=Path("results/ch03-math500.jsonl"))
     parser.add_argument("--resume", action="store_true")
     args = parser.parse_args()
@@ -45,5 +48,11 @@ def main() -> None:
     print(format_summary(summarize(records)))
 
 
+OFFLINE = (
+    "pass --data PATH (a local MATH-500 .json/.jsonl) and a local checkpoint directory as --model, "
+    "or run offline: python chapters/ch06_grpo.py (the toy task)"
+)
+
 if __name__ == "__main__":
-    main()
+    if status := run_command("ch03_evaluate_math500.py", main, offline=OFFLINE):  # no SystemExit on success (runpy, %run)
+        sys.exit(status)

@@ -11,14 +11,17 @@ first --limit MATH-500 problems and print the comparison. The same runs are
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from reasoning.checkpoint import load_pretrained
+from reasoning.cli import run_command
 from reasoning.data import load_math500
 from reasoning.evaluation.completers import make_scorer
 from reasoning.evaluation.math500 import evaluate_strategies
 from reasoning.evaluation.report import comparison
 from reasoning.evaluation.strategies import SCORERS, Strategy
+from reasoning.flags import non_negative_int, positive_int
 from reasoning.generation import GenerationConfig
 from reasoning.prompts import build_prompt
 from reasoning.scaling import self_refine
@@ -28,11 +31,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="qwen3-0.6b-base")
     parser.add_argument("--data", type=Path, help="local MATH-500 .json/.jsonl (default: download from the hub)")
-    parser.add_argument("--limit", type=int, default=50)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--limit", type=positive_int, default=50)
+    parser.add_argument("--rounds", type=non_negative_int, default=2)
     parser.add_argument("--scorers", nargs="+", default=["logprob", "heuristic"], choices=SCORERS)
-    parser.add_argument("--max-new-tokens", type=int, default=1024)
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--max-new-tokens", type=positive_int, default=1024)
+    parser.add_argument("--batch-size", type=positive_int, default=16)
     parser.add_argument("--plot", type=Path, help="bar chart of the comparison (PNG)")
     parser.add_argument("--resume", action="store_true")
     args = parser.parse_args()
@@ -60,5 +63,11 @@ def main() -> None:
     print("\n" + comparison(outputs, args.plot))
 
 
+OFFLINE = (
+    "pass --data PATH (a local MATH-500 .json/.jsonl) and a local checkpoint directory as --model, "
+    "or run offline: python chapters/ch06_grpo.py (the toy task)"
+)
+
 if __name__ == "__main__":
-    main()
+    if status := run_command("ch05_self_refinement.py", main, offline=OFFLINE):  # no SystemExit on success (runpy, %run)
+        sys.exit(status)

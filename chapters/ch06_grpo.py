@@ -13,10 +13,12 @@ The same job is `reasoning train grpo`.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import torch
 
+from reasoning.cli import run_command
 from reasoning.data import Problem
 from reasoning.rl.config import GRPOConfig
 from reasoning.rl.losses import group_advantages, grpo_loss, token_weights
@@ -45,19 +47,26 @@ def main() -> None:
     parser.add_argument("--eval-data", type=Path, help="local MATH-500 file for the held-out evaluation")
     parser.add_argument("--steps", type=int)
     parser.add_argument("--out", type=Path, default=Path("runs/ch06"))
-    parser.add_argument("--resume", action="store_true")
+    start = parser.add_mutually_exclusive_group()
+    start.add_argument("--resume", action="store_true", help="continue the run in --out")
+    start.add_argument("--overwrite", action="store_true", help="replace the run in --out")
     args = parser.parse_args()
 
     explain()
     task_name = "math" if args.model else "toy-addition"
     config = GRPOConfig.from_name("grpo" if args.model else "toy-addition", **({"steps": args.steps} if args.steps else {}))
     task = build_task(task_name, model=args.model, dataset=args.dataset, eval_data=args.eval_data, seed=config.seed)
-    rows = train_task(task, config, args.out, resume=args.resume, on_step=lambda r: print(
+    rows = train_task(task, config, args.out, resume=args.resume, overwrite=args.overwrite, on_step=lambda r: print(
         f"step {r['step']:4d}  reward {r['reward_mean']:.3f}  length {r['response_length']:.1f}  {r['seconds']:.2f} s"
     ))  # fmt: skip
     if rows:
         print(f"\nmetrics in {args.out / 'metrics.csv'}; draw them with: reasoning plot {args.out / 'metrics.csv'}")
 
 
+OFFLINE = (
+    "pass a local checkpoint directory as --model and a local --dataset file, or leave out --model to run the toy task offline"
+)
+
 if __name__ == "__main__":
-    main()
+    if status := run_command("ch06_grpo.py", main, offline=OFFLINE):  # no SystemExit on success (runpy, %run)
+        sys.exit(status)

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 from pathlib import Path
 
+from reasoning.cli import run_command
 from reasoning.rl.config import PRESETS, GRPOConfig
 from reasoning.rl.run import build_task, train_task
 
@@ -28,6 +30,9 @@ def main() -> None:
     parser.add_argument("--beta", type=float, help="KL coefficient to the frozen reference")
     parser.add_argument("--mu", type=int, help="optimisation passes per batch of rollouts")
     parser.add_argument("--out", type=Path, default=Path("runs/ch07"))
+    start = parser.add_mutually_exclusive_group()
+    start.add_argument("--resume", action="store_true", help="continue the run in --out")
+    start.add_argument("--overwrite", action="store_true", help="replace the run in --out")
     args = parser.parse_args()
 
     for name in ("grpo", "dr-grpo", "dapo"):
@@ -37,11 +42,16 @@ def main() -> None:
     base = GRPOConfig.from_name("grpo" if args.model else "toy-addition")
     config = dataclasses.replace(base, **{**objective, **overrides})
     task = build_task("math" if args.model else "toy-addition", model=args.model, dataset=args.dataset, seed=config.seed)
-    train_task(task, config, args.out, on_step=lambda r: print(
+    train_task(task, config, args.out, resume=args.resume, overwrite=args.overwrite, on_step=lambda r: print(
         f"step {r['step']:4d}  reward {r['reward_mean']:.3f}  groups kept {r['groups_used']}  skipped "
         f"{r['groups_skipped']}  clip {r['clip_fraction']:.3f}  {r['seconds']:.2f} s"
     ))  # fmt: skip
 
 
+OFFLINE = (
+    "pass a local checkpoint directory as --model and a local --dataset file, or leave out --model to run the toy task offline"
+)
+
 if __name__ == "__main__":
-    main()
+    if status := run_command("ch07_grpo_improved.py", main, offline=OFFLINE):  # no SystemExit on success (runpy, %run)
+        sys.exit(status)

@@ -64,9 +64,13 @@ def read_config(directory: str | Path) -> Qwen3Config:
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: not a Hugging Face checkpoint directory")
     try:
-        return Qwen3Config.from_hf(json.loads(path.read_text()))
+        return Qwen3Config.from_hf(json.loads(path.read_bytes().decode("utf-8-sig")))
+    except UnicodeDecodeError as error:
+        raise CheckpointError(f"{path} is not UTF-8 text (byte {error.start}: {error.reason})") from None
     except json.JSONDecodeError as error:
         raise CheckpointError(f"{path} is not valid JSON: {error}") from None
+    except ValueError as error:  # a field missing or of the wrong type, an unsupported variant
+        raise CheckpointError(f"{path}: {error}") from None
 
 
 def load_model(directory: str | Path, *, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> Qwen3Model:

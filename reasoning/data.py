@@ -16,6 +16,7 @@ Accepted sources:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
@@ -25,6 +26,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from reasoning import hub
 from reasoning.hub import HubUnavailableError
 
 MATH500_REPO = "HuggingFaceH4/MATH-500"
@@ -122,11 +124,12 @@ def _is_hub_name(source: str | Path) -> bool:
 
 def _read_jsonl(path: Path) -> Iterator[tuple[str, Any]]:
     """Yield one record per non-blank line, lazily, so `limit` stops reading early."""
-    with path.open(encoding="utf-8-sig") as lines:
-        for number, line in enumerate(lines, start=1):
+    with path.open("rb") as lines:
+        for number, raw in enumerate(lines, start=1):
+            where = f"{path}, line {number}"
+            line = _decode(raw, where, bom=number == 1)
             if not line.strip():
                 continue
-            where = f"{path}, line {number}"
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as error:
@@ -136,7 +139,7 @@ def _read_jsonl(path: Path) -> Iterator[tuple[str, Any]]:
 
 def _read_json(path: Path) -> Iterator[tuple[str, Any]]:
     """Yield the records of a JSON list (or of JSON Lines saved under a .json name)."""
-    text = path.read_text(encoding="utf-8-sig")
+    text = _decode(path.read_bytes(), str(path), bom=True)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
@@ -151,16 +154,28 @@ def _read_json(path: Path) -> Iterator[tuple[str, Any]]:
     return ((f"{path}[{index}]", record) for index, record in enumerate(data))
 
 
+def _decode(data: bytes, where: str, *, bom: bool) -> str:
+    """UTF-8 text of `data` (a leading byte-order mark dropped when `bom`), or a `DatasetError` at `where`."""
+    try:
+        return data.decode("utf-8-sig" if bom else "utf-8")
+    except UnicodeDecodeError as error:
+        raise DatasetError(f"{where}: not UTF-8 text (byte {error.start}: {error.reason}); save the file as UTF-8") from None
+
+
 def _read_hub(name: str, split: str, config: str | None) -> Iterator[tuple[str, Any]]:
-    """Yield the records of a hub dataset split; `datasets` serves it from its cache if it can."""
+    """Yield the records of a hub dataset split; `datasets` serves it from its cache if it can,
+    and only from its cache when the hub cannot be reached (so no retries are waited for)."""
     import datasets  # heavy (pyarrow, pandas): only the hub path pays for it
 
+    online = hub.hub_reachable()
     try:
-        rows = datasets.load_dataset(name, config, split=split)
+        with contextlib.nullcontext() if online else hub.offline_mode():
+            rows = datasets.load_dataset(name, config, split=split)
     except ConnectionError as error:
         raise HubUnavailableError(
-            f"cannot load dataset {name!r}: the Hugging Face Hub is unreachable and it is not in the "
-            f"local cache; pass the path of a local .json or .jsonl copy instead"
+            f"cannot load dataset {name!r}: the Hugging Face Hub ({hub.endpoint()}) is unreachable and it is "
+            f"not in the local cache; pass the path of a local .json or .jsonl copy instead",
+            name=name,
         ) from error
     return ((f"{name} ({split})[{index}]", record) for index, record in enumerate(rows))
 

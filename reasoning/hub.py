@@ -6,7 +6,15 @@ directories and the failure modes (unknown name, no network) have one clear mess
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import os
+import socket
+import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 # Short alias -> hub id. "-base" names the pre-trained model; the bare name is the
 # post-trained reasoning (hybrid thinking) model. Qwen3-32B and 235B-A22B were released without
@@ -36,6 +44,10 @@ CHECKPOINT_FILES = (
     "chat_template.jinja",
 )
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "generation_config.json")
+DEFAULT_ENDPOINT = "https://huggingface.co"
+# Long enough for a slow link to open a connection, short enough that an offline run fails at
+# once instead of after huggingface_hub's retries (about 30 s of backoff).
+PROBE_SECONDS = 3.0
 
 
 class UnknownModelError(ValueError):
@@ -43,7 +55,69 @@ class UnknownModelError(ValueError):
 
 
 class HubUnavailableError(ConnectionError):
-    """The Hugging Face Hub cannot be reached and the files are not in the local cache."""
+    """The Hugging Face Hub cannot be reached and `name` (a model or dataset) is not in the local cache."""
+
+    def __init__(self, message: str, *, name: str = "") -> None:
+        super().__init__(message)
+        self.name = name
+
+
+def endpoint() -> str:
+    """The hub's address: HF_ENDPOINT (a mirror) or huggingface.co."""
+    return os.environ.get("HF_ENDPOINT", DEFAULT_ENDPOINT).rstrip("/")
+
+
+def hub_reachable(timeout: float = PROBE_SECONDS) -> bool:
+    """Whether the hub can be reached: False at once under HF_HUB_OFFLINE=1, else whether a TCP
+    connection to the endpoint (or to its proxy) opens within `timeout` seconds, probed once per
+    endpoint and process."""
+    import urllib.request
+
+    if os.environ.get("HF_HUB_OFFLINE", "").upper() in ("1", "ON", "YES", "TRUE"):
+        return False
+    url = urlsplit(endpoint())
+    proxy = urllib.request.getproxies().get(url.scheme)
+    if proxy and not urllib.request.proxy_bypass(url.hostname or ""):
+        url = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    port = url.port or (443 if url.scheme == "https" else 80)
+    return _can_connect(url.hostname or "", port, timeout)
+
+
+@functools.cache
+def _can_connect(host: str, port: int, timeout: float) -> bool:
+    # In a thread, because a name lookup that hangs (no DNS server) ignores socket timeouts.
+    done, opened = threading.Event(), []
+
+    def connect() -> None:
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                opened.append(True)
+        except OSError:
+            pass
+        finally:
+            done.set()
+
+    threading.Thread(target=connect, daemon=True).start()
+    done.wait(timeout)
+    return bool(opened)
+
+
+@contextlib.contextmanager
+def offline_mode() -> Iterator[None]:
+    """Make huggingface_hub and datasets serve only their caches, as HF_HUB_OFFLINE=1 does, but
+    for this block (they read the variable once, at import)."""
+    import huggingface_hub.constants
+
+    candidates = (huggingface_hub.constants, getattr(sys.modules.get("datasets"), "config", None))
+    modules = [module for module in candidates if hasattr(module, "HF_HUB_OFFLINE")]
+    saved = [module.HF_HUB_OFFLINE for module in modules]
+    for module in modules:
+        module.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        for module, value in zip(modules, saved, strict=True):
+            module.HF_HUB_OFFLINE = value
 
 
 def resolve_repo_id(name: str) -> str:
@@ -61,6 +135,15 @@ def resolve_repo_id(name: str) -> str:
     )
 
 
+def looks_like_path(name: str) -> bool:
+    """Whether `name` means a local path rather than an alias or a hub id ("org/name"): it starts
+    with ".", "/" or "~", has a backslash or more than one "/", or its first part is a local directory."""
+    if name.startswith((".", "/", "~")) or "\\" in name or name.endswith("/"):
+        return True
+    parts = name.split("/")
+    return len(parts) > 2 or (len(parts) == 2 and Path(parts[0]).is_dir())
+
+
 def is_base_model(name_or_path: str | Path) -> bool:
     """True for pre-trained base checkpoints (named '*-Base'), False for reasoning models."""
     return Path(str(name_or_path).rstrip("/")).name.lower().endswith("-base")
@@ -69,27 +152,37 @@ def is_base_model(name_or_path: str | Path) -> bool:
 def download(name_or_path: str | Path, patterns: tuple[str, ...] = CHECKPOINT_FILES) -> Path:
     """Return a local directory holding the model's files, downloading only `patterns`.
 
-    A local directory is returned as is. A hub name is fetched with `snapshot_download`
-    (which reuses the local cache); without network it falls back to the cache, and if the
-    files are not there raises `HubUnavailableError` with one line saying what to do.
+    A local directory is returned as is (it must hold config.json when `patterns` ask for it);
+    a name that looks like a path but is none raises `FileNotFoundError`. A hub name is fetched
+    with `snapshot_download`, which reuses the local cache; when the hub cannot be reached (see
+    `hub_reachable`) only the cache is read, and if the files are not there
+    `HubUnavailableError` says what to do.
     """
     path = Path(name_or_path).expanduser()
     if path.is_dir():
+        if "config.json" in patterns and not (path / "config.json").is_file():
+            raise FileNotFoundError(f"{path} is not a checkpoint directory: it has no config.json")
         return path
     if path.exists():
-        raise NotADirectoryError(f"{path} is a file; expected a checkpoint directory or a model name")
+        raise NotADirectoryError(f"{path} is a file, not a checkpoint directory (one with config.json and *.safetensors)")
+    if looks_like_path(str(name_or_path)):
+        raise FileNotFoundError(f"checkpoint directory {path} does not exist")
     repo_id = resolve_repo_id(str(name_or_path))
 
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError
 
+    online = hub_reachable()
     try:
-        return Path(snapshot_download(repo_id, allow_patterns=list(patterns)))
+        return Path(snapshot_download(repo_id, allow_patterns=list(patterns), local_files_only=not online))
     except RepositoryNotFoundError as error:
-        raise UnknownModelError(f"{repo_id!r} was not found on the Hugging Face Hub (or is private)") from error
+        raise UnknownModelError(
+            f"{repo_id!r} is neither a local checkpoint directory nor a model on the Hugging Face Hub (or it is private)"
+        ) from error
     except (LocalEntryNotFoundError, OSError) as error:
         raise HubUnavailableError(
-            f"cannot download {repo_id!r}: the Hugging Face Hub is unreachable and it is not in the "
-            f"local cache; pass a local checkpoint directory instead, or try what runs offline: "
-            f"`reasoning train grpo --task toy-addition` (RL on a CPU in about a minute)"
+            f"cannot download {repo_id!r}: the Hugging Face Hub ({endpoint()}) is unreachable and it is not in "
+            f"the local cache; pass a local checkpoint directory instead, or try what runs offline: "
+            f"`reasoning train grpo --task toy-addition` (RL on a CPU in about a minute)",
+            name=repo_id,
         ) from error

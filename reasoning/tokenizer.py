@@ -225,8 +225,17 @@ class Qwen3Tokenizer:
         return [encoding.ids for encoding in self._tokenizer.encode_batch(list(texts), add_special_tokens=False)]
 
     def decode(self, ids: Sequence[int], skip_special_tokens: bool = False) -> str:
-        """Text of `ids`; `skip_special_tokens` drops <|im_end|> and the like but keeps <think> tags."""
-        return self._tokenizer.decode(list(ids), skip_special_tokens=skip_special_tokens)
+        """Text of `ids`; `skip_special_tokens` drops <|im_end|> and the like but keeps <think> tags.
+
+        A negative id (or one past 32 bits) raises `ValueError`. Ids from `vocab_size` up decode
+        to nothing, as in transformers: they are the rows a model pads its embedding with (Qwen3:
+        151,936 rows for 151,669 tokens), which a sampler can draw.
+        """
+        ids = list(ids)
+        if ids and not 0 <= min(ids) <= max(ids) < 2**32:
+            bad = min(ids) if min(ids) < 0 else max(ids)
+            raise ValueError(f"token id {bad} is outside the vocabulary (ids 0 to {self.vocab_size - 1}, size {self.vocab_size})")
+        return self._tokenizer.decode(ids, skip_special_tokens=skip_special_tokens)
 
     def apply_chat_template(
         self,

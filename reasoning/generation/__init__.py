@@ -1,14 +1,29 @@
-"""Text generation: sampling functions, the batching engine, and `generate` / `stream`."""
+"""Text generation: sampling functions, the batching engine, and `generate` / `stream`.
 
-from reasoning.generation.api import (
-    GenerationConfig,
-    GenerationResult,
-    Prompt,
-    TextStream,
-    generate,
-    generate_as_completed,
-    stream,
-)
-from reasoning.generation.sampling import SamplingParams
+The names below are imported on first use, so the command line can register `reasoning
+generate` (reasoning.generation.cli) without importing torch.
+"""
 
-__all__ = ["GenerationConfig", "GenerationResult", "Prompt", "SamplingParams", "TextStream", "generate", "generate_as_completed", "stream"]
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    **dict.fromkeys(
+        ("GenerationConfig", "GenerationResult", "Prompt", "TextStream", "generate", "generate_as_completed", "stream"),
+        "reasoning.generation.api",
+    ),
+    "SamplingParams": "reasoning.generation.sampling",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'reasoning.generation' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

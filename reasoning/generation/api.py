@@ -244,8 +244,14 @@ def _requests(
     limit = config.max_context or model.config.max_position_embeddings
     seed = random.getrandbits(63) if config.seed is None else config.seed
     groups = []
+    vocab_size = model.config.vocab_size
     for index, prompt in enumerate(prompts):
         ids, budget = _prompt_ids(tokenizer, prompt, config.max_new_tokens)
+        outside = next((token for token in ids if not 0 <= token < vocab_size), None)
+        if outside is not None:
+            raise ValueError(
+                f"prompt {index}: token id {outside} is outside the model's vocabulary (ids 0 to {vocab_size - 1}, size {vocab_size})"
+            )
         if len(ids) >= limit:
             raise ValueError(f"prompt {index} has {len(ids)} tokens; the context limit is {limit}")
         budget = min(budget, limit - len(ids))

@@ -10,6 +10,8 @@ import argparse
 import sys
 import time
 
+from reasoning.flags import fraction, non_negative_float, non_negative_int, positive_int, probability
+
 DTYPES = ("auto", "bfloat16", "float16", "float32")
 
 
@@ -21,9 +23,9 @@ def add_generate_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-think", action="store_true", help="with --chat-template: turn thinking off")
     parser.add_argument("--stream", action="store_true", help="print text as it is generated (one prompt)")
     _add_sampling_arguments(parser, temperature=0.0, top_p=1.0, top_k=0)
-    parser.add_argument("--n", type=int, default=1, help="samples per prompt")
+    parser.add_argument("--n", type=positive_int, default=1, help="samples per prompt")
     parser.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
-    parser.add_argument("--max-batch-size", type=int, default=32)
+    parser.add_argument("--max-batch-size", type=positive_int, default=32)
     parser.set_defaults(func=run_generate)
 
 
@@ -44,11 +46,11 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_sampling_arguments(parser: argparse.ArgumentParser, *, temperature: float, top_p: float, top_k: int) -> None:
-    parser.add_argument("--max-new-tokens", type=int, default=512)
-    parser.add_argument("--temperature", type=float, default=temperature, help="0 is greedy")
-    parser.add_argument("--top-p", type=float, default=top_p)
-    parser.add_argument("--top-k", type=int, default=top_k, help="0 keeps every token")
-    parser.add_argument("--min-p", type=float, default=0.0)
+    parser.add_argument("--max-new-tokens", type=positive_int, default=512)
+    parser.add_argument("--temperature", type=non_negative_float, default=temperature, help="0 is greedy")
+    parser.add_argument("--top-p", type=probability, default=top_p)
+    parser.add_argument("--top-k", type=non_negative_int, default=top_k, help="0 keeps every token")
+    parser.add_argument("--min-p", type=fraction, default=0.0)
     parser.add_argument("--seed", type=int, default=None)
 
 

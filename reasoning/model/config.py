@@ -77,6 +77,7 @@ class Qwen3Config:
     @classmethod
     def from_hf(cls, hf: dict[str, Any]) -> Qwen3Config:
         """Build from a Hugging Face config.json dict (model_type "qwen3" or "qwen3_moe")."""
+        _check_types(hf)
         model_type = hf.get("model_type", "qwen3")
         if model_type not in ("qwen3", "qwen3_moe"):
             raise ValueError(f"expected a Qwen3 config (model_type 'qwen3' or 'qwen3_moe'), got model_type {model_type!r}")
@@ -148,6 +149,46 @@ class Qwen3Config:
     def to_dict(self) -> dict[str, Any]:
         """Plain dict of the fields (for logs and metadata)."""
         return asdict(self)
+
+
+# The config.json fields we read, and what each must hold; None (JSON null) means "not set".
+_SIZES = (
+    "vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
+    "head_dim", "max_position_embeddings", "decoder_sparse_step",
+)  # fmt: skip
+_COUNTS = ("num_experts", "num_local_experts", "num_experts_per_tok", "moe_intermediate_size")  # 0 in dense configs
+_NUMBERS = ("rope_theta", "rms_norm_eps", "router_aux_loss_coef")
+_FLAGS = ("tie_word_embeddings", "norm_topk_prob", "attention_bias")
+_TEXTS = ("model_type", "hidden_act")
+
+
+def _check_types(hf: dict[str, Any]) -> None:
+    """Reject a config.json field of the wrong type, naming it (a string "64" would fail much later)."""
+    if not isinstance(hf, dict):
+        raise ValueError(f"expected a JSON object, got a JSON {type(hf).__name__}")
+    checks = [
+        *((name, _is_int, "a positive integer") for name in _SIZES),
+        *((name, lambda v: _is_int(v, 0), "an integer >= 0") for name in _COUNTS),
+        *((name, _is_number, "a number") for name in _NUMBERS),
+        *((name, lambda v: isinstance(v, bool), "true or false") for name in _FLAGS),
+        *((name, lambda v: isinstance(v, str), "a string") for name in _TEXTS),
+        ("mlp_only_layers", lambda v: isinstance(v, list) and all(_is_int(i, 0) for i in v), "a list of layer numbers"),
+        ("rope_scaling", lambda v: isinstance(v, dict), "an object"),
+        ("rope_parameters", lambda v: isinstance(v, dict), "an object"),
+    ]
+    for name, valid, words in checks:
+        value = hf.get(name)
+        if value is not None and not valid(value):
+            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+            raise ValueError(f"field {name!r} must be {words}, got {shown}")
+
+
+def _is_int(value: Any, minimum: int = 1) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _moe_fields(hf: dict[str, Any]) -> dict[str, Any]:

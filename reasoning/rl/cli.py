@@ -10,11 +10,20 @@ import argparse
 import dataclasses
 from pathlib import Path
 
+from reasoning.flags import input_file, non_negative_float, output_dir, output_file, positive_float, positive_int, probability
+
 _HELP = {
     "group_size": "completions per prompt (G)", "prompts_per_step": "prompts per step, over all ranks",
     "mu": "optimisation passes per batch of rollouts", "beta": "KL coefficient to the frozen reference (k3)",
     "eps_high": "upper clip epsilon (DAPO clip-higher: 0.28)", "aggregation": "token, sequence or constant",
     "dynamic_sampling": "groups with equal rewards: off, skip or refill", "micro_batch_size": "sequences per backward pass",
+}  # fmt: skip
+# Flags checked by argparse, in their own words, before a model is built (GRPOConfig checks again).
+_TYPES = {
+    **dict.fromkeys(("steps", "prompts_per_step", "max_new_tokens", "max_batch_size", "mu", "micro_batch_size"), positive_int),
+    **dict.fromkeys(("lr", "temperature"), positive_float),
+    **dict.fromkeys(("beta", "eps_low", "eps_high", "max_grad_norm", "weight_decay"), non_negative_float),
+    "top_p": probability,
 }  # fmt: skip
 
 
@@ -31,12 +40,14 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     grpo.add_argument("--dataset", help=".json/.jsonl file, hub dataset, or 'math500' (task math)")
     grpo.add_argument("--question-field", default="question")
     grpo.add_argument("--answer-field", default="answer")
-    grpo.add_argument("--limit", type=int, help="train on the first N problems only")
-    grpo.add_argument("--eval-data", type=Path, help="local MATH-500 .json/.jsonl for the periodic held-out evaluation")
+    grpo.add_argument("--limit", type=positive_int, help="train on the first N problems only")
+    grpo.add_argument("--eval-data", type=input_file, help="local MATH-500 .json/.jsonl for the periodic held-out evaluation")
     grpo.add_argument("--preset", choices=sorted(PRESETS), help="objective preset (default: grpo, or toy-addition for that task)")
     grpo.add_argument("--device", default="auto")
-    grpo.add_argument("--out", type=Path, default=Path("runs/grpo"), help="directory for metrics, samples and checkpoints")
-    grpo.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
+    grpo.add_argument("--out", type=output_dir, default=Path("runs/grpo"), help="directory for metrics, samples and checkpoints")
+    start = grpo.add_mutually_exclusive_group()
+    start.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
+    start.add_argument("--overwrite", action="store_true", help="replace the run already in --out (its metrics and checkpoints)")
     for field in dataclasses.fields(GRPOConfig):
         flag = "--" + field.name.replace("_", "-")
         if field.type in ("bool", bool):
@@ -45,16 +56,16 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
             grpo.add_argument(flag, type=float, nargs=2)
         else:
             kind = {"int": int, "float": float, "str": str}[str(field.type)]
-            grpo.add_argument(flag, type=kind, help=_HELP.get(field.name))
+            grpo.add_argument(flag, type=_TYPES.get(field.name, kind), help=_HELP.get(field.name))
     grpo.set_defaults(func=run_train_grpo)
 
 
 def add_plot_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register `plot`."""
     parser = subparsers.add_parser("plot", help="draw training curves (moving average) from a metrics.csv")
-    parser.add_argument("metrics", type=Path)
-    parser.add_argument("--out", type=Path, default=Path("curves.png"))
-    parser.add_argument("--window", type=int, default=10, help="moving-average window in steps")
+    parser.add_argument("metrics", type=input_file)
+    parser.add_argument("--out", type=output_file, default=Path("curves.png"))
+    parser.add_argument("--window", type=positive_int, default=10, help="moving-average window in steps")
     parser.set_defaults(func=run_plot)
 
 
@@ -67,16 +78,19 @@ def _boolean(text: str) -> bool:
 def run_train_grpo(args: argparse.Namespace) -> None:
     from reasoning.rl.config import GRPOConfig
     from reasoning.rl.run import build_task, train_task
+    from reasoning.rl.state import refuse_existing_run
 
     fields = {f.name for f in dataclasses.fields(GRPOConfig)}
     overrides = {name: value for name, value in vars(args).items() if name in fields and value is not None}
     preset = args.preset or ("toy-addition" if args.task == "toy-addition" else "grpo")
     config = GRPOConfig.from_name(preset, **overrides)
+    if not (args.resume or args.overwrite):
+        refuse_existing_run(args.out)  # before any model is loaded
     task = build_task(
         args.task, model=args.model, dataset=args.dataset, question_field=args.question_field, answer_field=args.answer_field,
         limit=args.limit, eval_data=args.eval_data, eval_limit=config.eval_limit, device=args.device, seed=config.seed,
     )  # fmt: skip
-    train_task(task, config, args.out, resume=args.resume, on_step=_print_row)
+    train_task(task, config, args.out, resume=args.resume, overwrite=args.overwrite, on_step=_print_row)
     print(f"metrics: {args.out / 'metrics.csv'}   checkpoints: {args.out / 'checkpoints'}")
 
 
