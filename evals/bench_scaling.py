@@ -27,7 +27,6 @@ from reasoning.model.config import Qwen3Config
 from reasoning.model.qwen3 import Qwen3Model
 
 SAMPLING = SamplingParams(temperature=0.8, top_p=0.9)
-REFERENCE_BOOK_WORKLOAD = 8.2  # tok/s, reasoning-from-scratch, 8 samples x 48 tokens (shared/bench/README.md)
 
 
 def workload(prompts: int, n: int, mean_new_tokens: float, seed: int) -> list[tuple[list[int], list[int]]]:
@@ -93,8 +92,7 @@ def main() -> None:
         book_s = timed(lambda: run_batched(requests(book)))
         print(
             f"book workload (1 prompt, 8 x 48 tokens): {8 * 48 / book_s:.2f} tok/s ({book_s:.1f} s)   "
-            f"vs reasoning-from-scratch {REFERENCE_BOOK_WORKLOAD} tok/s measured here earlier: "
-            f"{8 * 48 / book_s / REFERENCE_BOOK_WORKLOAD:.1f}x"
+            "(the reference on this machine: shared/bench/peer_bench_selfconsistency.py bf16 8 48)"
         )
 
 

@@ -14,7 +14,7 @@ from reasoning.generation.api import GenerationResult
 from reasoning.rl import trainer
 from reasoning.rl.config import GRPOConfig
 from reasoning.rl.losses import group_advantages, grpo_loss
-from reasoning.rl.metrics import TIMING, moving_average, plot_metrics, read_metrics
+from reasoning.rl.metrics import TIMING, moving_average, plot_metrics, read_metrics, reward_trend
 from reasoning.rl.rollout import generate_rollouts, pack, policy_logprobs
 from reasoning.rl.tasks import addition_problems, toy_addition_task, toy_tokenizer
 from reasoning.rl.trainer import grpo_step, prepare, step_problems, train, update
@@ -131,12 +131,24 @@ def test_cli_trains_toy_task_then_plots(tmp_path, capsys):
     argv = ["train", "grpo", "--task", "toy-addition", "--steps", "2", "--prompts-per-step", "4", "--group-size", "4",
             "--eval-every", "0", "--scale-rewards", "false", "--out", str(out)]  # fmt: skip
     assert main(argv) == 0
-    assert "step     2 reward" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "step     2 reward" in printed
+    rewards = [row["reward_mean"] for row in read_metrics(out / "metrics.csv")]
+    assert f"mean reward {sum(rewards) / 2:.3f} over the first 2 steps, {sum(rewards) / 2:.3f} over the last 2 (of 2)" in printed
     saved = json.loads((out / "checkpoints" / "step-000002" / "trainer_state.json").read_text())
     assert saved["config"]["scale_rewards"] is False and saved["config"]["group_size"] == 4
     assert main(["plot", str(out / "metrics.csv"), "--out", str(tmp_path / "curves.png")]) == 0
     assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
-    assert main(["train", "grpo", "--task", "math", "--out", str(out)]) == 2  # no --model: one clear line
+    capsys.readouterr()
+    assert main(["train", "grpo", "--task", "math", "--out", str(tmp_path / "math")]) == 2  # no --model: one clear line
+    assert "needs --model and --dataset" in capsys.readouterr().err
+
+
+def test_reward_trend_averages_the_first_and_last_steps_by_step_number():
+    rows = [{"step": step, "reward_mean": value} for step, value in [(3, 0.5), (1, 0.1), (2, 0.3), (4, 0.9)]]
+    assert reward_trend(rows, first=2, last=3) == (
+        "mean reward 0.200 over the first 2 steps, 0.567 over the last 3 (of 4)"
+    )
 
 
 def test_moving_average_by_hand():

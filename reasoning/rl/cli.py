@@ -77,6 +77,7 @@ def _boolean(text: str) -> bool:
 
 def run_train_grpo(args: argparse.Namespace) -> None:
     from reasoning.rl.config import GRPOConfig
+    from reasoning.rl.metrics import read_metrics, reward_trend
     from reasoning.rl.run import build_task, train_task
     from reasoning.rl.state import refuse_existing_run
 
@@ -91,6 +92,7 @@ def run_train_grpo(args: argparse.Namespace) -> None:
         limit=args.limit, eval_data=args.eval_data, eval_limit=config.eval_limit, device=args.device, seed=config.seed,
     )  # fmt: skip
     train_task(task, config, args.out, resume=args.resume, overwrite=args.overwrite, on_step=_print_row)
+    print(reward_trend(read_metrics(args.out / "metrics.csv")))
     print(f"metrics: {args.out / 'metrics.csv'}   checkpoints: {args.out / 'checkpoints'}")
 
 

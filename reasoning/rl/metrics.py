@@ -75,6 +75,19 @@ def read_metrics(path: str | Path) -> list[dict[str, Any]]:
         return [{key: (float(value) if value not in ("", None) else None) for key, value in row.items()} for row in csv.DictReader(handle)]
 
 
+def reward_trend(rows: list[dict[str, Any]], first: int = 5, last: int = 10) -> str:
+    """The mean reward of the first and of the last steps of a run, in words (what a run's
+    summary line and the README quote)."""
+    rewards = [row["reward_mean"] for row in sorted(rows, key=lambda row: row["step"])]
+    if not rewards:
+        raise ValueError("no steps to summarise")
+    head, tail = rewards[:first], rewards[-last:]
+    return (
+        f"mean reward {sum(head) / len(head):.3f} over the first {len(head)} steps, "
+        f"{sum(tail) / len(tail):.3f} over the last {len(tail)} (of {len(rewards)})"
+    )
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""

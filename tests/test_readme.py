@@ -1,0 +1,46 @@
+"""The README's offline walk-through runs as written: the tiny checkpoint, then `eval math500` on it."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+from reasoning.cli import main
+from reasoning.evaluation.records import read_run
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+MARKER = "<!-- tiny-checkpoint"
+
+
+def readme_block_after(marker: str) -> str:
+    """The fenced code block that follows `marker` in the README."""
+    text = README.read_text()
+    start = text.index("```python\n", text.index(marker)) + len("```python\n")
+    return text[start : text.index("```", start)]
+
+
+def readme_command(prefix: str) -> list[str]:
+    """The arguments of the README's indented command line that starts with `prefix`."""
+    line = next(line.strip() for line in README.read_text().splitlines() if line.strip().startswith(prefix))
+    return shlex.split(line)[1:]  # without the program name
+
+
+def test_the_tiny_checkpoint_block_and_its_eval_command_run_offline(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    exec(compile(readme_block_after(MARKER), "README.md", "exec"), {})  # our own README, not model output
+    assert (tmp_path / "tiny-qwen3" / "config.json").is_file()
+    assert (tmp_path / "tiny-qwen3" / "model.safetensors").stat().st_size < 60e6  # "small", as the README says
+
+    rows = [
+        {"problem": f"What is {k} + {k}?", "solution": "", "answer": str(2 * k), "subject": "Algebra", "level": 1,
+         "unique_id": f"test/algebra/{k}.json"}
+        for k in range(6)
+    ]  # fmt: skip
+    (tmp_path / "math500_test.json").write_text(json.dumps(rows))
+    args = readme_command("reasoning eval math500 --model tiny-qwen3")
+    assert main(args) == 0
+    settings, records = read_run(tmp_path / "tiny.jsonl")
+    assert len(records) == 5 and settings["model"] == "tiny-qwen3" and settings["max_new_tokens"] == 32
+    assert all(0 < record["tokens"] <= 32 for record in records)
+    assert "accuracy" in capsys.readouterr().out
