@@ -4,6 +4,7 @@ import pytest
 
 from reasoning.grading.latex import parse
 from reasoning.grading.nodes import ParseError, render
+from reasoning.grading.tokens import tokenize
 
 
 @pytest.mark.parametrize(
@@ -55,6 +56,11 @@ from reasoning.grading.nodes import ParseError, render
 )
 def test_parse_builds(text, expected):
     assert render(parse(text).node) == expected
+
+
+def test_a_longer_latex_command_is_not_split_into_a_glued_one():
+    assert tokenize(r"2 \cdots") == [("2", "num"), (r"\cdots", "cmd")]  # not \cdot followed by s
+    assert tokenize(r"\ldots") == [(r"\ldots", "cmd")]
 
 
 @pytest.mark.parametrize(

@@ -46,7 +46,7 @@ _GLUED = sorted({*FUNCTIONS, *CONSTANTS, *GREEK, "sqrt", "frac", "cdot", "times"
 _KNOWN = frozenset(
     [*_GLUED, *(name[1:] for name in RELATIONS if name.startswith("\\"))]
     + "binom div pm mp cup setminus backslash lfloor rfloor lceil rceil langle rangle emptyset "
-    "varnothing mathbb begin end overline text".split()
+    "varnothing mathbb begin end overline text cdots ldots dots vdots ddots cdotp".split()
 )
 STARTS_FACTOR = frozenset(
     [r"\frac", r"\sqrt", r"\binom", r"\pi", r"\infty", r"\lfloor", r"\lceil", r"\begin"]
