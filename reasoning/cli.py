@@ -124,7 +124,10 @@ def _offline_message(error: hub.HubUnavailableError, args: argparse.Namespace | 
     if args is None:
         return str(error)
     fixes = []
-    if getattr(args, "data", ...) is None:
+    if hasattr(args, "data_dir"):  # eval run: several benchmarks
+        if args.data_dir is None and args.data is None:
+            fixes.append("--data-dir DIR (local copies of the benchmarks)")
+    elif getattr(args, "data", ...) is None:
         fixes.append("--data PATH (a local MATH-500 .json/.jsonl)")
     dataset = getattr(args, "dataset", None)
     if dataset and not Path(dataset).expanduser().is_file():

@@ -62,7 +62,7 @@ def load_problems(
     source: str | Path,
     *,
     question_field: str = "question",
-    answer_field: str = "answer",
+    answer_field: str | None = "answer",
     id_field: str | None = None,
     split: str = "train",
     config: str | None = None,
@@ -70,7 +70,9 @@ def load_problems(
 ) -> list[Problem]:
     """Load and validate problems from a .json/.jsonl file or a hub dataset (`split`, `config`).
 
-    Answers that are numbers become strings. Without `id_field` a problem's id is its index
+    Answers that are numbers become strings. With `answer_field=None` the answer is left empty
+    for the caller to read from `meta` (a benchmark whose gold is a list, or four options).
+    Without `id_field` a problem's id is its index
     in the source (from 0, blank lines not counted). Fields other than the question, answer
     and id are kept in `Problem.meta`. `limit` keeps the first `limit` records.
     """
@@ -181,7 +183,7 @@ def _read_hub(name: str, split: str, config: str | None) -> Iterator[tuple[str, 
 
 
 def _to_problem(
-    where: str, record: Any, index: int, question_field: str, answer_field: str, id_field: str | None
+    where: str, record: Any, index: int, question_field: str, answer_field: str | None, id_field: str | None
 ) -> Problem:
     """Validate one raw record and build its `Problem`; errors name `where` and the field."""
     if not isinstance(record, dict):
@@ -189,8 +191,8 @@ def _to_problem(
     question = _get(where, record, question_field)
     if not isinstance(question, str) or not question.strip():
         raise DatasetError(f"{where}: field {question_field!r} must be a non-empty string, got {_show(question)}")
-    answer = _get(where, record, answer_field)
-    if not _is_answer(answer):
+    answer = "" if answer_field is None else _get(where, record, answer_field)
+    if answer_field is not None and not _is_answer(answer):
         raise DatasetError(
             f"{where}: field {answer_field!r} must be a non-empty string or a finite number, got {_show(answer)}"
         )

@@ -1,4 +1,4 @@
-"""The prompt templates for math problems: base models, chain of thought, reasoning models.
+"""The prompt templates: math problems (base models, chain of thought, reasoning models), multiple choice.
 
 The defaults follow the protocol behind the published Qwen3-0.6B MATH-500 figures (base
 15.2%, reasoning 48.2%), so results here compare with them: `MATH_PROMPT` asking for the
@@ -10,6 +10,8 @@ chat template, thinking on. (Decoding settings belong to generation; only text l
 from __future__ import annotations
 
 import re
+import string
+from collections.abc import Sequence
 from typing import Literal, Protocol
 
 from reasoning.tokenizer import format_chat
@@ -62,6 +64,44 @@ def build_prompt(
     if kind == "reasoning":
         return chat_prompt(problem, enable_thinking=enable_thinking, cot=cot, chat=chat)
     raise ValueError(f"unknown prompt kind {kind!r}; expected 'base' or 'reasoning'")
+
+
+# Multiple choice (MMLU-STEM, GPQA): options listed as "A) ...", the choice stated as "Answer: X".
+# A base model's prompt ends with "Answer:", so that its next token is the letter (which also
+# lets the letters be scored by their log-likelihood); a chat turn leaves the reply open.
+CHOICE_PROMPT = (
+    "You are a helpful assistant answering a multiple-choice question.\n"
+    "Reason about the question, then write the letter of the correct option on a new line as:\n"
+    "Answer: X\n"
+    "where X is one of {letters}.\n"
+    "\n"
+    "Question:\n"
+    "{question}\n"
+    "\n"
+    "Options:\n"
+    "{options}"
+)
+CHOICE_ANSWER = "\n\nAnswer:"
+
+
+def choice_prompt(
+    question: str,
+    options: Sequence[str],
+    *,
+    kind: PromptKind,
+    enable_thinking: bool = True,
+    chat: ChatFormat = format_chat,
+) -> str:
+    """The multiple-choice prompt for a model of `kind`; option k gets the k-th capital letter."""
+    if not 2 <= len(options) <= len(string.ascii_uppercase):
+        raise ValueError(f"a multiple-choice question needs 2 to 26 options, got {len(options)}")
+    letters = string.ascii_uppercase[: len(options)]
+    listed = "\n".join(f"{letter}) {option}" for letter, option in zip(letters, options))
+    named = f"{', '.join(letters[:-1])} or {letters[-1]}"
+    text = fill(CHOICE_PROMPT, letters=named, question=question, options=listed)
+    if kind == "base":
+        return text + CHOICE_ANSWER
+    return task_prompt(text, kind=kind, enable_thinking=enable_thinking, chat=chat)
 
 
 # Prompts of the inference-time scaling methods (best-of-N judging, self-refinement). The

@@ -55,6 +55,18 @@ def test_offline_eval_fails_at_once_quietly_naming_the_flags(tmp_path, capfd, mo
     assert "Retry" not in err and "Traceback" not in err
 
 
+def test_offline_eval_run_names_the_data_dir(tmp_path, capfd, monkeypatch, closed_endpoint):
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_DATASETS_CACHE", str(tmp_path / "empty-cache"), raising=False)
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "empty-datasets"))
+    code = main(["eval", "run", "--bench", "aime24", "--model", "qwen3-0.6b", "--out", str(tmp_path / "run")])
+    err = capfd.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "'HuggingFaceH4/aime_2024'" in err
+    assert "--data-dir DIR" in err and "--data PATH" not in err and "Traceback" not in err
+
+
 def test_weights_in_the_local_cache_load_offline(hf_checkpoint, tmp_path, monkeypatch, closed_endpoint):
     import huggingface_hub.constants
 

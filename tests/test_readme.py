@@ -1,9 +1,10 @@
-"""The README's offline walk-through runs as written: the tiny checkpoint, then `eval math500` on it."""
+"""The README's offline walk-through runs as written: the tiny checkpoint, then `eval math500` and `eval run` on it."""
 
 from __future__ import annotations
 
 import json
 import shlex
+import shutil
 from pathlib import Path
 
 from reasoning.cli import main
@@ -44,3 +45,9 @@ def test_the_tiny_checkpoint_block_and_its_eval_command_run_offline(tmp_path, mo
     assert len(records) == 5 and settings["model"] == "tiny-qwen3" and settings["max_new_tokens"] == 32
     assert all(0 < record["tokens"] <= 32 for record in records)
     assert "accuracy" in capsys.readouterr().out
+
+    shutil.copytree(README.parent / "tests" / "data" / "benchmarks", tmp_path / "tests" / "data" / "benchmarks")
+    assert main(readme_command("reasoning eval run --bench gsm8k,mmlu-stem --model tiny-qwen3")) == 0
+    summary = json.loads((tmp_path / "tiny-run" / "summary.json").read_text())
+    assert [summary[b]["problems"] for b in ("gsm8k", "mmlu-stem")] == [3, 3] and summary["gsm8k"]["samples"] == 4
+    assert "pass@4" in capsys.readouterr().out

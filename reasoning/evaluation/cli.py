@@ -1,18 +1,37 @@
-"""`reasoning eval math500`, `eval compare` and `eval score`: argument parsing and calls, no logic."""
+"""`reasoning eval run`, `eval math500`, `eval compare` and `eval score`: argument parsing and calls, no logic."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from reasoning.evaluation.protocols import PROTOCOLS, SCORING
 from reasoning.evaluation.strategies import SAMPLING, SCORERS, STRATEGIES
-from reasoning.flags import input_file, non_negative_float, non_negative_int, output_file, positive_int, probability
+from reasoning.flags import (
+    fraction,
+    input_file,
+    non_negative_float,
+    non_negative_int,
+    output_dir,
+    output_file,
+    positive_float,
+    positive_int,
+    probability,
+)
+
+if TYPE_CHECKING:
+    from reasoning.evaluation.suite import Share
 
 
 def add_eval_parser(subparsers: argparse._SubParsersAction) -> None:
-    """Register `eval math500`, `eval compare` and `eval score`."""
-    parser = subparsers.add_parser("eval", help="evaluate a model on MATH-500, or re-score saved results")
+    """Register `eval run`, `eval math500`, `eval compare` and `eval score`."""
+    parser = subparsers.add_parser("eval", help="evaluate a model on benchmarks, or re-score and compare saved results")
     commands = parser.add_subparsers(dest="eval_command", required=True)
+    _add_run_parser(commands)
 
     math = commands.add_parser("math500", help="generate, grade and record MATH-500 answers (resumable)")
     math.add_argument("--model", required=True, help="alias (qwen3-0.6b-base), hub id, or checkpoint directory")
@@ -44,15 +63,124 @@ def add_eval_parser(subparsers: argparse._SubParsersAction) -> None:
     math.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     math.set_defaults(func=run_math500)
 
-    compare = commands.add_parser("compare", help="a table of several runs: method, accuracy, tokens per problem, time")
-    compare.add_argument("results", type=input_file, nargs="+", help="results JSONL files (their settings header names the method)")
-    compare.add_argument("--plot", type=output_file, help="also draw accuracy and tokens per problem as bars (PNG, needs matplotlib)")
+    compare = commands.add_parser(
+        "compare", help="two run directories: paired differences of pass@1 with confidence intervals; or a table of results files"
+    )
+    compare.add_argument("results", type=_existing, nargs="+",
+                         help="two `eval run` directories (A B), or MATH-500 results JSONL files")
+    compare.add_argument("--plot", type=output_file, help="also draw the accuracies (PNG, needs matplotlib)")
     compare.set_defaults(func=run_compare)
 
-    score = commands.add_parser("score", help="re-grade saved results and print the summary")
-    score.add_argument("results", type=input_file)
-    score.add_argument("--write", action="store_true", help="save the re-graded records back to the file")
+    score = commands.add_parser("score", help="re-grade saved results (an `eval run` directory or a results file) and print the summary")
+    score.add_argument("results", type=_existing)
+    score.add_argument("--write", action="store_true", help="save the re-graded records back")
     score.set_defaults(func=run_score)
+
+
+def _add_run_parser(commands: argparse._SubParsersAction) -> None:
+    run = commands.add_parser(
+        "run", help="benchmarks under a sampling protocol: pass@1 ± stderr, pass@k, maj@k (resumable, torchrun-aware)"
+    )
+    run.add_argument("--bench", required=True,
+                     help="comma-separated benchmarks: math500, aime24, aime25, amc23, gsm8k, minerva, olympiadbench, "
+                          "mmlu-stem, gpqa-diamond")
+    run.add_argument("--model", required=True, help="alias (qwen3-0.6b), hub id, or checkpoint directory")
+    run.add_argument("--protocol", default="greedy", choices=PROTOCOLS,
+                     help="greedy: n 1; r1: n 16, T 0.6, top-p 0.95; qwen3: n 16, T 0.6, top-p 0.95, top-k 20 "
+                          "(both up to 32,768 new tokens); the flags below override it")
+    run.add_argument("--n", type=positive_int, help="samples per problem")
+    run.add_argument("--temperature", type=non_negative_float)
+    run.add_argument("--top-p", type=probability)
+    run.add_argument("--top-k", type=non_negative_int)
+    run.add_argument("--min-p", type=fraction)
+    run.add_argument("--max-new-tokens", type=positive_int)
+    run.add_argument("--seed", type=int, default=0, help="sampling seed (each problem's samples have their own stream)")
+    run.add_argument("--scoring", default="generate", choices=SCORING,
+                     help="generate and grade; or, for multiple choice, each letter's likelihood after the prompt")
+    run.add_argument("--kind", choices=["auto", "base", "reasoning"], default="auto",
+                     help="prompt format: plain prompt (base) or chat template (reasoning); auto from the tokenizer")
+    run.add_argument("--no-thinking", action="store_true", help="reasoning models: thinking off")
+    run.add_argument("--data-dir", type=_directory, help="read every benchmark from local files in DIR (offline copies)")
+    run.add_argument("--data", type=input_file, help="read the one benchmark from this .json/.jsonl file")
+    run.add_argument("--limit", type=positive_int, help="the first N problems of each benchmark")
+    run.add_argument("--batch-size", type=positive_int, default=16, help="sequences decoded at once (KV cache rows)")
+    run.add_argument("--grade-timeout", type=positive_float, default=2.0, help="seconds one grade may take")
+    run.add_argument("--device", default="auto")
+    run.add_argument("--compile", action="store_true", help="torch.compile the decode step")
+    run.add_argument("--out", type=output_dir, required=True, help="run directory: <bench>.jsonl records and summary.json")
+    run.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    run.set_defaults(func=run_suite)
+
+
+def _existing(text: str) -> Path:
+    """An existing file or directory."""
+    path = Path(text).expanduser()
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"{path} does not exist")
+    return path
+
+
+def _directory(text: str) -> Path:
+    """An existing directory."""
+    path = _existing(text)
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{path} is not a directory")
+    return path
+
+
+def run_suite(args: argparse.Namespace) -> None:
+    from reasoning.checkpoint import load_pretrained
+    from reasoning.evaluation.benchmarks import load_benchmarks, parse_benchmarks
+    from reasoning.evaluation.protocols import get_protocol
+    from reasoning.evaluation.suite import Share
+    from reasoning.evaluation.suite_model import evaluate_suite
+    from reasoning.evaluation.summary import format_summaries
+
+    names = parse_benchmarks(args.bench)
+    protocol = get_protocol(args.protocol).with_overrides(
+        n=args.n, temperature=args.temperature, top_p=args.top_p, top_k=args.top_k, min_p=args.min_p,
+        max_new_tokens=args.max_new_tokens,
+    )  # fmt: skip
+    suite = load_benchmarks(names, data_dir=args.data_dir, data=args.data, limit=args.limit)  # before the weights
+    share = Share.from_env()
+    with _process_group(share) as barrier:
+        model, tokenizer = load_pretrained(args.model, device=_rank_device(args.device, share))
+        kind = args.kind if args.kind != "auto" else ("base" if tokenizer.base else "reasoning")
+        summaries = evaluate_suite(
+            model, tokenizer, suite, protocol, args.out, model_name=args.model, kind=kind,
+            enable_thinking=not args.no_thinking, scoring=args.scoring, seed=args.seed, batch_size=args.batch_size,
+            compile=args.compile, resume=args.resume,
+            share=share, barrier=barrier, progress=share.rank == 0,
+        )  # fmt: skip
+    if share.rank == 0:
+        print(format_summaries(summaries))
+        print(f"records and summary.json: {args.out}")
+
+
+@contextlib.contextmanager
+def _process_group(share: Share) -> Iterator[Callable[[], None]]:
+    """Under torchrun, a gloo process group for the barriers between benchmarks (the ranks
+    exchange no tensors: each writes its own records); a no-op barrier on one process."""
+    if share.world == 1:
+        yield lambda: None
+        return
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo")
+    try:
+        yield dist.barrier
+    finally:
+        dist.destroy_process_group()
+
+
+def _rank_device(name: str, share: Share) -> str:
+    """cuda:LOCAL_RANK for each rank of a multi-GPU run; the named device otherwise."""
+    if share.world > 1 and name in ("auto", "cuda") and "LOCAL_RANK" in os.environ:
+        import torch
+
+        if torch.cuda.is_available():
+            return f"cuda:{os.environ['LOCAL_RANK']}"
+    return name
 
 
 def run_math500(args: argparse.Namespace) -> None:
@@ -90,6 +218,13 @@ def run_math500(args: argparse.Namespace) -> None:
 
 
 def run_compare(args: argparse.Namespace) -> None:
+    if all(path.is_dir() for path in args.results):
+        if len(args.results) != 2:
+            raise ValueError(f"compare takes two run directories (A B), got {len(args.results)}")
+        _compare_runs(*args.results, plot=args.plot)
+        return
+    if any(path.is_dir() for path in args.results):
+        raise ValueError("compare either two run directories or several results files, not a mix")
     from reasoning.evaluation.report import comparison
 
     print(comparison(args.results, args.plot))
@@ -97,7 +232,28 @@ def run_compare(args: argparse.Namespace) -> None:
         print(f"plot: {args.plot}")
 
 
+def _compare_runs(first: Path, second: Path, plot: Path | None) -> None:
+    from reasoning.evaluation.suite import benchmarks_in, read_benchmark
+    from reasoning.evaluation.summary import compare_records, format_comparison, plot_benchmarks, summarize_benchmark
+
+    shared = [bench for bench in benchmarks_in(first) if bench in benchmarks_in(second)]
+    if not shared:
+        raise ValueError(f"{first} and {second} share no benchmark")
+    rows, summaries = {}, {str(first): {}, str(second): {}}
+    for bench in shared:
+        a, b = read_benchmark(first, bench)[1], read_benchmark(second, bench)[1]
+        summaries[str(first)][bench], summaries[str(second)][bench] = summarize_benchmark(a), summarize_benchmark(b)
+        rows[bench] = (summaries[str(first)][bench]["pass@1"], summaries[str(second)][bench]["pass@1"], compare_records(a, b))
+    print(format_comparison((str(first), str(second)), rows))
+    if plot:
+        plot_benchmarks(summaries, str(plot))
+        print(f"plot: {plot}")
+
+
 def run_score(args: argparse.Namespace) -> None:
+    if args.results.is_dir():
+        _score_run(args.results, write=args.write)
+        return
     from reasoning.evaluation.records import read_run, write_records
     from reasoning.evaluation.report import format_summary, summarize
     from reasoning.evaluation.runner import regrade
@@ -110,3 +266,26 @@ def run_score(args: argparse.Namespace) -> None:
         write_records(args.results, records, settings)
     print(format_summary(summarize(records)))
 
+
+def _score_run(out_dir: Path, *, write: bool) -> None:
+    """Re-grade every benchmark of a run directory; with `write`, save the records and summary.json."""
+    from reasoning.evaluation.benchmarks import BENCHMARKS
+    from reasoning.evaluation.records import read_run, write_records
+    from reasoning.evaluation.suite import benchmark_files, benchmarks_in, read_benchmark, regrade, write_summary
+    from reasoning.evaluation.summary import format_summaries, summarize_benchmark
+
+    benches = benchmarks_in(out_dir)
+    if not benches:
+        raise ValueError(f"nothing to score: {out_dir} holds no benchmark records")
+    summaries = {}
+    for bench in benches:
+        settings, records = read_benchmark(out_dir, bench)
+        regraded = regrade(BENCHMARKS[bench], records)
+        summaries[bench] = summarize_benchmark(regraded)
+        if write:
+            by_id = {record["id"]: record for record in regraded}
+            for path in benchmark_files(out_dir, bench):  # each rank's file keeps its own problems
+                write_records(path, [by_id[record["id"]] for record in read_run(path)[1]], settings)
+    if write:
+        write_summary(out_dir)
+    print(format_summaries(summaries))

@@ -8,14 +8,13 @@ scored candidates, or each refinement round.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
 from torch import nn
 
-from reasoning.evaluation.runner import Complete, Completion
+from reasoning.evaluation.runner import Clock, Complete, Completion
 from reasoning.evaluation.strategies import SCORERS, Strategy
 from reasoning.generation.api import GenerationConfig, GenerationResult, generate_as_completed
 from reasoning.grading import extract_answer
@@ -66,23 +65,11 @@ def engine_completer(model: nn.Module, tokenizer: Qwen3Tokenizer, config: Genera
     engine finishes each."""
 
     def complete(prompts: Sequence[str]) -> Iterator[tuple[int, Completion]]:
-        clock = _Clock()
+        clock = Clock()
         for [result] in generate_as_completed(model, tokenizer, list(prompts), config):
             yield result.prompt_index, Completion(result.text or "", result.num_tokens, clock.lap())
 
     return complete
-
-
-class _Clock:
-    """Seconds since the previous completion, so records' seconds add up to the wall time."""
-
-    def __init__(self) -> None:
-        self.last = time.perf_counter()
-
-    def lap(self) -> float:
-        now = time.perf_counter()
-        seconds, self.last = now - self.last, now
-        return seconds
 
 
 def _sample_record(result: GenerationResult, answer: str | None) -> dict[str, Any]:
@@ -95,7 +82,7 @@ def _sample_record(result: GenerationResult, answer: str | None) -> dict[str, An
 
 def _self_consistency(model: nn.Module, tokenizer: Qwen3Tokenizer, strategy: Strategy, config: GenerationConfig) -> Complete:
     def complete(prompts: Sequence[str]) -> Iterator[tuple[int, Completion]]:
-        clock = _Clock()
+        clock = Clock()
         runs = self_consistency(
             model, tokenizer, list(prompts), config, tie_break=strategy.tie_break, early_stop=strategy.early_stop
         )  # fmt: skip
@@ -115,7 +102,7 @@ def _best_of_n(
     model: nn.Module, tokenizer: Qwen3Tokenizer, config: GenerationConfig, scorer: Scorer, questions: dict[str, str]
 ) -> Complete:
     def complete(prompts: Sequence[str]) -> Iterator[tuple[int, Completion]]:
-        clock = _Clock()
+        clock = Clock()
         for samples in generate_as_completed(model, tokenizer, list(prompts), config):
             index = samples[0].prompt_index
             question = questions[prompts[index]]
@@ -148,7 +135,7 @@ def _self_refine(
     each chunk's records are written as soon as it is done."""
 
     def complete(prompts: Sequence[str]) -> Iterator[tuple[int, Completion]]:
-        clock = _Clock()
+        clock = Clock()
         step = config.max_batch_size
         for start in range(0, len(prompts), step):
             chunk = list(prompts[start : start + step])

@@ -59,6 +59,21 @@ def read_run(
     return settings, records
 
 
+def resume_records(path: str | Path, settings: dict[str, Any]) -> list[dict[str, Any]]:
+    """The records already in `path` (a torn last line cut off), after checking that its
+    settings header equals `settings`: one file never mixes two experiments."""
+    saved, records = read_run(path, repair=True)
+    if saved is None:
+        raise RecordsError(
+            f"cannot resume {path}: its first line holds no run settings, so they cannot be checked against "
+            "this run's; choose another --out"
+        )
+    changed = sorted(key for key in saved.keys() | settings.keys() if saved.get(key) != settings.get(key))
+    if changed:
+        raise RecordsError(f"cannot resume {path}: settings differ from the saved run in {', '.join(changed)}")
+    return records
+
+
 def read_records(path: str | Path, *, repair: bool = False) -> list[dict[str, Any]]:
     """The records of a JSONL results file (its settings header left out)."""
     return read_run(path, repair=repair)[1]

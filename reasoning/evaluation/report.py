@@ -115,7 +115,7 @@ def format_comparison(runs: Sequence[Run]) -> str:
     for run in runs:
         s = run.summary
         lines.append(
-            f"{run.method:<{width}}  {s.overall.accuracy:>8.1%}  {s.overall.total:>8}  {s.tokens_per_problem:>14.0f}  {_duration(s.seconds):>8}"
+            f"{run.method:<{width}}  {s.overall.accuracy:>8.1%}  {s.overall.total:>8}  {s.tokens_per_problem:>14.0f}  {format_duration(s.seconds):>8}"
         )
     return "\n".join(lines)
 
@@ -156,7 +156,8 @@ def comparison(paths: Sequence[str | Path], plot: str | Path | None = None) -> s
     return format_comparison(runs)
 
 
-def _duration(seconds: float) -> str:
+def format_duration(seconds: float) -> str:
+    """Seconds as a short duration: 12.3 s, 4.5 min, 1.2 h."""
     if seconds < 100:
         return f"{seconds:.1f} s"
     if seconds < 6000:

@@ -9,6 +9,7 @@ so an interrupted run resumes exactly where it stopped.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from reasoning.data import Problem
-from reasoning.evaluation.records import RecordsError, RecordWriter, read_run
+from reasoning.evaluation.records import RecordsError, RecordWriter, resume_records
 from reasoning.grading import extract_answer, grade
 
 
@@ -59,7 +60,7 @@ def evaluate(
     started = out.is_file() and out.stat().st_size > 0
     if started and not resume:
         raise RecordsError(f"{out} already holds results: pass --resume to continue that run, or choose another --out")
-    previous = _resume(out, settings) if started else []
+    previous = resume_records(out, settings) if started else []
     wanted = {problem.id for problem in problems}
     records = [record for record in previous if record["id"] in wanted]
     done = {record["id"] for record in records}
@@ -111,15 +112,13 @@ def regrade(records: list[dict[str, Any]], *, grade_timeout: float = 2.0) -> lis
     return regraded
 
 
-def _resume(out: Path, settings: dict[str, Any]) -> list[dict[str, Any]]:
-    """The records already in `out`, after checking that its settings header matches `settings`."""
-    saved, records = read_run(out, repair=True)
-    if saved is None:
-        raise RecordsError(
-            f"cannot resume {out}: its first line holds no run settings, so they cannot be checked against "
-            "this run's; choose another --out"
-        )
-    changed = sorted(key for key in saved.keys() | settings.keys() if saved.get(key) != settings.get(key))
-    if changed:
-        raise RecordsError(f"cannot resume {out}: settings differ from the saved run in {', '.join(changed)}")
-    return records
+class Clock:
+    """Seconds since the previous lap, so records' seconds add up to the wall time."""
+
+    def __init__(self) -> None:
+        self.last = time.perf_counter()
+
+    def lap(self) -> float:
+        now = time.perf_counter()
+        seconds, self.last = now - self.last, now
+        return seconds

@@ -31,10 +31,16 @@ class Tokenizer(Protocol):
 
 @dataclass(frozen=True)
 class Prompt:
-    """A prompt (text or token ids) with its own token budget, overriding `max_new_tokens`."""
+    """A prompt (text or token ids) with its own token budget, overriding `max_new_tokens`.
+
+    `stream` keys its samples' random streams instead of its position in the list, so a prompt
+    draws the same samples wherever it sits: an evaluation resumed on the problems left, or
+    split over ranks, samples each problem as an uninterrupted run does.
+    """
 
     content: str | Sequence[int]
     max_new_tokens: int | None = None
+    stream: int | None = None
 
 
 @dataclass(frozen=True)
@@ -114,8 +120,8 @@ def generate(
 
     Prompts are strings (encoded with `tokenizer`), token-id lists, or `Prompt`s with their
     own budget. Greedy when temperature is 0. A seed makes sampling reproducible: each sample
-    draws from its own random stream, keyed by (seed, prompt index, sample index), so its
-    tokens do not depend on batch size or on the other prompts. Generation stops at an EOS
+    draws from its own random stream, keyed by (seed, prompt index or `Prompt.stream`, sample
+    index), so its tokens do not depend on batch size or on the other prompts. Generation stops at an EOS
     token, a stop string, the token budget or the context limit, whichever comes first.
     """
     config = GenerationConfig(
@@ -256,8 +262,9 @@ def _requests(
             raise ValueError(f"prompt {index} has {len(ids)} tokens; the context limit is {limit}")
         budget = min(budget, limit - len(ids))
         track = bool(config.stop) or track_text
+        stream = prompt.stream if isinstance(prompt, Prompt) and prompt.stream is not None else index
         groups.append([
-            Request(ids, budget, request_key(seed, index, sample), IncrementalText(tokenizer, config.stop) if track else None)
+            Request(ids, budget, request_key(seed, stream, sample), IncrementalText(tokenizer, config.stop) if track else None)
             for sample in range(config.n)
         ])
     return groups

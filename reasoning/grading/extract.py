@@ -7,6 +7,7 @@ milliseconds here and never needs the grader's worker process.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 _BOX = re.compile(r"\\(?:boxed|fbox)(?![a-zA-Z])")
 # Each `\s*` is followed by a required literal (never by another `\s*`), so a run of spaces
@@ -28,6 +29,25 @@ def extract_answer(completion: str, *, last_number: bool = True) -> str | None:
         if found is not None:
             return found
     return _find(completion, last_number)
+
+
+def boxed_arguments(text: str, *, head: int | None = None) -> Iterator[tuple[int, str]]:
+    """(position, argument) of each complete \\boxed or \\fbox in the text, the last box first.
+
+    With `head` every argument is cut to its first `head` characters, so that reading all the
+    boxes stays linear however they nest (each nested argument holds all the boxes inside it).
+    """
+    starts = list(_BOX.finditer(text))
+    braces = _match_braces(text) if starts else {}
+    for box in reversed(starts):
+        content = _box_content(text, box.end(), braces, head)
+        if content is not None:
+            yield box.start(), content
+
+
+def last_boxed(text: str) -> str | None:
+    """The argument of the last complete, non-blank \\boxed{} or \\fbox{} in the text, as written."""
+    return next((content for _, content in boxed_arguments(text) if content.strip()), None)
 
 
 def unbox(answer: str) -> str:
@@ -54,7 +74,8 @@ def unbox(answer: str) -> str:
 
 def _find(text: str, last_number: bool) -> str | None:
     """The answer in one stretch of text, trying each form from the most explicit."""
-    found = _last_box(text) or _stated(text)
+    boxed = last_boxed(text)
+    found = (_tidy(boxed) if boxed else None) or _stated(text)
     if found is None and last_number:
         found = _last_number(text)
     return found
@@ -73,27 +94,19 @@ def _match_braces(text: str) -> dict[int, int]:
     return match
 
 
-def _box_content(text: str, start: int, braces: dict[int, int]) -> str | None:
-    """The argument of a box command ending at `start`: `{...}` or a bare token (`\\boxed 5`)."""
+def _box_content(text: str, start: int, braces: dict[int, int], head: int | None) -> str | None:
+    """The argument of a box command ending at `start`: `{...}` or a bare token (`\\boxed 5`),
+    cut to its first `head` characters when `head` is given."""
     i = start
     while i < len(text) and text[i] in " \t":
         i += 1
     if i < len(text) and text[i] == "{":
         end = braces.get(i)
-        return None if end is None else text[i + 1 : end]
-    m = _BARE.match(text, i)
+        if end is None:
+            return None
+        return text[i + 1 : end if head is None else min(end, i + 1 + head)]
+    m = _BARE.match(text, i, len(text) if head is None else i + head)
     return m.group() if m else None
-
-
-def _last_box(text: str) -> str | None:
-    """The last complete, non-empty \\boxed or \\fbox argument."""
-    starts = [m.end() for m in _BOX.finditer(text)]
-    braces = _match_braces(text) if starts else {}
-    for start in reversed(starts):
-        content = _box_content(text, start, braces)
-        if content and content.strip():
-            return _tidy(content)
-    return None
 
 
 def _stated(text: str) -> str | None:
