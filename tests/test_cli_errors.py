@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MATH500
+from conftest import MATH500_FILE
 from reasoning.cli import main
 from reasoning.model.config import Qwen3Config
 from reasoning.rl.tasks import TOY_CONFIG, toy_tokenizer
@@ -228,12 +228,11 @@ def test_a_chapter_without_network_names_the_flags_that_run_offline(capsys, monk
     assert "--data PATH" in err and "--model" in err and "ch06_grpo.py" in err
 
 
-@pytest.mark.skipif(not MATH500.is_file(), reason="../shared/data/math500_test.json is not here")
 def test_a_chapter_rerun_without_resume_is_refused_in_one_line(hf_checkpoint, tmp_path, capsys, monkeypatch):
     _, checkpoint = hf_checkpoint(vocab_size=128)
     toy_tokenizer().save_pretrained(checkpoint)
     capsys.readouterr()  # transformers' progress bar while saving
     out = write_results(tmp_path / "ch03.jsonl", [RECORD])
-    argv = ("--model", checkpoint, "--data", MATH500, "--limit", "1", "--out", out)
+    argv = ("--model", checkpoint, "--data", MATH500_FILE, "--limit", "1", "--out", out)
     code, err = run_chapter("ch03_evaluate_math500.py", *argv, capsys=capsys, monkeypatch=monkeypatch)
     assert code == 2 and "already holds results: pass --resume" in one_line(err)

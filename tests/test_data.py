@@ -10,12 +10,10 @@ import types
 from pathlib import Path
 
 import pytest
+from conftest import MATH500, MATH500_FILE
 
 from reasoning.data import DatasetError, Problem, load_math500, load_problems
 from reasoning.hub import HubUnavailableError
-
-MATH500 = Path(__file__).parents[1].parent / "shared/data/math500_test.json"
-needs_math500 = pytest.mark.skipif(not MATH500.is_file(), reason=f"{MATH500} not present")
 
 
 def write_jsonl(path: Path, lines: list[str]) -> Path:
@@ -23,11 +21,15 @@ def write_jsonl(path: Path, lines: list[str]) -> Path:
     return path
 
 
-@needs_math500
-def test_load_math500_reads_all_500_problems_with_mapped_fields():
+@pytest.mark.skipif(not MATH500.is_file(), reason=f"{MATH500} not present")
+def test_load_math500_reads_all_500_problems():
     problems = load_math500(MATH500)
-    assert len(problems) == 500
-    assert len({problem.id for problem in problems}) == 500
+    assert len(problems) == len({problem.id for problem in problems}) == 500
+
+
+def test_load_math500_maps_the_fields():
+    problems = load_math500(MATH500_FILE)
+    assert len({problem.id for problem in problems}) == len(problems) == len(json.loads(MATH500_FILE.read_text()))
     first = problems[0]
     assert first.id == "test/precalculus/807.json"
     assert first.question.startswith("Convert the point $(0,3)$ in rectangular coordinates")
@@ -38,10 +40,9 @@ def test_load_math500_reads_all_500_problems_with_mapped_fields():
     assert all(isinstance(p.level, int) and p.subject and p.solution for p in problems)
 
 
-@needs_math500
 def test_load_math500_limit_keeps_the_first_records():
-    problems = load_math500(str(MATH500), limit=3)
-    assert [p.id for p in problems] == [p.id for p in load_math500(MATH500)[:3]]
+    problems = load_math500(str(MATH500_FILE), limit=3)
+    assert [p.id for p in problems] == [p.id for p in load_math500(MATH500_FILE)[:3]]
 
 
 def test_load_math500_without_path_uses_the_hub_test_split(monkeypatch):

@@ -178,17 +178,26 @@ def test_cache_token_budget_bounds_the_batch(model):
         list(Engine(model, max_cache_tokens=15).run([[Request(random_prompts([10])[0], 10)]], SamplingParams()))
 
 
-def test_bfloat16_batched_greedy_equals_one_at_a_time(model):
-    """The same holds in bf16 on the engine's own path (cache, batching) as a smoke test of dtypes."""
+def test_bfloat16_batched_greedy_equals_one_at_a_time_up_to_a_near_tie(model):
+    """The same holds in bf16 on the engine's own path (cache, batching), up to rounding: exact
+    equality cannot be promised, since a batch rounds its sums otherwise than one row alone and
+    bf16 logits (steps of 1/16 near 10) tie or nearly tie at some steps of these very prompts.
+    So each row must match until its first differing token, and there the two choices must be a
+    near-tie in the one-row run's own logits."""
     low = Qwen3Model(TINY).eval()
     low.load_state_dict(model.state_dict())
     low = low.to(torch.bfloat16)
     prompts = random_prompts([6, 2, 9])
     batched = generate(low, None, prompts, max_new_tokens=8, max_batch_size=3)
     single = [generate(low, None, [p], max_new_tokens=8)[0] for p in prompts]
-    agree = sum(a.token_ids == b.token_ids for a, b in zip(batched, single))
-    assert agree >= 2  # bf16 rounding differs between batch shapes; near-ties may flip
     assert all(r.num_tokens == 8 for r in batched)
+    for prompt, b, s in zip(prompts, batched, single):
+        k = next((k for k, (x, y) in enumerate(zip(b.token_ids, s.token_ids)) if x != y), 8)
+        assert b.logprobs[:k] == pytest.approx(s.logprobs[:k], abs=0.1)  # about 0.04 apart at most here
+        if k < 8:
+            with torch.no_grad():
+                logits = low(torch.tensor([prompt + list(s.token_ids[:k])]))[0, -1].float()
+            assert logits[s.token_ids[k]] - logits[b.token_ids[k]] <= 0.25, (k, b.token_ids, s.token_ids)
 
 
 def test_rejects_empty_prompts_and_text_without_tokenizer(model):

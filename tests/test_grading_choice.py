@@ -114,7 +114,8 @@ HOSTILE += degenerate(1_000_000)  # the extraction tests' cases too
 def test_a_megabyte_of_hostile_text_is_read_in_linear_time(name, text):
     start = time.perf_counter()
     extract_choice(text)
-    assert time.perf_counter() - start < 1.0  # about 0.2 s at most here; a quadratic pattern takes minutes
+    # About 0.2 s at most here; a quadratic pattern takes hours, so a bound this loose never flakes on a busy machine.
+    assert time.perf_counter() - start < 10.0
 
 
 PATTERNS = [(name, value) for name, value in vars(choice).items() if isinstance(value, re.Pattern)]
@@ -126,10 +127,10 @@ def test_no_pattern_backtracks_over_a_run(name, pattern):
     slowest = 0.0
     for head in ("", "answer", "Answer:", "option", "(", "\\boxed{"):
         for unit in (" ", "\t", "\n", "*", "**", ":", "(", "A", "a", "{", "}", "$", "\\", "(A", " A"):
-            text = head + unit * (10_000 // len(unit)) + "x"
+            text = head + unit * (50_000 // len(unit)) + "x"
             start = time.perf_counter()
             for _ in pattern.finditer(text):
                 pass
             pattern.fullmatch(text)
             slowest = max(slowest, time.perf_counter() - start)
-    assert slowest < 0.05, slowest  # linear: about 1 ms here; n^2: seconds
+    assert slowest < 1.0, slowest  # linear: a few ms here; n^2 over 50,000 characters: a minute or more

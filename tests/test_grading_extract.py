@@ -45,4 +45,4 @@ def test_unbox_strips_only_a_box_that_wraps_the_whole_answer():
 def test_a_megabyte_of_hostile_text_extracts_in_linear_time(completion):
     start = time.monotonic()
     extract_answer(completion)
-    assert time.monotonic() - start < 1.0
+    assert time.monotonic() - start < 10.0  # linear: under 0.3 s; quadratic: hours (loose, so a busy machine never flakes)

@@ -6,13 +6,11 @@ import json
 
 import pytest
 
-from conftest import MATH500
+from conftest import MATH500_FILE
 from reasoning.checkpoint import load_model, save_pretrained
 from reasoning.cli import main
 from reasoning.evaluation.records import read_records, read_run
 from reasoning.tokenizer import Qwen3Tokenizer, build_offline_tokenizer
-
-pytestmark = pytest.mark.skipif(not MATH500.is_file(), reason="../shared/data/math500_test.json is not here")
 
 
 @pytest.fixture
@@ -24,7 +22,7 @@ def tiny_checkpoint(hf_checkpoint, tmp_path):
 
 
 def run(checkpoint, out, *extra):
-    args = ["eval", "math500", "--model", str(checkpoint), "--data", str(MATH500), "--limit", "5",
+    args = ["eval", "math500", "--model", str(checkpoint), "--data", str(MATH500_FILE), "--limit", "5",
             "--max-new-tokens", "6", "--batch-size", "2", "--device", "cpu", "--out", str(out), *extra]  # fmt: skip
     return main(args)
 

@@ -27,6 +27,7 @@ def mean(values) -> float:
     return sum(values) / len(values)
 
 
+@pytest.mark.slow  # 150 steps: about 25 s
 def test_toy_addition_reward_rises_from_below_03_to_above_08(tmp_path):
     task = toy_addition_task()
     config = GRPOConfig.from_name("toy-addition", steps=150, checkpoint_every=0, eval_every=0)

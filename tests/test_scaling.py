@@ -8,7 +8,6 @@ in answer and in length, and every method's choice can be checked.
 from __future__ import annotations
 
 import math
-import time
 
 import pytest
 
@@ -97,9 +96,9 @@ def test_parse_score_reads_the_usual_forms_and_rejects_the_rest():
     assert parse_score("<think>maybe 2/10</think>Score: **9**") == 9  # the visible verdict counts
     assert parse_score("Score: 6.5") == 6.5
     assert parse_score("Score: 42") is None and parse_score("no idea") is None
-    start = time.perf_counter()
-    assert parse_score("9" * 1_000_000 + "/10") is None  # hostile: bounded, fast
-    assert time.perf_counter() - start < 0.5
+    # Hostile input costs no more than a page: only the first 2,000 characters are read.
+    assert parse_score("9" * 1_000_000 + "/10") is None
+    assert parse_score("-" * 1_990 + " 7/10") == 7 and parse_score("-" * 2_000 + " 7/10") is None
 
 
 def candidate(text: str, logprobs=(-1.0,), finished=True) -> Candidate:

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from conftest import MATH500, MATH500_FILE
 from reasoning import hub
 from reasoning.tokenizer import ADDED_TOKENS, Qwen3Tokenizer, format_chat
-
-MATH500 = Path(__file__).parents[1].parent / "shared/data/math500_test.json"
 
 HARD_STRINGS = [
     "Emoji: 👩‍👩‍👧‍👦 🎉🎉 ✅ and 🤖!",
@@ -48,9 +47,7 @@ def qwen_reference():
 
 
 def math500_texts() -> list[str]:
-    if not MATH500.is_file():
-        pytest.skip(f"{MATH500} not found")
-    records = json.loads(MATH500.read_text())
+    records = json.loads(MATH500_FILE.read_text())
     return [record[key] for record in records for key in ("problem", "solution")]
 
 
@@ -74,7 +71,7 @@ def test_encodes_documented_example(tokenizer):
 def test_math500_matches_qwen_encoder_and_round_trips(tokenizer, qwen_reference):
     texts = math500_texts()
     ids = tokenizer.encode_batch(texts)
-    assert len(texts) == 1000
+    assert len(texts) == (1000 if MATH500_FILE == MATH500 else 10)  # a problem and a solution of each
     for text, ours in zip(texts, ids):
         assert ours == qwen_reference.encode(text), text
         assert tokenizer.decode(ours) == text
@@ -208,9 +205,7 @@ def test_apply_chat_template_tokenize_returns_ids(tokenizer):
 def test_transformers_loads_saved_tokenizer_identically(tokenizer, saved_dir):
     transformers = pytest.importorskip("transformers")
     hf = transformers.AutoTokenizer.from_pretrained(saved_dir)
-    texts = HARD_STRINGS + ["<|im_start|>user\n<think>x</think><|im_end|>"]
-    if MATH500.is_file():
-        texts += math500_texts()[:100]
+    texts = HARD_STRINGS + ["<|im_start|>user\n<think>x</think><|im_end|>"] + math500_texts()[:100]
     assert [hf.encode(text, add_special_tokens=False) for text in texts] == tokenizer.encode_batch(texts)
     assert (hf.eos_token_id, hf.pad_token_id, len(hf)) == (151645, 151643, 151669)
     answered = [*MULTI_TURN, {"role": "assistant", "content": "4", "reasoning_content": "add"}]

@@ -22,6 +22,11 @@ _UNICODE = {
     "\u222a": r"\cup ", "\u2208": r"\in ", "\u2205": r"\emptyset ", "\u00b0": "",
 }
 _UNICODE_RE = re.compile("|".join(map(re.escape, _UNICODE)))
+# A root over a number takes all its digits (√51 is \sqrt{51}, where LaTeX's \sqrt51 is \sqrt{5}1),
+# and a run of superscripts is one exponent (x² is x^{2}, 10⁻³ is 10^{-3}).
+_UNICODE_ROOT = re.compile("\u221a" + r"\s*(\d+(?:\.\d+)?)")
+_SUPERSCRIPTS = re.compile("[\u207b\u2070\u00b9\u00b2\u00b3\u2074-\u2079]+")
+_PLAIN_DIGITS = str.maketrans("\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079", "-0123456789")
 
 _GROUPED_DIGITS = re.compile(r"(\d)\s*(?:,\\!|\{,\})\s*(?=\d{3}(?!\d))")  # 10,\!080 and 10{,}080
 # Spacing commands; `\\` (a matrix row break) is matched first so that it is kept whole.
@@ -87,6 +92,8 @@ def clean_with_unit(answer: str) -> tuple[str, str]:
     """The cleaned answer without its unit, and the unit's canonical name ("" when none)."""
     s = unbox(answer.strip())
     s = s.replace(r"\$", "").replace("$", "")
+    s = _UNICODE_ROOT.sub(r"\\sqrt{\1}", s)
+    s = _SUPERSCRIPTS.sub(lambda m: "^{" + m.group().translate(_PLAIN_DIGITS) + "}", s)
     s = _UNICODE_RE.sub(lambda m: _UNICODE[m.group()], s)
     s = _GROUPED_DIGITS.sub(r"\1", s)
     s = _SPACING.sub(lambda m: _SPACE_FOR.get(m.group(), " "), s)

@@ -1,0 +1,101 @@
+"""The chapter scripts run end to end, offline, in seconds: ch02 and ch03 on a tiny random
+checkpoint with the real Qwen3 vocabulary, ch06 and ch07 on the toy task, each for a few steps."""
+
+from __future__ import annotations
+
+import json
+import re
+import runpy
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import MATH500_FILE
+from reasoning.checkpoint import save_pretrained
+from reasoning.evaluation.records import read_run
+from reasoning.model.config import Qwen3Config
+from reasoning.model.qwen3 import Qwen3Model
+from reasoning.tokenizer import Qwen3Tokenizer, build_offline_tokenizer
+
+CHAPTERS = Path(__file__).resolve().parents[1] / "chapters"
+
+pytestmark = pytest.mark.usefixtures("one_thread", "closed_endpoint")  # tiny models; the hub unreachable
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    """A tiny base checkpoint (the README's recipe), with large random weights so that greedy
+    choices are far from ties: ch02 compares its decodings token for token."""
+    torch.manual_seed(0)
+    config = Qwen3Config.from_name("0.6B", hidden_size=64, intermediate_size=128, num_layers=2, num_heads=4,
+                                   num_kv_heads=2, head_dim=32)  # fmt: skip
+    model = Qwen3Model(config)
+    with torch.no_grad():
+        for param in model.parameters():
+            param.normal_(0, 0.3)
+    tokenizer = Qwen3Tokenizer(build_offline_tokenizer(), base=True)
+    return save_pretrained(model, tokenizer, tmp_path_factory.mktemp("tiny") / "tiny-qwen3")
+
+
+def run_chapter(script: str, *argv, monkeypatch, capsys) -> str:
+    """What `python chapters/<script> argv...` prints; a chapter that fails exits, failing the test."""
+    monkeypatch.setattr(sys, "argv", [script, *map(str, argv)])
+    runpy.run_path(str(CHAPTERS / script), run_name="__main__")
+    return capsys.readouterr().out
+
+
+def test_ch02_streams_then_decodes_the_same_tokens_with_and_without_the_kv_cache(checkpoint, monkeypatch, capsys):
+    argv = ("--model", checkpoint, "--device", "cpu", "--dtype", "float32", "--max-new-tokens", "4")
+    lines = run_chapter("ch02_generate_text.py", *argv, monkeypatch=monkeypatch, capsys=capsys).splitlines()
+    assert lines[0] == f"{checkpoint}: 10M parameters, torch.float32 on cpu"
+    assert "The prompt is 10 tokens: [35127, 752, 264, 2805, 16800, 311, 3460, 4128, 4119, 13]" in lines
+    assert "(4 tokens, finished by length)" in lines
+    timings = lines[lines.index("Decoding 4 tokens:") + 1 :]
+    assert [line[:22].strip() for line in timings] == ["no KV cache", "KV cache"]
+    assert all(line.endswith(" s, same tokens)") for line in timings)  # the KV cache's tokens are the reference's
+
+
+def test_ch03_grades_an_example_then_evaluates_and_prints_the_accuracy(checkpoint, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "ch03.jsonl"
+    argv = ("--model", checkpoint, "--data", MATH500_FILE, "--limit", "2", "--max-new-tokens", "4", "--out", out)
+    printed = run_chapter("ch03_evaluate_math500.py", *argv, monkeypatch=monkeypatch, capsys=capsys)
+    first, second = json.loads(MATH500_FILE.read_text())[:2]
+    example = f"problem: {first['problem'][:80]}...\nextracted {first['answer']!r} -> GradeResult(correct=True,"
+    assert printed.startswith(example)
+    assert re.search(r"^accuracy \d+\.\d% \(\d/2\), ", printed, re.M)
+    settings, records = read_run(out)
+    assert settings["model"] == str(checkpoint) and settings["kind"] == "base" and settings["max_new_tokens"] == 4
+    assert [r["id"] for r in records] == [first["unique_id"], second["unique_id"]]
+    assert all(0 < r["tokens"] <= 4 for r in records)
+
+
+def test_ch06_works_one_group_by_hand_then_trains_the_toy_task(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "ch06"
+    printed = run_chapter("ch06_grpo.py", "--steps", "2", "--out", out, monkeypatch=monkeypatch, capsys=capsys)
+    lines = printed.splitlines()
+    assert lines[:2] == [
+        "rewards [1.0, 0.0, 0.0, 1.0] -> advantages [0.866, -0.866, -0.866, 0.866]",
+        "a gradient step raises each completion's log-prob in proportion to [0.216, -0.216, -0.216, 0.216]",
+    ]
+    steps = [re.fullmatch(r"step +(\d+)  reward [01]\.\d{3}  length [\d.]+  [\d.]+ s", line) for line in lines[3:5]]
+    assert all(steps) and [int(step.group(1)) for step in steps] == [1, 2], lines
+    assert lines[-1] == f"metrics in {out / 'metrics.csv'}; draw them with: reasoning plot {out / 'metrics.csv'}"
+    assert len((out / "metrics.csv").read_text().splitlines()) == 3  # a header and two steps
+    assert (out / "checkpoints" / "step-000002" / "model.safetensors").is_file()
+
+
+def test_ch07_lists_the_presets_then_trains_the_chosen_variant_with_its_overrides(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "ch07"
+    argv = ("--variant", "dapo", "--beta", "0.01", "--mu", "2", "--steps", "2", "--out", out)
+    lines = run_chapter("ch07_grpo_improved.py", *argv, monkeypatch=monkeypatch, capsys=capsys).splitlines()
+    assert [line.split()[0] for line in lines[:3]] == ["grpo", "dr-grpo", "dapo"]
+    assert "eps_high=0.28" in lines[2] and "dynamic_sampling=refill" in lines[2]
+    step = r"step +(\d+)  reward [01]\.\d{3}  groups kept \d+  skipped \d+  clip .*"
+    steps = [re.fullmatch(step, line) for line in lines[3:]]
+    assert all(steps) and [int(step.group(1)) for step in steps] == [1, 2], lines
+    state = json.loads((out / "checkpoints" / "step-000002" / "trainer_state.json").read_text())
+    dapo = {"eps_high": 0.28, "aggregation": "token", "mask_truncated": True, "dynamic_sampling": "refill"}
+    overrides = {"beta": 0.01, "mu": 2, "steps": 2}
+    assert {k: state["config"][k] for k in [*dapo, *overrides]} == {**dapo, **overrides}
