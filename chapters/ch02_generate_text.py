@@ -17,10 +17,10 @@ import time
 
 import torch
 
+from reasoning.checkpoint import load_model_and_tokenizer
 from reasoning.cli import run_command
 from reasoning.flags import positive_int
 from reasoning.generation import generate, stream
-from reasoning.generation.cli import load_model_and_tokenizer
 
 
 @torch.inference_mode()
@@ -28,7 +28,7 @@ def generate_without_cache(model: torch.nn.Module, ids: list[int], max_new_token
     """Greedy decoding the naive way: the whole sequence goes through the model for every token."""
     tokens = list(ids)
     for _ in range(max_new_tokens):
-        logits = model(torch.tensor([tokens], device=next(model.parameters()).device), last_only=True)
+        logits = model.logits(model(torch.tensor([tokens], device=next(model.parameters()).device))[:, -1])
         tokens.append(int(logits.argmax(dim=-1)))
     return tokens[len(ids) :]
 

@@ -22,7 +22,7 @@ from reasoning.cli import run_command
 from reasoning.data import load_math500
 from reasoning.evaluation.math500 import evaluate_strategies
 from reasoning.evaluation.report import comparison
-from reasoning.evaluation.strategies import SAMPLING, Strategy
+from reasoning.evaluation.strategies import SAMPLING, BestOfN, ChainOfThought, Greedy, Sample, SelfConsistency
 from reasoning.flags import positive_int
 from reasoning.generation import GenerationConfig, generate
 from reasoning.prompts import build_prompt
@@ -58,11 +58,11 @@ def main() -> None:
     print(f"votes {[(g.answer, g.count) for g in run.vote.groups]} -> {run.answer!r} ({run.tokens} tokens)\n")
 
     methods = [
-        (Strategy("greedy"), greedy),
-        (Strategy("cot"), greedy),
-        (Strategy("sample"), sampled),
-        (Strategy("self-consistency", n=args.n), sampled),
-        (Strategy("best-of-n", n=args.n, scorer="logprob"), sampled),
+        (Greedy(), greedy),
+        (ChainOfThought(), greedy),
+        (Sample(), sampled),
+        (SelfConsistency(n=args.n), sampled),
+        (BestOfN(n=args.n, scorer="logprob"), sampled),
     ]
     outputs = evaluate_strategies(
         model, tokenizer, problems, methods, "results", model_name=args.model, kind=kind, prefix="ch04", resume=args.resume

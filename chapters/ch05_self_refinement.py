@@ -17,14 +17,13 @@ from pathlib import Path
 from reasoning.checkpoint import load_pretrained
 from reasoning.cli import run_command
 from reasoning.data import load_math500
-from reasoning.evaluation.completers import make_scorer
 from reasoning.evaluation.math500 import evaluate_strategies
 from reasoning.evaluation.report import comparison
-from reasoning.evaluation.strategies import SCORERS, Strategy
+from reasoning.evaluation.strategies import SCORERS, Greedy, SelfRefine
 from reasoning.flags import non_negative_int, positive_int
 from reasoning.generation import GenerationConfig
 from reasoning.prompts import build_prompt
-from reasoning.scaling import self_refine
+from reasoning.scaling import make_scorer, self_refine
 
 
 def main() -> None:
@@ -55,7 +54,7 @@ def main() -> None:
         verdict = "improved" if round_.improved else "no better: stop"
         print(f"--- round {number} critique\n{round_.critique}\n--- revision (score {round_.score:.3f}, {verdict})\n{round_.revision}\n")
 
-    strategies = [Strategy("greedy")] + [Strategy("self-refine", rounds=args.rounds, scorer=name) for name in args.scorers]
+    strategies = [Greedy()] + [SelfRefine(rounds=args.rounds, scorer=name) for name in args.scorers]
     methods = [(strategy, config) for strategy in strategies]
     outputs = evaluate_strategies(
         model, tokenizer, problems, methods, "results", model_name=args.model, kind=kind, prefix="ch05", resume=args.resume

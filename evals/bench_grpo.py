@@ -23,12 +23,13 @@ from bench_generation import PeakMemory, best_of, clock
 
 from reasoning.data import Problem
 from reasoning.generation import generate
+from reasoning.logprobs import teacher_forced_logprobs
 from reasoning.model.config import Qwen3Config
 from reasoning.model.qwen3 import Qwen3Model
 from reasoning.rl.config import GRPOConfig
 from reasoning.rl.losses import group_advantages, grpo_loss, token_weights
 from reasoning.rl.rewards import Reward
-from reasoning.rl.rollout import pack, policy_logprobs
+from reasoning.rl.rollout import pack
 from reasoning.rl.trainer import grpo_step, prepare
 
 
@@ -67,7 +68,7 @@ def reference_step(model, optimizer, tokenizer, config: GRPOConfig, step: int) -
     model.train()
     for index, result in enumerate(results):
         batch = pack([result], 0, device)
-        logprobs, _ = policy_logprobs(model, batch, config.temperature, share_prompts=False)
+        logprobs, _ = teacher_forced_logprobs(model, batch, config.temperature, share_prompts=False)
         weights = token_weights(batch.completion_mask, "sequence", num_sequences=config.group_size)
         loss = grpo_loss(logprobs, logprobs.detach(), advantages[index : index + 1], weights, eps_low=0.2, eps_high=0.2)
         loss.loss.backward()

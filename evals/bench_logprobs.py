@@ -5,7 +5,7 @@
 
 GRPO needs log p(token) of every completion token with gradients. Plain autograd keeps the
 float32 [tokens, vocab] logits (and their log-softmax) for the backward pass;
-`reasoning.rl.logprobs.chunked_logprobs` keeps only the hidden states and one logsumexp per
+`reasoning.logprobs.chunked_logprobs` keeps only the hidden states and one logsumexp per
 token and recomputes the logits chunk by chunk in the backward pass. Both run here on the
 same random hidden states and head weight, alternating; the peak memory each adds and its
 best time are printed, with the largest difference between their log-probs and gradients.
@@ -18,7 +18,7 @@ import argparse
 import torch
 
 from bench_generation import PeakMemory, best_of, clock
-from reasoning.rl.logprobs import chunked_logprobs
+from reasoning.logprobs import chunked_logprobs
 
 
 def plain_logprobs(hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

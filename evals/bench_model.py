@@ -88,7 +88,7 @@ def time_forward(model: Qwen3Model, reference, prompt: int, repeats: int, dtype:
 
     def ours_decode():
         cache.lengths.fill_(prompt)
-        model(step, cache=cache, last_only=True)
+        model.logits(model(step, cache=cache)[:, -1])
 
     model(ids, cache=cache)
     hf_cache = DynamicCache(config=reference.config)
@@ -99,7 +99,7 @@ def time_forward(model: Qwen3Model, reference, prompt: int, repeats: int, dtype:
         hf_cache.crop(-1)  # back to the prompt, like our lengths.fill_
 
     return {
-        "ours prefill": best_of(repeats, lambda: model(ids, last_only=True)),
+        "ours prefill": best_of(repeats, lambda: model.logits(model(ids)[:, -1])),
         "transformers prefill": best_of(repeats, lambda: reference(ids, logits_to_keep=1)),
         "ours decode step": best_of(repeats, ours_decode),
         "transformers decode step": best_of(repeats, reference_decode),

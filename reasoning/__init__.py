@@ -22,7 +22,7 @@ _EXPORTS = {
     "save_pretrained": "reasoning.checkpoint",
     "generate": "reasoning.generation.api",
     "stream": "reasoning.generation.api",
-    "GenerationConfig": "reasoning.generation.api",
+    "GenerationConfig": "reasoning.generation.options",
     "load_math500": "reasoning.data",
     "extract_answer": "reasoning.grading",
     "grade": "reasoning.grading",

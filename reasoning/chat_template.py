@@ -1,4 +1,4 @@
-"""Render a checkpoint's own chat template, safely and exactly as transformers does.
+"""Chat formats: a checkpoint's own chat template, or the built-in Qwen3 one, rendered safely.
 
 Each Qwen3 release ships its chat format as a Jinja template (tokenizer_config.json's
 `chat_template`, or chat_template.jinja): the 2507 Thinking models open `<think>` in the
@@ -7,6 +7,8 @@ generation prompt themselves, the Instruct models never think, the hybrid models
 prompt. Templates come from downloaded files, so they are untrusted code: they run in Jinja's
 immutable sandbox with only the helpers transformers gives them (raise_exception, tojson,
 strftime_now) and the same whitespace settings, so the text equals `apply_chat_template`'s.
+The built-in format (`format_chat`) is a template too, rendered the same way, and saved with
+a tokenizer so that transformers renders the same strings.
 """
 
 from __future__ import annotations
@@ -22,6 +24,59 @@ TEMPLATE_FILE = "chat_template.jinja"
 
 class ChatTemplateError(ValueError):
     """A chat template that does not compile, refuses the messages, or tries something unsafe."""
+
+
+# The hybrid Qwen3 models' format (enable_thinking switches thinking), without tools: an
+# assistant turn loses its <think> reasoning unless it comes after the last user query (the
+# turn in progress keeps it, e.g. during multi-step tool use); with thinking off, the
+# generation prompt closes an empty think block for the model.
+QWEN3_CHAT_TEMPLATE = r"""
+{%- set ns = namespace(last_query=messages|length - 1, found=false) -%}
+{%- for i in range(messages|length - 1, -1, -1) -%}
+  {%- set m = messages[i] -%}
+  {%- if not ns.found and m.role == 'user'
+        and not (m.content.startswith('<tool_response>') and m.content.endswith('</tool_response>')) -%}
+    {%- set ns.last_query = i -%}
+    {%- set ns.found = true -%}
+  {%- endif -%}
+{%- endfor -%}
+{%- for m in messages -%}
+  {%- if m.role == 'system' or m.role == 'user' -%}
+    {{- '<|im_start|>' + m.role + '\n' + m.content + '<|im_end|>\n' -}}
+  {%- elif m.role == 'assistant' -%}
+    {%- set reply = m.content -%}
+    {%- if m.reasoning_content is defined and m.reasoning_content is not none -%}
+      {%- set thought = m.reasoning_content -%}
+    {%- elif '</think>' in reply -%}
+      {%- set thought = reply.split('</think>')[0].rstrip('\n').split('<think>')[-1].lstrip('\n') -%}
+      {%- set reply = reply.split('</think>')[-1].lstrip('\n') -%}
+    {%- else -%}
+      {%- set thought = '' -%}
+    {%- endif -%}
+    {%- if loop.index0 > ns.last_query and (loop.last or thought) -%}
+      {{- '<|im_start|>assistant\n<think>\n' + thought.strip('\n') + '\n</think>\n\n' + reply.lstrip('\n') -}}
+    {%- else -%}
+      {{- '<|im_start|>assistant\n' + reply -}}
+    {%- endif -%}
+    {{- '<|im_end|>\n' -}}
+  {%- else -%}
+    {{- raise_exception("unsupported chat role '" + m.role + "': expected 'system', 'user' or 'assistant' (no tools)") -}}
+  {%- endif -%}
+{%- endfor -%}
+{%- if add_generation_prompt -%}
+  {{- '<|im_start|>assistant\n' -}}
+  {%- if enable_thinking is defined and enable_thinking is false -%}
+    {{- '<think>\n\n</think>\n\n' -}}
+  {%- endif -%}
+{%- endif -%}
+""".strip()
+
+
+def format_chat(messages: list[dict], *, add_generation_prompt: bool = True, enable_thinking: bool = True) -> str:
+    """Render system/user/assistant turns exactly as Qwen3's official chat template does."""
+    return render_chat_template(
+        QWEN3_CHAT_TEMPLATE, messages, add_generation_prompt=add_generation_prompt, enable_thinking=enable_thinking
+    )
 
 
 def render_chat_template(

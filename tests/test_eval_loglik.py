@@ -50,7 +50,7 @@ def test_batched_scores_equal_plain_unbatched_forwards(model, tokenizer, one_thr
     expected = []
     with torch.no_grad():
         for prompt in PROMPTS:
-            logits = model(torch.tensor([tokenizer.encode(prompt)]))[0, -1]
+            logits = model.logits(model(torch.tensor([tokenizer.encode(prompt)]))[0, -1])
             expected.append(logits.float().log_softmax(dim=-1)[ids])
     scores = choice_logprobs(model, tokenizer, PROMPTS, LETTERS, batch_size=batch_size)
     assert len(scores) == len(PROMPTS) and all(len(row) == len(LETTERS) for row in scores)

@@ -1,4 +1,4 @@
-"""The evaluation runner: records, resume after a crash, settings checks, summaries, regrading."""
+"""The evaluation runner: records, resume after a crash, settings checks, summaries, regrading; the strategies."""
 
 from __future__ import annotations
 
@@ -8,8 +8,19 @@ import pytest
 
 from reasoning.data import Problem
 from reasoning.evaluation.records import RecordsError, read_records, read_run, write_records
-from reasoning.evaluation.report import format_summary, summarize
+from reasoning.evaluation.report import format_summary, method_label, summarize
 from reasoning.evaluation.runner import Completion, evaluate, regrade
+from reasoning.evaluation.strategies import (
+    STRATEGIES,
+    BestOfN,
+    ChainOfThought,
+    Greedy,
+    Sample,
+    SelfConsistency,
+    SelfRefine,
+    parse_strategy,
+    strategy_from_settings,
+)
 
 PROBLEMS = [
     Problem(id=f"p{i}", question=f"What is {i} + {i}?", answer=str(2 * i), subject=subject, level=level)
@@ -134,3 +145,50 @@ def test_regrade_recomputes_correctness_from_the_saved_completion(tmp_path):
     regraded = regrade(tampered)
     assert all(r["correct"] for r in regraded)  # 2 and \frac{2}{1} are the same answer
     assert regraded[1]["gold"] == "\\frac{2}{1}"
+
+
+STRATEGY_TABLE = [  # strategy, label, slug, settings header
+    (Greedy(), "greedy", "greedy", {"strategy": "greedy"}),
+    (ChainOfThought(), "cot", "cot", {"strategy": "cot"}),
+    (Sample(), "sample", "sample", {"strategy": "sample"}),
+    (SelfConsistency(n=8), "self-consistency n=8", "self-consistency-n8",
+     {"strategy": "self-consistency", "n": 8, "tie_break": "first", "early_stop": False}),
+    (BestOfN(n=4, scorer="logprob"), "best-of-4 logprob", "best-of-4-logprob", {"strategy": "best-of-n", "n": 4, "scorer": "logprob"}),
+    (SelfRefine(rounds=2, scorer="heuristic"), "self-refine rounds=2 heuristic", "self-refine-rounds2-heuristic",
+     {"strategy": "self-refine", "scorer": "heuristic", "rounds": 2}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("strategy", "label", "slug", "settings"), STRATEGY_TABLE)
+def test_each_strategy_has_its_label_slug_and_settings_and_reads_back_from_them(strategy, label, slug, settings):
+    assert (strategy.label, strategy.slug, strategy.settings()) == (label, slug, settings)
+    header = {"model": "m", "cot": False, "temperature": 0.8, **settings}  # as a results file saves it
+    assert strategy_from_settings(header) == strategy
+    assert STRATEGIES[strategy.name] is type(strategy)
+
+
+def test_parse_strategy_takes_the_options_a_strategy_has_and_ignores_the_rest():
+    flags = {"n": 6, "rounds": 3, "scorer": "judge", "tie_break": "logprob", "early_stop": True}  # every CLI flag
+    assert parse_strategy("greedy", **flags) == Greedy()
+    assert parse_strategy("self-consistency", **flags) == SelfConsistency(n=6, tie_break="logprob", early_stop=True)
+    assert parse_strategy("best-of-n", **flags) == BestOfN(n=6, scorer="judge")
+    assert parse_strategy("self-refine", **flags) == SelfRefine(rounds=3, scorer="judge")
+    with pytest.raises(ValueError, match="unknown strategy 'beam'"):
+        parse_strategy("beam")
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [(lambda: SelfConsistency(n=0), "n >= 1"), (lambda: SelfConsistency(tie_break="last"), "tie_break"),
+     (lambda: BestOfN(scorer="length"), "unknown scorer"), (lambda: SelfRefine(rounds=-1), "rounds >= 0")],
+)  # fmt: skip
+def test_bad_strategy_options_are_refused(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_method_label_adds_cot_and_temperature_where_they_apply():
+    assert method_label({"strategy": "greedy", "cot": True, "temperature": 0.0}, "f") == "greedy +cot"
+    assert method_label({"strategy": "cot", "cot": True, "temperature": 0.0}, "f") == "cot"
+    assert method_label({"strategy": "best-of-n", "n": 4, "scorer": "heuristic", "temperature": 0.8}, "f") == "best-of-4 heuristic T=0.8"
+    assert method_label({"model": "m"}, "fallback") == "fallback"  # a header written before strategies

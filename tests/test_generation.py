@@ -38,7 +38,7 @@ def greedy_without_cache(model: Qwen3Model, prompt: list[int], budget: int, eos:
     """The reference: one prompt at a time, the whole sequence through the model at every step."""
     out: list[int] = []
     while len(out) < budget:
-        token = int(model(torch.tensor([prompt + out]))[0, -1].argmax())
+        token = int(model.logits(model(torch.tensor([prompt + out]))[0, -1]).argmax())
         out.append(token)
         if token in eos:
             break
@@ -138,7 +138,7 @@ def test_logprobs_equal_a_full_forward_recomputation(model, sampling):
     params = SamplingParams(**{k: v for k, v in sampling.items() if k != "seed"})
     for prompt, result in zip(prompts, results):
         with torch.no_grad():
-            logits = model(torch.tensor([prompt + list(result.token_ids)]))[0, len(prompt) - 1 : -1]
+            logits = model.logits(model(torch.tensor([prompt + list(result.token_ids)]))[0, len(prompt) - 1 : -1])
         tokens = torch.tensor(result.token_ids)
         expected = logits.log_softmax(-1)[torch.arange(len(tokens)), tokens]
         assert torch.allclose(torch.tensor(result.logprobs), expected, atol=1e-4)
@@ -196,7 +196,7 @@ def test_bfloat16_batched_greedy_equals_one_at_a_time_up_to_a_near_tie(model):
         assert b.logprobs[:k] == pytest.approx(s.logprobs[:k], abs=0.1)  # about 0.04 apart at most here
         if k < 8:
             with torch.no_grad():
-                logits = low(torch.tensor([prompt + list(s.token_ids[:k])]))[0, -1].float()
+                logits = low.logits(low(torch.tensor([prompt + list(s.token_ids[:k])]))[0, -1]).float()
             assert logits[s.token_ids[k]] - logits[b.token_ids[k]] <= 0.25, (k, b.token_ids, s.token_ids)
 
 

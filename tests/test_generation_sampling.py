@@ -15,7 +15,6 @@ from reasoning.generation.sampling import (
     min_p_filter,
     process_logits,
     request_key,
-    sample,
     sample_from_logits,
     token_logprobs,
     top_k_filter,
@@ -102,9 +101,11 @@ def test_top_k_sampling_support():
 
 def test_temperature_near_zero_equals_greedy():
     logits = torch.randn(64, 1000, generator=torch.Generator().manual_seed(0))
-    tokens = sample(logits, SamplingParams(temperature=1e-4), torch.Generator().manual_seed(1))
+    keys, counters = torch.arange(64), torch.zeros(64, dtype=torch.long)
+    tokens, _, _ = choose_tokens(logits, SamplingParams(temperature=1e-4), keys, counters)
     assert torch.equal(tokens, logits.argmax(-1))
-    assert torch.equal(sample(logits, SamplingParams(temperature=0.0)), logits.argmax(-1))
+    greedy, _, _ = choose_tokens(logits, SamplingParams(temperature=0.0), keys, counters)
+    assert torch.equal(greedy, logits.argmax(-1))
 
 
 def test_greedy_choice_has_zero_sampling_logprob():

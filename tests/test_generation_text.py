@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-from reasoning.generation import generate, stream
+from reasoning.generation import GenerationConfig, generate, stream
 from reasoning.generation.detokenize import IncrementalText
 from reasoning.model.config import Qwen3Config
 
@@ -41,13 +41,17 @@ class ScriptedModel(nn.Module):
         self.script, self.prompt_length = script, prompt_length
         self.dummy = nn.Parameter(torch.zeros(1))
 
-    def forward(self, ids, positions=None, attention_mask=None, cache=None, last_only=False):
+    def forward(self, ids, attention_mask=None, cache=None):
+        """Each row's next logits at every position (`logits` is then the identity)."""
         cache.lengths += ids.shape[1] if attention_mask is None else attention_mask.sum(1)
         logits = torch.zeros(ids.shape[0], self.config.vocab_size)
         for row, length in enumerate(cache.lengths.tolist()):
             step = length - self.prompt_length
             logits[row, self.script[step] if step < len(self.script) else 0] = 10.0
-        return logits
+        return logits[:, None].expand(-1, ids.shape[1], -1)
+
+    def logits(self, hidden):
+        return hidden
 
 
 def scripted(text: str, *, eos: bool = False) -> ScriptedModel:
@@ -146,3 +150,27 @@ def test_stream_with_the_qwen3_tokenizer_splits_no_character(qwen_tokenizer):
     pieces = list(text_stream)
     assert "".join(pieces) == text and not any("\ufffd" in p for p in pieces)
     assert text_stream.result.finish_reason == "eos"
+
+
+def test_options_as_a_config_as_keywords_or_both_give_the_same_results():
+    model = scripted("a;b;c")
+    config = GenerationConfig(max_new_tokens=10, stop=(";",), n=2, temperature=0.5, seed=0)
+    by_config = generate(model, TOKENIZER, ["abc"], config)
+    by_keywords = generate(model, TOKENIZER, ["abc"], max_new_tokens=10, stop=[";"], n=2, temperature=0.5, seed=0)
+    by_both = generate(model, TOKENIZER, ["abc"], GenerationConfig(max_new_tokens=3, n=2), max_new_tokens=10, stop=[";"],
+                       temperature=0.5, seed=0)  # fmt: skip
+    assert by_config == by_keywords == by_both
+
+
+def test_an_unknown_option_is_a_type_error_naming_it():
+    with pytest.raises(TypeError, match="'max_tokens'"):
+        generate(scripted("a"), TOKENIZER, ["abc"], max_tokens=4)
+    with pytest.raises(TypeError, match="'best_of'"):
+        stream(scripted("a"), TOKENIZER, "abc", GenerationConfig(), best_of=2)
+
+
+def test_stream_takes_a_config_and_refuses_more_than_one_sample():
+    text_stream = stream(scripted("hi;there"), TOKENIZER, "abc", GenerationConfig(max_new_tokens=20, stop=(";",)))
+    assert "".join(text_stream) == "hi" and text_stream.result.finish_reason == "stop"
+    with pytest.raises(ValueError, match="n must be 1"):
+        stream(scripted("hi"), TOKENIZER, "abc", max_new_tokens=4, n=2)

@@ -8,12 +8,23 @@ import torch
 from reasoning.checkpoint import load_model
 from reasoning.model.cache import KVCache, PrefixKV
 from reasoning.model.config import PRESETS, Qwen3Config
+from reasoning.model.qwen3 import Qwen3Model, last_positions
 
 TOLERANCE = 1e-4
 
 
 def max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
     return (a - b).abs().max().item()
+
+
+def full_logits(model: Qwen3Model, ids: torch.Tensor, **kwargs) -> torch.Tensor:
+    """Logits at every position: the forward's hidden states through the head."""
+    return model.logits(model(ids, **kwargs))
+
+
+def next_logits(model: Qwen3Model, ids: torch.Tensor, **kwargs) -> torch.Tensor:
+    """Logits after each row's last real token only."""
+    return model.logits(last_positions(model(ids, **kwargs), kwargs.get("attention_mask")))
 
 
 @pytest.fixture(params=[(True, False), (False, False), (True, True)], ids=["tied", "untied", "tied-sharded"])
@@ -32,7 +43,7 @@ def test_full_forward_matches_transformers(pair):
     ids = torch.randint(0, 512, (3, 17), generator=torch.Generator().manual_seed(1))
     expected = reference(ids).logits
     assert expected.abs().max() > 1.0  # large random weights: a wrong model cannot hide in ~0 logits
-    assert max_diff(ours(ids), expected) < TOLERANCE
+    assert max_diff(full_logits(ours, ids), expected) < TOLERANCE
 
 
 @torch.no_grad()
@@ -41,19 +52,22 @@ def test_prefill_then_cached_steps_match_full_forward(pair):
     ids = torch.randint(0, 512, (2, 12), generator=torch.Generator().manual_seed(2))
     expected = reference(ids).logits
     cache = KVCache.allocate(ours.config, batch_size=2, max_len=32)
-    prefill = ours(ids[:, :8], cache=cache)
+    prefill = full_logits(ours, ids[:, :8], cache=cache)
     assert max_diff(prefill, expected[:, :8]) < TOLERANCE
     for t in range(8, 12):
-        step = ours(ids[:, t : t + 1], cache=cache, last_only=True)
+        step = next_logits(ours, ids[:, t : t + 1], cache=cache)
         assert max_diff(step, expected[:, t]) < TOLERANCE
     assert cache.lengths.tolist() == [12, 12]
 
 
 @torch.no_grad()
-def test_last_only_gives_the_last_position(pair):
+def test_last_positions_pick_each_rows_last_real_token(pair):
     _, ours = pair
-    ids = torch.randint(0, 512, (2, 9))
-    assert max_diff(ours(ids, last_only=True), ours(ids)[:, -1]) < 1e-5
+    ids = torch.randint(0, 512, (3, 9))
+    hidden = ours(ids)
+    assert torch.equal(last_positions(hidden), hidden[:, -1])
+    mask = torch.tensor([[1] * 9, [1] * 4 + [0] * 5, [0] * 2 + [1] * 7])  # unpadded, right- and left-padded
+    assert torch.equal(last_positions(hidden, mask), hidden[[0, 1, 2], [8, 3, 8]])
 
 
 @torch.no_grad()
@@ -69,9 +83,9 @@ def test_ragged_batch_in_cache_equals_each_row_alone(pair):
         ids[row, : len(prompt)] = prompt
         mask[row, : len(prompt)] = 1
     cache = KVCache.allocate(ours.config, batch_size=3, max_len=16)
-    logits = [ours(ids, attention_mask=mask, cache=cache, last_only=True)]
+    logits = [next_logits(ours, ids, attention_mask=mask, cache=cache)]
     for t in range(3):
-        logits.append(ours(steps[:, t : t + 1], cache=cache, last_only=True))
+        logits.append(next_logits(ours, steps[:, t : t + 1], cache=cache))
     assert cache.lengths.tolist() == [8, 12, 5]
     for row, prompt in enumerate(prompts):
         full = reference(torch.cat([prompt, steps[row]])[None]).logits[0]
@@ -87,12 +101,12 @@ def test_left_padded_batch_without_cache_matches_transformers(pair):
     mask = torch.ones_like(ids)
     mask[0, :3] = 0
     expected = reference(ids, attention_mask=mask).logits
-    got = ours(ids, attention_mask=mask)
+    got = full_logits(ours, ids, attention_mask=mask)
     assert max_diff(got[mask.bool()], expected[mask.bool()]) < TOLERANCE
     assert torch.isfinite(got).all()  # padding queries must not produce NaN (they would poison a masked loss)
     alone = reference(ids[:1, 3:]).logits[0]
     assert max_diff(got[0, 3:], alone) < TOLERANCE
-    assert max_diff(ours(ids, attention_mask=mask, last_only=True), expected[:, -1]) < TOLERANCE
+    assert max_diff(next_logits(ours, ids, attention_mask=mask), expected[:, -1]) < TOLERANCE
 
 
 @torch.no_grad()
@@ -106,16 +120,16 @@ def test_cache_select_and_copy_rows_keep_each_rows_state(pair):
     ours(ids, cache=cache.rows(0, 3))
     kept = cache.select([2, 0])
     assert kept.batch_size == 2
-    got = ours(nxt[[2, 0]], cache=kept, last_only=True)
-    expected = ours(torch.cat([ids, nxt], 1), last_only=True)[[2, 0]]
+    got = next_logits(ours, nxt[[2, 0]], cache=kept)
+    expected = next_logits(ours, torch.cat([ids, nxt], 1))[[2, 0]]
     assert max_diff(got, expected) < TOLERANCE
 
     cache.reset()
     assert cache.lengths.tolist() == [0, 0, 0, 0]
     ours(ids[:1], cache=cache.rows(0, 1))
     cache.copy_rows([0, 0, 0], start=1)  # rows 1..3 now share row 0's prompt
-    samples = ours(nxt, cache=cache.rows(1, 4), last_only=True)
-    expected = ours(torch.cat([ids[:1].expand(3, -1), nxt], 1), last_only=True)
+    samples = next_logits(ours, nxt, cache=cache.rows(1, 4))
+    expected = next_logits(ours, torch.cat([ids[:1].expand(3, -1), nxt], 1))
     assert max_diff(samples, expected) < TOLERANCE
 
 
@@ -148,13 +162,11 @@ def test_bf16_forward_is_bitwise_equal_to_transformers(hf_checkpoint):
     reference = transformers.AutoModelForCausalLM.from_pretrained(directory, dtype=torch.bfloat16)
     ids = torch.randint(0, 512, (2, 11), generator=torch.Generator().manual_seed(6))
     assert ours.embed_tokens.weight.dtype == torch.bfloat16
-    assert torch.equal(ours(ids), reference(ids).logits)
+    assert torch.equal(full_logits(ours, ids), reference(ids).logits)
 
 
 def test_presets_have_the_published_sizes():
     """Parameter counts of the dense Qwen3 family (Qwen3 technical report), meta device."""
-    from reasoning.model.qwen3 import Qwen3Model
-
     published_billions = {"0.6B": 0.6, "1.7B": 1.7, "4B": 4.0, "8B": 8.2, "14B": 14.8, "32B": 32.8}
     for name, billions in published_billions.items():
         with torch.device("meta"):
@@ -179,11 +191,11 @@ def test_config_from_name_and_hf_round_trip():
 
 
 @torch.no_grad()
-def test_logits_from_gives_the_logits_of_the_later_positions(pair):
+def test_head_on_some_positions_gives_their_logits(pair):
     _, ours = pair
     ids = torch.randint(0, 512, (2, 9))
-    sliced = ours(ids, logits_from=4)
-    assert sliced.shape == (2, 5, 512) and max_diff(sliced, ours(ids)[:, 4:]) < 1e-5
+    sliced = ours.logits(ours(ids)[:, 4:])
+    assert sliced.shape == (2, 5, 512) and max_diff(sliced, full_logits(ours, ids)[:, 4:]) < 1e-5
 
 
 def test_prefix_kv_shares_a_prompt_between_rows_exactly(pair):
@@ -197,12 +209,12 @@ def test_prefix_kv_shares_a_prompt_between_rows_exactly(pair):
     padded = torch.stack([torch.cat((torch.zeros(5 - len(p), dtype=torch.long), p)) for p in prompts])
     prompt_mask = (torch.arange(5) >= torch.tensor([0, 2])[:, None]).long()
     prefix = PrefixKV.empty(len(ours.layers))
-    head = ours(padded, attention_mask=prompt_mask, cache=prefix, last_only=True)
-    rest = ours(tails, attention_mask=torch.cat((prompt_mask[rows], torch.ones(3, 4, dtype=torch.long)), 1), cache=prefix.extended(rows))
+    head = next_logits(ours, padded, attention_mask=prompt_mask, cache=prefix)
+    rest = full_logits(ours, tails, attention_mask=torch.cat((prompt_mask[rows], torch.ones(3, 4, dtype=torch.long)), 1), cache=prefix.extended(rows))
     (head.sum() + rest.square().mean()).backward()
     shared = {name: p.grad.clone() for name, p in ours.named_parameters()}
     ours.zero_grad()
-    full = [ours(torch.cat((prompts[g], tails[r]))[None]) for r, g in enumerate(rows.tolist())]
+    full = [full_logits(ours, torch.cat((prompts[g], tails[r]))[None]) for r, g in enumerate(rows.tolist())]
     for r, g in enumerate(rows.tolist()):
         n = len(prompts[g])
         assert max_diff(rest[r], full[r][0, n:]) < TOLERANCE
@@ -223,9 +235,9 @@ def test_prefix_kv_extends_step_by_step(pair):
     prefix = PrefixKV.empty(len(ours.layers))
     ours(ids[:, :5], cache=prefix)
     prefix = prefix.extended(torch.tensor([0, 1]))
-    middle = ours(ids[:, 5:7], cache=prefix)
+    middle = full_logits(ours, ids[:, 5:7], cache=prefix)
     prefix = prefix.extended(torch.tensor([1, 1]))  # row 1's keys, twice
-    last = ours(ids[1:, 7:].expand(2, -1), cache=prefix)
-    expected = ours(ids)
+    last = full_logits(ours, ids[1:, 7:].expand(2, -1), cache=prefix)
+    expected = full_logits(ours, ids)
     assert prefix.length == 7 and max_diff(middle, expected[:, 5:7]) < TOLERANCE
     assert max_diff(last, expected[1:, 7:].expand(2, -1, -1)) < TOLERANCE

@@ -13,6 +13,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from safetensors.torch import load_file, save_file
 
+from reasoning.generation import GenerationConfig
 from reasoning.rl import distributed, trainer
 from reasoning.rl.config import GRPOConfig
 from reasoning.rl.losses import group_advantages
@@ -30,7 +31,7 @@ MASKED = dataclasses.replace(CONFIG, aggregation="sequence", mask_truncated=True
 def fixed_batch(task):
     """Rollouts of 4 prompts x 4 samples, the same in every process (same weights, same seed)."""
     problems = task.train[:4]
-    results = generate_rollouts(task.model, task.tokenizer, [p.question for p in problems], group_size=4, max_new_tokens=8, temperature=1.0, seed=7)
+    results = generate_rollouts(task.model, task.tokenizer, [p.question for p in problems], GenerationConfig(n=4, max_new_tokens=8, temperature=1.0, seed=7))
     rewards, _ = score([r.text for r in results], [p for p in problems for _ in range(4)], default_rewards())
     return results, torch.tensor(rewards)
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from reasoning.rl.logprobs import chunked_logprobs
-from reasoning.rl.losses import token_entropy
+from reasoning.logprobs import chunked_logprobs, token_entropy
 
 
 @pytest.mark.parametrize("chunk", [7, 1000], ids=["several-chunks", "one-chunk"])

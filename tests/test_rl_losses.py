@@ -8,12 +8,12 @@ import pytest
 import torch
 
 from reasoning.generation.api import GenerationResult
+from reasoning.logprobs import token_entropy
 from reasoning.rl.losses import (
     clipped_objective,
     group_advantages,
     grpo_loss,
     kl_k3,
-    token_entropy,
     token_weights,
     zero_variance_groups,
 )

@@ -7,10 +7,12 @@ import dataclasses
 import pytest
 import torch
 
+from reasoning.generation import GenerationConfig
+from reasoning.logprobs import teacher_forced_logprobs
 from reasoning.model.config import Qwen3Config
 from reasoning.model.qwen3 import Qwen3Model
 from reasoning.rl.config import GRPOConfig
-from reasoning.rl.rollout import generate_rollouts, pack, policy_logprobs
+from reasoning.rl.rollout import generate_rollouts, pack
 from reasoning.rl.tasks import toy_addition_task
 from reasoning.rl.trainer import prepare, update
 
@@ -32,7 +34,7 @@ def model() -> Qwen3Model:
 
 
 def rollouts(model, seed=3, temperature=0.8):
-    return generate_rollouts(model, None, PROMPTS, group_size=4, max_new_tokens=6, temperature=temperature, seed=seed)
+    return generate_rollouts(model, None, PROMPTS, GenerationConfig(n=4, max_new_tokens=6, temperature=temperature, seed=seed))
 
 
 def test_groups_are_ordered_by_prompt_and_reproducible(model):
@@ -47,7 +49,7 @@ def test_training_logprobs_equal_the_engines_sampling_logprobs(model):
     results = rollouts(model)
     batch = pack(results, pad_id=0)
     with torch.no_grad():
-        logprobs, entropy = policy_logprobs(model, batch, temperature=0.8, with_entropy=True)
+        logprobs, entropy = teacher_forced_logprobs(model, batch, temperature=0.8, with_entropy=True)
     mask = batch.completion_mask.bool()
     assert torch.allclose(logprobs[mask], batch.sampling_logprobs[mask], atol=1e-4)
     assert entropy.shape == logprobs.shape and bool((entropy[mask] > 0).all())
@@ -57,17 +59,17 @@ def test_padded_batch_logprobs_equal_each_sequence_alone(model):
     results = rollouts(model)
     batch = pack(results, pad_id=0)
     with torch.no_grad():
-        together, _ = policy_logprobs(model, batch, 1.0)
+        together, _ = teacher_forced_logprobs(model, batch, 1.0)
         for row, result in enumerate(results):
             single = pack([result], pad_id=0)
-            alone, _ = policy_logprobs(model, single, 1.0)
+            alone, _ = teacher_forced_logprobs(model, single, 1.0)
             real = single.completion_mask[0].bool()
             assert torch.allclose(together[row, : real.numel()][real], alone[0][real], atol=1e-5)
             assert not batch.completion_mask[row, real.numel() :].any()  # padding is outside the loss
 
 
 def test_loss_mask_drops_truncated_completions_when_asked(model):
-    results = generate_rollouts(model, None, PROMPTS, group_size=2, max_new_tokens=3, temperature=1.0, seed=0)
+    results = generate_rollouts(model, None, PROMPTS, GenerationConfig(n=2, max_new_tokens=3, temperature=1.0, seed=0))
     results[0] = dataclasses.replace(results[0], finish_reason="eos")
     batch = pack(results, pad_id=0)
     assert batch.truncated.tolist() == [False] + [True] * 5
@@ -83,7 +85,7 @@ def test_gradient_checkpointing_gives_the_same_update():
         config = GRPOConfig.from_name("toy-addition", prompts_per_step=2, group_size=4, gradient_checkpointing=checkpointing)
         run = prepare(task.model, task.tokenizer, config)
         assert hasattr(run.model.layers[0].forward, "__wrapped__") == checkpointing
-        results = generate_rollouts(task.model, task.tokenizer, ["1+2=", "3+3="], group_size=4, max_new_tokens=6, temperature=1.0, seed=1)
+        results = generate_rollouts(task.model, task.tokenizer, ["1+2=", "3+3="], GenerationConfig(n=4, max_new_tokens=6, temperature=1.0, seed=1))
         stats = update(run, pack(results, run.pad_id), torch.tensor([1.0, -1, 0.5, -0.5] * 2), torch.ones(8))
         states.append((stats["grad_norm"], {k: v.clone() for k, v in run.model.state_dict().items()}))
     assert states[0][0] == pytest.approx(states[1][0], rel=1e-5)
@@ -94,14 +96,14 @@ def test_gradient_checkpointing_gives_the_same_update():
 @pytest.mark.parametrize("rows", [slice(None), slice(2, 7)], ids=["whole-batch", "micro-batch-splitting-groups"])
 def test_shared_prompts_give_the_one_pass_logprobs_and_gradients(model, rows):
     """Each group's prompt run once (PrefixKV) equals one full forward of every row, values and gradients."""
-    results = generate_rollouts(model, None, [[1, 2, 3, 4, 5], [6], [8, 9, 10]], group_size=3, max_new_tokens=6, temperature=1.0, seed=5)
+    results = generate_rollouts(model, None, [[1, 2, 3, 4, 5], [6], [8, 9, 10]], GenerationConfig(n=3, max_new_tokens=6, temperature=1.0, seed=5))
     cut = lambda r, n: dataclasses.replace(r, token_ids=r.token_ids[:n], sampling_logprobs=r.sampling_logprobs[:n])
     batch = pack([cut(r, 1 + i % 6) for i, r in enumerate(results)], pad_id=0).select(rows)  # ragged completions
     weights = torch.randn(batch.completion_mask.shape, generator=torch.Generator().manual_seed(0))
     outcomes = []
     for share in (True, False):
         model.zero_grad(set_to_none=True)
-        logprobs, entropy = policy_logprobs(model, batch, 0.7, with_entropy=True, share_prompts=share)
+        logprobs, entropy = teacher_forced_logprobs(model, batch, 0.7, with_entropy=True, share_prompts=share)
         (logprobs * weights).sum().backward()
         outcomes.append((logprobs.detach(), entropy, {n: p.grad.clone() for n, p in model.named_parameters()}))
     (shared, shared_entropy, shared_grads), (full, full_entropy, full_grads) = outcomes

@@ -11,11 +11,12 @@ import pytest
 import torch
 
 from reasoning.generation.api import GenerationResult
+from reasoning.logprobs import teacher_forced_logprobs
 from reasoning.rl import trainer
 from reasoning.rl.config import GRPOConfig
 from reasoning.rl.losses import group_advantages, grpo_loss
 from reasoning.rl.metrics import TIMING, moving_average, plot_metrics, read_metrics, reward_trend
-from reasoning.rl.rollout import generate_rollouts, pack, policy_logprobs
+from reasoning.rl.rollout import generate_rollouts, pack
 from reasoning.rl.tasks import addition_problems, toy_addition_task, toy_tokenizer
 from reasoning.rl.trainer import grpo_step, prepare, step_problems, train, update
 
@@ -101,7 +102,7 @@ def test_checkpoint_loads_in_load_pretrained_and_transformers(tmp_path):
     assert tokenizer.encode("12+3=\\boxed{15}") == task.tokenizer.encode("12+3=\\boxed{15}")
     ids = torch.tensor([task.tokenizer.encode("3+4=\\boxed{7}")])
     with torch.no_grad():
-        ours, loaded = run.model(ids), model(ids)
+        ours, loaded = run.model.logits(run.model(ids)), model.logits(model(ids))
         theirs = transformers.AutoModelForCausalLM.from_pretrained(directory, dtype=torch.float32)(ids).logits
     assert torch.equal(ours, loaded)
     assert torch.allclose(ours, theirs, atol=1e-4)
@@ -197,7 +198,7 @@ def test_step_metrics_by_hand_with_dynamic_sampling(monkeypatch):
     # The kept groups' token-mean loss at ratio 1, its gradient and the entropy, in one pass.
     kept = pack([r for g in range(8) if chosen[g].id not in equal for r in generated[4 * g : 4 * g + 4]], run.pad_id)
     advantages, mask = group_advantages(torch.tensor([0.0, 1.0] * 10), 4), kept.completion_mask
-    logprobs, entropy = policy_logprobs(before, kept, config.temperature, with_entropy=True)
+    logprobs, entropy = teacher_forced_logprobs(before, kept, config.temperature, with_entropy=True)
     (-(advantages[:, None] * logprobs * mask).sum() / mask.sum()).backward()
     grad_norm = torch.stack([p.grad.norm() for p in before.parameters()]).norm()
     assert row["loss"] == pytest.approx(float(-(advantages * mask.sum(dim=1)).sum() / mask.sum()), rel=1e-5, abs=1e-7)

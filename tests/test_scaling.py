@@ -22,6 +22,7 @@ from reasoning.scaling import (
     heuristic_scores,
     judge_scorer,
     majority_vote,
+    make_scorer,
     mean_logprob_scorer,
     parse_score,
     self_consistency,
@@ -137,6 +138,18 @@ def test_the_judge_scores_each_candidate_and_counts_its_tokens(model):
     # The scripted model replies " \boxed{7}" to anything: a lone 7 is read as the score.
     assert [(s.value, s.tokens) for s in scores] == [(7.0, 6), (7.0, 6)]
     assert scores[0].note.strip() == "\\boxed{7}"
+
+
+def test_make_scorer_builds_each_scorer_the_command_line_names(model):
+    from reasoning.evaluation.strategies import SCORERS
+
+    config = GenerationConfig(max_new_tokens=8)
+    scorers = {name: make_scorer(name, model, TOKENIZER, kind="base", config=config) for name in SCORERS}
+    assert scorers["heuristic"] is heuristic_scores
+    assert scorers["logprob"]([candidate("\\boxed{7}", (-0.5, -1.5))]) == [Score(-1.0)]
+    assert [s.value for s in scorers["judge"]([candidate("\\boxed{7}")])] == [7.0]
+    with pytest.raises(ValueError, match="unknown scorer 'length'"):
+        make_scorer("length", model, TOKENIZER, kind="base", config=config)
 
 
 # Self-consistency -----------------------------------------------------------------------------

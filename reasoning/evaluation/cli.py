@@ -3,28 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from reasoning.evaluation.protocols import PROTOCOLS, SCORING
-from reasoning.evaluation.strategies import SAMPLING, SCORERS, STRATEGIES
-from reasoning.flags import (
-    fraction,
-    input_file,
-    non_negative_float,
-    non_negative_int,
-    output_dir,
-    output_file,
-    positive_float,
-    positive_int,
-    probability,
-)
+from reasoning.evaluation.strategies import SAMPLING, SCORERS, STRATEGIES, TIE_BREAKS
+from reasoning.flags import input_file, non_negative_int, output_dir, output_file, positive_float, positive_int
+from reasoning.generation.options import add_generation_flags
 
-if TYPE_CHECKING:
-    from reasoning.evaluation.suite import Share
+# The sampling fields a protocol presets; a flag left unset keeps the preset's value.
+_PROTOCOL_FIELDS = ("n", "temperature", "top_p", "top_k", "min_p", "max_new_tokens")
 
 
 def add_eval_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -42,23 +29,19 @@ def add_eval_parser(subparsers: argparse._SubParsersAction) -> None:
     math.add_argument("--cot", action="store_true", help="append the chain-of-thought suffix")
     math.add_argument("--no-thinking", action="store_true", help="reasoning models: thinking off")
     math.add_argument("--batch-size", type=positive_int, default=16, help="requests decoded at once (KV cache rows)")
-    math.add_argument("--max-new-tokens", type=positive_int, default=2048)
-    math.add_argument("--strategy", default="greedy", choices=STRATEGIES,
+    math.add_argument("--strategy", default="greedy", choices=list(STRATEGIES),
                       help="inference-time method: greedy decoding, chain of thought (greedy + CoT prompt), one sample, "
                            "self-consistency (majority vote of --n samples), best-of-n (--scorer picks), self-refine")
     math.add_argument("--n", type=positive_int, default=8, help="samples per problem for self-consistency and best-of-n")
     math.add_argument("--rounds", type=non_negative_int, default=2, help="self-refine: critique-and-revise rounds at most")
     math.add_argument("--scorer", default="logprob", choices=SCORERS,
                       help="best-of-n / self-refine: mean token log-prob, text heuristic, or the model as judge")
-    math.add_argument("--tie-break", default="first", choices=["first", "logprob"],
+    math.add_argument("--tie-break", default="first", choices=TIE_BREAKS,
                       help="self-consistency: equal votes go to the first group, or the higher mean log-prob")
     math.add_argument("--early-stop", action="store_true", help="self-consistency: stop sampling once the vote is decided")
-    math.add_argument("--temperature", type=non_negative_float,
-                      help=f"default 0 (greedy), or {SAMPLING['temperature']} for strategies that sample")
-    math.add_argument("--top-p", type=probability, help=f"default 1, or {SAMPLING['top_p']} for strategies that sample")
+    add_generation_flags(math, ("max_new_tokens", "temperature", "top_p", "compile"), max_new_tokens=2048, temperature=None, top_p=None)
     math.add_argument("--seed", type=int, default=0)
     math.add_argument("--device", default="auto")
-    math.add_argument("--compile", action="store_true", help="torch.compile the decode step")
     math.add_argument("--out", type=output_file, help="results JSONL (default: results/math500-<model>.jsonl)")
     math.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     math.set_defaults(func=run_math500)
@@ -88,12 +71,8 @@ def _add_run_parser(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--protocol", default="greedy", choices=PROTOCOLS,
                      help="greedy: n 1; r1: n 16, T 0.6, top-p 0.95; qwen3: n 16, T 0.6, top-p 0.95, top-k 20 "
                           "(both up to 32,768 new tokens); the flags below override it")
-    run.add_argument("--n", type=positive_int, help="samples per problem")
-    run.add_argument("--temperature", type=non_negative_float)
-    run.add_argument("--top-p", type=probability)
-    run.add_argument("--top-k", type=non_negative_int)
-    run.add_argument("--min-p", type=fraction)
-    run.add_argument("--max-new-tokens", type=positive_int)
+    unset = dict.fromkeys(_PROTOCOL_FIELDS)  # None: the protocol's value
+    add_generation_flags(run, (*_PROTOCOL_FIELDS, "compile"), **unset)
     run.add_argument("--seed", type=int, default=0, help="sampling seed (each problem's samples have their own stream)")
     run.add_argument("--scoring", default="generate", choices=SCORING,
                      help="generate and grade; or, for multiple choice, each letter's likelihood after the prompt")
@@ -106,7 +85,6 @@ def _add_run_parser(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--batch-size", type=positive_int, default=16, help="sequences decoded at once (KV cache rows)")
     run.add_argument("--grade-timeout", type=positive_float, default=2.0, help="seconds one grade may take")
     run.add_argument("--device", default="auto")
-    run.add_argument("--compile", action="store_true", help="torch.compile the decode step")
     run.add_argument("--out", type=output_dir, required=True, help="run directory: <bench>.jsonl records and summary.json")
     run.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     run.set_defaults(func=run_suite)
@@ -130,11 +108,13 @@ def _directory(text: str) -> Path:
 
 def run_suite(args: argparse.Namespace) -> None:
     from reasoning.checkpoint import load_pretrained
+    from reasoning.device import get_device
     from reasoning.evaluation.benchmarks import load_benchmarks, parse_benchmarks
     from reasoning.evaluation.protocols import get_protocol
     from reasoning.evaluation.suite import Share
     from reasoning.evaluation.suite_model import evaluate_suite
     from reasoning.evaluation.summary import format_summaries
+    from reasoning.rl import distributed
 
     names = parse_benchmarks(args.bench)
     protocol = get_protocol(args.protocol).with_overrides(
@@ -142,45 +122,19 @@ def run_suite(args: argparse.Namespace) -> None:
         max_new_tokens=args.max_new_tokens,
     )  # fmt: skip
     suite = load_benchmarks(names, data_dir=args.data_dir, data=args.data, limit=args.limit)  # before the weights
-    share = Share.from_env()
-    with _process_group(share) as barrier:
-        model, tokenizer = load_pretrained(args.model, device=_rank_device(args.device, share))
+    device = distributed.local_device(get_device(args.device))  # cuda:LOCAL_RANK under torchrun
+    with distributed.process_group(device) as world:  # the ranks only wait for each other between benchmarks
+        model, tokenizer = load_pretrained(args.model, device=device)
         kind = args.kind if args.kind != "auto" else ("base" if tokenizer.base else "reasoning")
         summaries = evaluate_suite(
             model, tokenizer, suite, protocol, args.out, model_name=args.model, kind=kind,
             enable_thinking=not args.no_thinking, scoring=args.scoring, seed=args.seed, batch_size=args.batch_size,
-            compile=args.compile, resume=args.resume,
-            share=share, barrier=barrier, progress=share.rank == 0,
+            compile=args.compile, resume=args.resume, share=Share(world.rank, world.world_size),
+            barrier=lambda: distributed.barrier(world), progress=world.is_main,
         )  # fmt: skip
-    if share.rank == 0:
+    if world.is_main:
         print(format_summaries(summaries))
         print(f"records and summary.json: {args.out}")
-
-
-@contextlib.contextmanager
-def _process_group(share: Share) -> Iterator[Callable[[], None]]:
-    """Under torchrun, a gloo process group for the barriers between benchmarks (the ranks
-    exchange no tensors: each writes its own records); a no-op barrier on one process."""
-    if share.world == 1:
-        yield lambda: None
-        return
-    import torch.distributed as dist
-
-    dist.init_process_group("gloo")
-    try:
-        yield dist.barrier
-    finally:
-        dist.destroy_process_group()
-
-
-def _rank_device(name: str, share: Share) -> str:
-    """cuda:LOCAL_RANK for each rank of a multi-GPU run; the named device otherwise."""
-    if share.world > 1 and name in ("auto", "cuda") and "LOCAL_RANK" in os.environ:
-        import torch
-
-        if torch.cuda.is_available():
-            return f"cuda:{os.environ['LOCAL_RANK']}"
-    return name
 
 
 def run_math500(args: argparse.Namespace) -> None:
@@ -188,13 +142,11 @@ def run_math500(args: argparse.Namespace) -> None:
     from reasoning.data import load_math500
     from reasoning.evaluation.math500 import evaluate_math500
     from reasoning.evaluation.report import format_summary, summarize
-    from reasoning.evaluation.strategies import MULTI_SAMPLE, Strategy
-    from reasoning.generation.api import GenerationConfig
+    from reasoning.evaluation.strategies import Greedy, parse_strategy
+    from reasoning.generation import GenerationConfig
 
-    multi = args.strategy in MULTI_SAMPLE
-    strategy = Strategy(
-        args.strategy, n=args.n if multi else 1, rounds=args.rounds, scorer=args.scorer, tie_break=args.tie_break,
-        early_stop=args.early_stop,
+    strategy = parse_strategy(
+        args.strategy, n=args.n, rounds=args.rounds, scorer=args.scorer, tie_break=args.tie_break, early_stop=args.early_stop
     )  # fmt: skip
     sampling = SAMPLING if strategy.samples else {"temperature": 0.0, "top_p": 1.0}
     config = GenerationConfig(
@@ -207,7 +159,7 @@ def run_math500(args: argparse.Namespace) -> None:
         raise ValueError(f"nothing to evaluate: {args.data or 'MATH-500'} holds no problems")
     model, tokenizer = load_pretrained(args.model, device=args.device)
     kind = args.kind if args.kind != "auto" else ("base" if tokenizer.base else "reasoning")
-    suffix = "" if strategy.name == "greedy" else "-" + strategy.slug
+    suffix = "" if strategy == Greedy() else "-" + strategy.slug  # plain greedy keeps the plain file name
     out = args.out or Path("results") / f"math500-{Path(args.model).name}{suffix}.jsonl"
     records = evaluate_math500(
         model, tokenizer, problems, config, out, model_name=args.model, kind=kind, strategy=strategy, cot=args.cot,

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from reasoning.generation.api import Tokenizer
+from reasoning.model.qwen3 import last_positions
 
 
 def letter_token_ids(tokenizer: Tokenizer, letters: Sequence[str]) -> list[int]:
@@ -59,7 +60,8 @@ def choice_logprobs(
             for row, index in enumerate(batch):
                 ids[row, : len(encoded[index])] = torch.tensor(encoded[index])
                 mask[row, : len(encoded[index])] = 1
-            logits = model(ids.to(device), attention_mask=mask.to(device), last_only=True)  # [batch, vocab]
+            mask = mask.to(device)
+            logits = model.logits(last_positions(model(ids.to(device), attention_mask=mask), mask))  # [batch, vocab]
             scores = logits.float().log_softmax(dim=-1)[:, columns].tolist()
             for row, index in enumerate(batch):
                 results[index] = scores[row]

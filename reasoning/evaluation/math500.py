@@ -11,9 +11,8 @@ from torch import nn
 
 from reasoning.data import Problem
 from reasoning.evaluation.runner import evaluate
-from reasoning.evaluation.completers import strategy_completer
-from reasoning.evaluation.strategies import Strategy
-from reasoning.generation.api import GenerationConfig
+from reasoning.evaluation.strategies import Greedy, Setup, Strategy
+from reasoning.generation import GenerationConfig
 from reasoning.prompts import PromptKind, build_prompt
 from reasoning.tokenizer import Qwen3Tokenizer
 
@@ -27,7 +26,7 @@ def evaluate_math500(
     *,
     model_name: str,
     kind: PromptKind,
-    strategy: Strategy = Strategy(),
+    strategy: Strategy = Greedy(),
     cot: bool = False,
     enable_thinking: bool = True,
     resume: bool = False,
@@ -36,15 +35,17 @@ def evaluate_math500(
     """Evaluate `problems` with `strategy` (greedy by default); records go to `out` as they finish.
 
     `config` sets decoding for every generation the strategy makes; the number of samples
-    comes from the strategy (config.n must be 1). The "cot" strategy turns on `cot`.
+    comes from the strategy (config.n must be 1). ChainOfThought turns on `cot`.
     """
     if config.n != 1:
-        raise ValueError("set the number of samples with the strategy (Strategy(n=...)), not GenerationConfig.n")
-    cot = cot or strategy.name == "cot"
+        raise ValueError("set the number of samples with the strategy (SelfConsistency(n=...)), not GenerationConfig.n")
+    if strategy.samples and config.temperature == 0:
+        raise ValueError(f"{strategy.name} samples: give it a temperature above 0")
+    cot = cot or strategy.cot
     chat = tokenizer.apply_chat_template  # the checkpoint's own template, if it ships one
     prompts = [build_prompt(p.question, kind=kind, cot=cot, enable_thinking=enable_thinking, chat=chat) for p in problems]
     questions = {prompt: problem.question for prompt, problem in zip(prompts, problems)}
-    complete = strategy_completer(model, tokenizer, strategy, config, questions, kind=kind, enable_thinking=enable_thinking)
+    complete = strategy.completer(Setup(model, tokenizer, config, questions, kind, enable_thinking))
     settings: dict[str, Any] = {
         "model": model_name, "kind": kind, "cot": cot, "enable_thinking": enable_thinking, **strategy.settings(),
         **{key: value for key, value in asdict(config).items() if key not in ("n", "max_batch_size", "max_cache_tokens", "compile")},

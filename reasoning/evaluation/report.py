@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from reasoning.evaluation.records import read_run
-from reasoning.evaluation.strategies import Strategy
+from reasoning.evaluation.strategies import strategy_from_settings
 
 
 @dataclass(frozen=True)
@@ -87,10 +87,9 @@ def method_label(settings: dict[str, Any], fallback: str) -> str:
     """How a run is named in tables: its strategy's label, plus CoT and temperature where they apply."""
     if "strategy" not in settings:
         return fallback
-    keys = ("n", "rounds", "scorer", "tie_break", "early_stop")
-    strategy = Strategy(settings["strategy"], **{key: settings[key] for key in keys if key in settings})
+    strategy = strategy_from_settings(settings)
     label = strategy.label
-    if settings.get("cot") and strategy.name != "cot":
+    if settings.get("cot") and not strategy.cot:
         label += " +cot"
     if strategy.samples:
         label += f" T={settings.get('temperature')}"

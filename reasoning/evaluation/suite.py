@@ -46,15 +46,11 @@ Generate = Callable[[Sequence[tuple[int, str]]], Iterator[tuple[int, list[Sample
 
 @dataclass(frozen=True)
 class Share:
-    """The problems this process evaluates: those at positions rank, rank + world, ..."""
+    """The problems this process evaluates: those at positions rank, rank + world, ... (under
+    torchrun, its rank among `world` processes)."""
 
     rank: int = 0
     world: int = 1
-
-    @classmethod
-    def from_env(cls) -> Share:
-        """This process's share under torchrun (RANK, WORLD_SIZE), or all problems."""
-        return cls(int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1")))
 
 
 def records_path(out_dir: str | Path, bench: str, share: Share = Share()) -> Path:

@@ -1,4 +1,4 @@
-"""Text generation: sampling functions, the batching engine, and `generate` / `stream`.
+"""Text generation: its options, sampling functions, the batching engine, and `generate` / `stream`.
 
 The names below are imported on first use, so the command line can register `reasoning
 generate` (reasoning.generation.cli) without importing torch.
@@ -9,11 +9,8 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    **dict.fromkeys(
-        ("GenerationConfig", "GenerationResult", "Prompt", "TextStream", "generate", "generate_as_completed", "stream"),
-        "reasoning.generation.api",
-    ),
-    "SamplingParams": "reasoning.generation.sampling",
+    **dict.fromkeys(("GenerationResult", "Prompt", "TextStream", "generate", "generate_as_completed", "stream"), "reasoning.generation.api"),
+    **dict.fromkeys(("GenerationConfig", "SamplingParams"), "reasoning.generation.options"),
 }
 
 __all__ = sorted(_EXPORTS)

@@ -10,13 +10,14 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from torch import nn
 
 from reasoning.generation.detokenize import IncrementalText, truncate_at_stop
 from reasoning.generation.engine import FINISH_EOS, FINISH_STOP, Engine, Request
-from reasoning.generation.sampling import SamplingParams, request_key
+from reasoning.generation.options import GenerationConfig
+from reasoning.generation.sampling import request_key
 
 
 class Tokenizer(Protocol):
@@ -41,35 +42,6 @@ class Prompt:
     content: str | Sequence[int]
     max_new_tokens: int | None = None
     stream: int | None = None
-
-
-@dataclass(frozen=True)
-class GenerationConfig:
-    """Every option of `generate`, validated once; the command line maps onto it field by field."""
-
-    max_new_tokens: int = 256
-    temperature: float = 0.0
-    top_p: float = 1.0
-    top_k: int = 0
-    min_p: float = 0.0
-    n: int = 1
-    seed: int | None = None
-    stop: tuple[str, ...] = ()
-    eos_token_ids: tuple[int, ...] | None = None  # None: the tokenizer's (per model kind)
-    max_context: int | None = None  # None: the model's max_position_embeddings
-    max_batch_size: int = 32
-    max_cache_tokens: int | None = None
-    compile: bool = False
-
-    def __post_init__(self) -> None:
-        if self.max_new_tokens < 0 or self.n < 1:
-            raise ValueError(f"need max_new_tokens >= 0 and n >= 1, got {self.max_new_tokens} and {self.n}")
-        object.__setattr__(self, "stop", tuple(self.stop))
-        SamplingParams(self.temperature, self.top_k, self.top_p, self.min_p)  # raises on bad values
-
-    @property
-    def sampling(self) -> SamplingParams:
-        return SamplingParams(self.temperature, self.top_k, self.top_p, self.min_p)
 
 
 @dataclass(frozen=True)
@@ -101,41 +73,20 @@ def generate(
     model: nn.Module,
     tokenizer: Tokenizer | None,
     prompts: str | Sequence[str | Sequence[int] | Prompt],
-    *,
-    max_new_tokens: int,
-    temperature: float = 0.0,
-    top_p: float = 1.0,
-    top_k: int = 0,
-    min_p: float = 0.0,
-    n: int = 1,
-    seed: int | None = None,
-    stop: Sequence[str] | None = None,
-    eos_token_ids: Sequence[int] | None = None,
-    max_context: int | None = None,
-    max_batch_size: int = 32,
-    max_cache_tokens: int | None = None,
-    compile: bool = False,
+    config: GenerationConfig | None = None,
+    **options: Any,
 ) -> list[GenerationResult]:
     """Complete every prompt n times; results are ordered by prompt, then sample.
 
-    Prompts are strings (encoded with `tokenizer`), token-id lists, or `Prompt`s with their
-    own budget. Greedy when temperature is 0. A seed makes sampling reproducible: each sample
-    draws from its own random stream, keyed by (seed, prompt index or `Prompt.stream`, sample
-    index), so its tokens do not depend on batch size or on the other prompts. Generation stops at an EOS
+    Options come as a `GenerationConfig`, as its field names (`max_new_tokens=64,
+    temperature=0.6`), or both (the names replace the config's fields). Prompts are strings
+    (encoded with `tokenizer`), token-id lists, or `Prompt`s with their own budget. Greedy
+    when temperature is 0. A seed makes sampling reproducible: each sample draws from its own
+    random stream, keyed by (seed, prompt index or `Prompt.stream`, sample index), so its
+    tokens do not depend on batch size or on the other prompts. Generation stops at an EOS
     token, a stop string, the token budget or the context limit, whichever comes first.
     """
-    config = GenerationConfig(
-        max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, top_k=top_k, min_p=min_p, n=n,
-        seed=seed, stop=tuple(stop or ()), eos_token_ids=None if eos_token_ids is None else tuple(eos_token_ids),
-        max_context=max_context, max_batch_size=max_batch_size, max_cache_tokens=max_cache_tokens, compile=compile,
-    )  # fmt: skip
-    return generate_with_config(model, tokenizer, prompts, config)
-
-
-def generate_with_config(
-    model: nn.Module, tokenizer: Tokenizer | None, prompts: str | Sequence[str | Sequence[int] | Prompt], config: GenerationConfig
-) -> list[GenerationResult]:
-    """`generate` with its options in a GenerationConfig."""
+    config = (config or GenerationConfig()).with_options(**options)
     finished = sorted(generate_as_completed(model, tokenizer, prompts, config), key=lambda group: group[0].prompt_index)
     return [result for group in finished for result in group]
 
@@ -167,8 +118,7 @@ def generate_as_completed(
         unfinished[index] = -1  # yielded
         return [_result(tokenizer, config, index, sample, request) for sample, request in enumerate(groups[index])]
 
-    engine = Engine(model, max_batch_size=config.max_batch_size, max_cache_tokens=config.max_cache_tokens, compile=config.compile)
-    for stepped in engine.run(groups, config.sampling, _eos_ids(tokenizer, config)):
+    for stepped in _engine(model, config).run(groups, config.sampling, _eos_ids(tokenizer, config)):
         for request in stepped:
             index = owner[id(request)]
             if request.finish_reason is None or unfinished[index] < 0:
@@ -196,8 +146,7 @@ class TextStream:
 
     def __iter__(self) -> Iterator[str]:
         request, config, sent = self.request, self.config, 0
-        engine = Engine(self.model, max_batch_size=1, compile=config.compile)
-        for _ in engine.run([[request]], config.sampling, _eos_ids(self.tokenizer, config)):
+        for _ in _engine(self.model, config).run([[request]], config.sampling, _eos_ids(self.tokenizer, config)):
             text = request.text.final_text() if request.finish_reason else request.text.stable_text()
             if len(text) > sent:
                 yield text[sent:]
@@ -209,30 +158,25 @@ def stream(
     model: nn.Module,
     tokenizer: Tokenizer,
     prompt: str | Sequence[int] | Prompt,
-    *,
-    max_new_tokens: int,
-    temperature: float = 0.0,
-    top_p: float = 1.0,
-    top_k: int = 0,
-    min_p: float = 0.0,
-    seed: int | None = None,
-    stop: Sequence[str] | None = None,
-    eos_token_ids: Sequence[int] | None = None,
-    max_context: int | None = None,
-    compile: bool = False,
+    config: GenerationConfig | None = None,
+    **options: Any,
 ) -> TextStream:
     """Generate one completion, yielding its text as it is decoded (whole characters only).
 
-    Text that could still become a stop string is held back until it cannot, and the stop
-    string itself is never yielded. After the loop, `.result` is the `GenerationResult`.
+    Options as for `generate`; n must be 1. Text that could still become a stop string is
+    held back until it cannot, and the stop string itself is never yielded. After the loop,
+    `.result` is the `GenerationResult`.
     """
-    config = GenerationConfig(
-        max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, top_k=top_k, min_p=min_p, seed=seed,
-        stop=tuple(stop or ()), eos_token_ids=None if eos_token_ids is None else tuple(eos_token_ids),
-        max_context=max_context, max_batch_size=1, compile=compile,
-    )  # fmt: skip
+    config = (config or GenerationConfig()).with_options(**options)
+    if config.n != 1:
+        raise ValueError(f"stream yields one completion: n must be 1, got {config.n}")
+    config = config.with_options(max_batch_size=1)
     [[request]] = _requests(model, tokenizer, [prompt], config, track_text=True)
     return TextStream(model, tokenizer, request, config)
+
+
+def _engine(model: nn.Module, config: GenerationConfig) -> Engine:
+    return Engine(model, max_batch_size=config.max_batch_size, max_cache_tokens=config.max_cache_tokens, compile=config.compile)
 
 
 def _requests(

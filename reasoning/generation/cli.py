@@ -10,7 +10,7 @@ import argparse
 import sys
 import time
 
-from reasoning.flags import fraction, non_negative_float, non_negative_int, positive_int, probability
+from reasoning.generation.options import SAMPLING_FLAGS, add_generation_flags, generation_config
 
 DTYPES = ("auto", "bfloat16", "float16", "float32")
 
@@ -22,10 +22,7 @@ def add_generate_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--chat-template", action="store_true", help="wrap the prompt as one user turn of the chat format")
     parser.add_argument("--no-think", action="store_true", help="with --chat-template: turn thinking off")
     parser.add_argument("--stream", action="store_true", help="print text as it is generated (one prompt)")
-    _add_sampling_arguments(parser, temperature=0.0, top_p=1.0, top_k=0)
-    parser.add_argument("--n", type=positive_int, default=1, help="samples per prompt")
-    parser.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
-    parser.add_argument("--max-batch-size", type=positive_int, default=32)
+    add_generation_flags(parser, (*SAMPLING_FLAGS, "n", "stop", "max_batch_size", "compile"), max_new_tokens=512)
     parser.set_defaults(func=run_generate)
 
 
@@ -34,7 +31,7 @@ def add_chat_parser(subparsers: argparse._SubParsersAction) -> None:
     _add_model_arguments(parser)
     parser.add_argument("--no-think", action="store_true", help="start with thinking off (toggle with /think)")
     # Qwen3's recommended sampling for thinking mode (model card): T=0.6, top-p 0.95, top-k 20.
-    _add_sampling_arguments(parser, temperature=0.6, top_p=0.95, top_k=20)
+    add_generation_flags(parser, (*SAMPLING_FLAGS, "compile"), max_new_tokens=512, temperature=0.6, top_p=0.95, top_k=20)
     parser.set_defaults(func=run_chat)
 
 
@@ -42,38 +39,28 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="alias (qwen3-0.6b), hub id, checkpoint directory, or a preset (0.6B) for random weights")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps, xpu")
     parser.add_argument("--dtype", default="auto", choices=DTYPES)
-    parser.add_argument("--compile", action="store_true", help="torch.compile the decode step (slow to start, faster after)")
-
-
-def _add_sampling_arguments(parser: argparse.ArgumentParser, *, temperature: float, top_p: float, top_k: int) -> None:
-    parser.add_argument("--max-new-tokens", type=positive_int, default=512)
-    parser.add_argument("--temperature", type=non_negative_float, default=temperature, help="0 is greedy")
-    parser.add_argument("--top-p", type=probability, default=top_p)
-    parser.add_argument("--top-k", type=non_negative_int, default=top_k, help="0 keeps every token")
-    parser.add_argument("--min-p", type=fraction, default=0.0)
-    parser.add_argument("--seed", type=int, default=None)
 
 
 def run_generate(args: argparse.Namespace) -> None:
     from reasoning.generation import generate, stream
 
-    model, tokenizer = load_model_and_tokenizer(args.model, args.device, args.dtype)
+    config = generation_config(args)
+    if args.stream and (len(args.prompt) > 1 or config.n > 1):
+        raise ValueError("--stream prints one completion: give one --prompt and --n 1")
+    model, tokenizer = _load(args)
     prompts = args.prompt
     if args.chat_template:
         prompts = [_chat_prompt(tokenizer, [{"role": "user", "content": p}], not args.no_think) for p in prompts]
-    options = dict(_sampling_options(args), stop=args.stop, compile=args.compile)
     if args.stream:
-        if len(prompts) > 1 or args.n > 1:
-            raise ValueError("--stream prints one completion: give one --prompt and --n 1")
         start = time.perf_counter()
-        text_stream = stream(model, tokenizer, prompts[0], **options)
+        text_stream = stream(model, tokenizer, prompts[0], config)
         for piece in text_stream:
             print(piece, end="", flush=True)
         print()
         _print_stats(text_stream.result, time.perf_counter() - start)
         return
     start = time.perf_counter()
-    results = generate(model, tokenizer, prompts, n=args.n, max_batch_size=args.max_batch_size, **options)
+    results = generate(model, tokenizer, prompts, config)
     elapsed = time.perf_counter() - start
     for result in results:
         if len(results) > 1:
@@ -86,7 +73,8 @@ def run_generate(args: argparse.Namespace) -> None:
 def run_chat(args: argparse.Namespace) -> None:
     from reasoning.generation import stream
 
-    model, tokenizer = load_model_and_tokenizer(args.model, args.device, args.dtype)
+    config = generation_config(args)
+    model, tokenizer = _load(args)
     thinking, messages = not args.no_think, []
     print("Chat with the model. Commands: /think (toggle thinking), /reset (new conversation), /exit.", file=sys.stderr)
     while True:
@@ -105,7 +93,7 @@ def run_chat(args: argparse.Namespace) -> None:
             continue
         messages.append({"role": "user", "content": user})
         start = time.perf_counter()
-        text_stream = stream(model, tokenizer, _chat_prompt(tokenizer, messages, thinking), **_sampling_options(args), compile=args.compile)
+        text_stream = stream(model, tokenizer, _chat_prompt(tokenizer, messages, thinking), config)
         for piece in text_stream:
             print(piece, end="", flush=True)
         print()
@@ -113,42 +101,17 @@ def run_chat(args: argparse.Namespace) -> None:
         messages.append({"role": "assistant", "content": text_stream.result.text})
 
 
-def load_model_and_tokenizer(name: str, device: str, dtype: str):
-    """`load_pretrained` for checkpoints; a preset name ("0.6B") gives random weights (offline tests)."""
-    import torch
-
+def _load(args: argparse.Namespace):
+    from reasoning.checkpoint import load_model_and_tokenizer
     from reasoning.model.config import PRESETS
 
-    torch_dtype = None if dtype == "auto" else getattr(torch, dtype)
-    if name.upper() not in PRESETS:
-        from reasoning.checkpoint import load_pretrained
-
-        return load_pretrained(name, device=device, dtype=torch_dtype)
-    import warnings
-
-    from reasoning.device import default_dtype, get_device
-    from reasoning.model.config import Qwen3Config
-    from reasoning.model.qwen3 import Qwen3Model
-    from reasoning.tokenizer import Qwen3Tokenizer, build_offline_tokenizer
-
-    print(f"preset {name}: random weights, the text will be noise", file=sys.stderr)
-    torch_device = get_device(device)
-    with torch.device(torch_device):
-        model = Qwen3Model(Qwen3Config.from_name(name)).to(torch_dtype or default_dtype(torch_device)).eval()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return model, Qwen3Tokenizer(build_offline_tokenizer())
+    if args.model.upper() in PRESETS:
+        print(f"preset {args.model}: random weights, the text will be noise", file=sys.stderr)
+    return load_model_and_tokenizer(args.model, args.device, args.dtype)
 
 
 def _chat_prompt(tokenizer, messages: list[dict], thinking: bool) -> str:
     return tokenizer.apply_chat_template(messages, add_generation_prompt=True, enable_thinking=thinking)
-
-
-def _sampling_options(args: argparse.Namespace) -> dict:
-    return dict(
-        max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p, top_k=args.top_k,
-        min_p=args.min_p, seed=args.seed,
-    )  # fmt: skip
 
 
 def _print_stats(result, seconds: float) -> None:

@@ -24,6 +24,7 @@ from torch.fx.experimental import _config as fx_config
 from reasoning.generation.detokenize import IncrementalText
 from reasoning.generation.sampling import SamplingParams, choose_tokens
 from reasoning.model.cache import KVCache
+from reasoning.model.qwen3 import last_positions
 
 FINISH_EOS, FINISH_STOP, FINISH_LENGTH, FINISH_CANCELLED = "eos", "stop", "length", "cancelled"
 
@@ -219,7 +220,7 @@ class Engine:
             rows = cache.rows(start, start + len(chunk))
             rows.reset()
             ids, mask = _right_pad(chunk, self.device)
-            logits.append(self.model(ids, attention_mask=mask, cache=rows, last_only=True))
+            logits.append(next_token_logits(self.model, ids, rows, mask))
             start += len(chunk)
         return torch.cat(logits)
 
@@ -264,9 +265,17 @@ def _right_pad(prompts: list[list[int]], device: torch.device) -> tuple[torch.Te
     return ids.to(device), mask.to(device)
 
 
+def next_token_logits(model: nn.Module, ids: torch.Tensor, cache: KVCache, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Run ids [batch, T] into the cache; logits [batch, vocab] after each row's last real token.
+
+    The head runs on those positions only, so a prefill never builds a [batch, T, vocab] tensor.
+    """
+    return model.logits(last_positions(model(ids, attention_mask=attention_mask, cache=cache), attention_mask))
+
+
 def _eager(model: nn.Module) -> Callable[[KVCache, torch.Tensor, int, int], torch.Tensor]:
     """A decode step: next-token logits of the first `live` rows (of `capacity`), whose last tokens are `tokens`."""
-    return lambda cache, tokens, live, capacity: model(tokens[:live, None], cache=cache.rows(0, live), last_only=True)
+    return lambda cache, tokens, live, capacity: next_token_logits(model, tokens[:live, None], cache.rows(0, live))
 
 
 class _CompiledDecoder:
@@ -287,7 +296,7 @@ class _CompiledDecoder:
 
     def __init__(self, model: nn.Module) -> None:
         self.model = model
-        self.compiled = torch.compile(model, dynamic=True)
+        self.compiled = torch.compile(next_token_logits, dynamic=True)
         # torch.compile's cache outlives this wrapper, so the first compile's weights are the ones
         # a later wrapper of the same model runs with: remember them per model.
         self.version = _FROZEN_VERSIONS.setdefault(model, _weights_version(model))
@@ -299,7 +308,7 @@ class _CompiledDecoder:
         if rows > live:
             cache.lengths[1] = 0  # a free or spare row, decoded along for nothing and then ignored
         with torch._inductor.config.patch(freezing=True), fx_config.patch(use_duck_shape=False):
-            logits = self.compiled(tokens[:rows, None], cache=cache.rows(0, rows), last_only=True)
+            logits = self.compiled(self.model, tokens[:rows, None], cache.rows(0, rows))
         return logits[:live]
 
 

@@ -14,37 +14,14 @@ objects are needed: a whole batch draws in a few vectorised integer ops.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
+
+from reasoning.generation.options import SamplingParams
 
 _MASK64 = (1 << 64) - 1
 _GOLDEN = 0x9E3779B97F4A7C15  # SplitMix64's increment: 2^64 / golden ratio
 _MIX1, _MIX2 = 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
-
-
-@dataclass(frozen=True)
-class SamplingParams:
-    """How the next token is chosen: greedy when temperature is 0, else sampled after filtering."""
-
-    temperature: float = 0.0
-    top_k: int = 0  # 0: no limit
-    top_p: float = 1.0  # 1: no limit
-    min_p: float = 0.0  # 0: no limit
-
-    def __post_init__(self) -> None:
-        if not self.temperature >= 0:
-            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
-        if self.top_k < 0:
-            raise ValueError(f"top_k must be >= 0 (0 turns it off), got {self.top_k}")
-        if not 0 < self.top_p <= 1:
-            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
-        if not 0 <= self.min_p <= 1:
-            raise ValueError(f"min_p must be in [0, 1], got {self.min_p}")
-
-    @property
-    def greedy(self) -> bool:
-        return self.temperature == 0
 
 
 def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -128,14 +105,6 @@ def sample_from_logits(logits: torch.Tensor, uniforms: torch.Tensor) -> torch.Te
     total = cdf[:, -1:]
     point = torch.minimum(uniforms[:, None].to(cdf.dtype) * total, torch.nextafter(total, torch.zeros_like(total)))
     return torch.searchsorted(cdf, point, right=True).squeeze(-1)
-
-
-def sample(logits: torch.Tensor, params: SamplingParams, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Next token ids [batch] for logits [batch, vocab]: the argmax when greedy, else a draw."""
-    if params.greedy:
-        return logits.argmax(dim=-1)
-    uniforms = torch.rand(logits.shape[0], generator=generator, device="cpu").to(logits.device)
-    return sample_from_logits(process_logits(logits, params), uniforms)
 
 
 def token_logprobs(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:

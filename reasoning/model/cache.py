@@ -51,10 +51,6 @@ class KVCache:
     def max_len(self) -> int:
         return self.keys.shape[3]
 
-    def nbytes(self) -> int:
-        """Memory held by keys and values."""
-        return 2 * self.keys.numel() * self.keys.element_size()
-
     def reset(self) -> None:
         """Forget every cached token (the memory stays allocated)."""
         self.lengths.zero_()

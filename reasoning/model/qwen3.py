@@ -138,54 +138,35 @@ class Qwen3Model(nn.Module):
         self.apply(_init_weights)
 
     def forward(
-        self,
-        ids: torch.Tensor,
-        positions: torch.Tensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        cache: KVCache | PrefixKV | None = None,
-        last_only: bool = False,
-        logits_from: int = 0,
-        return_hidden: bool = False,
+        self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None, cache: KVCache | PrefixKV | None = None
     ) -> torch.Tensor:
-        """Logits [batch, T, vocab] for token ids [batch, T] ([batch, vocab] with `last_only`).
+        """The final norm's output [batch, T, hidden] for token ids [batch, T]; `logits` applies the head.
 
+        The head is left to the caller so it runs only where logits are wanted: generation takes
+        each row's last position (`last_positions`) and never builds a [batch, T, vocab] tensor
+        during prefill; training takes the completion positions (or applies `head_weight` in
+        chunks: `reasoning.logprobs`).
         attention_mask: [batch, T], 1 for real tokens and 0 for padding. Without a cache,
-        padding may sit on either side (positions then count real tokens only). With a cache,
+        padding may sit on either side (positions then count real tokens only). With a KVCache,
         pad on the right: each row continues at its own cached length, and only its real
         tokens extend that length.
         With a PrefixKV (training on shared prompts), attention_mask is [batch, P + T]: the
         prefix's keys, then these tokens; pad the prefix on the left and the tokens on the right.
-        last_only: return the logits of each row's last real token only, so generation never
-        builds a [batch, T, vocab] tensor during prefill.
-        logits_from: logits of positions logits_from.. only ([batch, T - logits_from, vocab]):
-        training on completions skips the LM head (and its backward) over the prompt.
-        return_hidden: the final norm's output [batch, T, hidden] instead of logits, for losses
-        that apply `head_weight` themselves (in chunks: `reasoning.rl.logprobs`).
         """
-        length = ids.shape[1]
-        kv_cache = isinstance(cache, KVCache)
-        if kv_cache and attention_mask is not None and bool((attention_mask[:, 1:] > attention_mask[:, :-1]).any()):
-            raise ValueError("with a KV cache, padding must be on the right of each row")
-        if isinstance(cache, PrefixKV) and attention_mask is None and cache.length:
-            attention_mask = torch.ones(ids.shape[0], cache.length + length, dtype=torch.long, device=ids.device)
-        if positions is None:
-            positions = default_positions(ids, attention_mask, cache if kv_cache else None)
-        mask, kv_len = attention_bias(positions, attention_mask, cache if kv_cache else None)
+        if isinstance(cache, KVCache):
+            positions, mask, kv_len = cached_layout(ids, attention_mask, cache)
+        else:
+            positions, mask, kv_len = sequence_layout(ids, attention_mask, 0 if cache is None else cache.length)
         rope = rope_cos_sin(positions, self.config.head_dim, self.config.rope_theta, self.embed_tokens.weight.dtype)
-
         x = self.embed_tokens(ids)
         for index, layer in enumerate(self.layers):
             slot = None if cache is None else CacheSlot(cache, index, positions, kv_len)
             x = layer(x, rope, mask, slot)
-        if kv_cache:
-            cache.lengths += length if attention_mask is None else attention_mask.sum(dim=1)
-        if last_only:
-            last = length - 1 if attention_mask is None else length - 1 - attention_mask.flip(1).argmax(dim=1)
-            x = x[torch.arange(x.shape[0], device=x.device), last] if attention_mask is not None else x[:, last]
-        elif logits_from:
-            x = x[:, logits_from:]
-        x = self.norm(x)
-        return x if return_hidden else F.linear(x, self.head_weight)
+        return self.norm(x)
+
+    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """The LM head: [..., hidden] final-norm states -> [..., vocab] logits."""
+        return F.linear(hidden, self.head_weight)
 
     @property
     def head_weight(self) -> torch.Tensor:
@@ -193,44 +174,64 @@ class Qwen3Model(nn.Module):
         return self.embed_tokens.weight if self.lm_head is None else self.lm_head.weight
 
 
-def default_positions(ids: torch.Tensor, attention_mask: torch.Tensor | None, cache: KVCache | None) -> torch.Tensor:
-    """Rotary positions: continue each cached row, or count real tokens (left padding safe).
+def last_positions(hidden: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Each row's state at its last real token: [batch, T, hidden] -> [batch, hidden].
 
-    Without a KVCache, attention_mask may be longer than ids (a PrefixKV's keys come first):
-    the tokens are its last T columns.
+    attention_mask as given to the forward (its last T columns are the tokens'); padding on
+    either side.
     """
-    steps = torch.arange(ids.shape[1], device=ids.device)
-    if cache is not None:
-        return cache.lengths[:, None] + steps
-    if attention_mask is not None:
-        return (attention_mask.long().cumsum(dim=1) - 1).clamp(min=0)[:, -ids.shape[1] :]
-    return steps.expand(ids.shape[0], -1)
-
-
-def attention_bias(
-    positions: torch.Tensor, attention_mask: torch.Tensor | None, cache: KVCache | None
-) -> tuple[torch.Tensor | None, int]:
-    """Boolean [batch, 1, T, keys] mask (None where plain causal attention is exact), keys read.
-
-    Without a KVCache the keys are attention_mask's columns, the T queries its last ones.
-    """
-    length = positions.shape[1]
-    if cache is not None:
-        kv_len = int(positions.max()) + 1
-        if kv_len > cache.max_len:
-            raise ValueError(f"sequence of {kv_len} tokens does not fit the KV cache (max_len {cache.max_len})")
-        if kv_len == length:  # every row starts empty: causal over the new tokens is exact
-            return None, kv_len
-        keys = torch.arange(kv_len, device=positions.device)
-        return (keys <= positions[:, :, None])[:, None], kv_len
     if attention_mask is None:
-        return None, length
+        return hidden[:, -1]
+    length = hidden.shape[1]
+    last = length - 1 - attention_mask[:, -length:].flip(1).argmax(dim=1)
+    return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
+
+
+def cached_layout(
+    ids: torch.Tensor, attention_mask: torch.Tensor | None, cache: KVCache
+) -> tuple[torch.Tensor, torch.Tensor | None, int]:
+    """Appending to a KVCache: positions [batch, T], boolean mask [batch, 1, T, keys] (None where
+    plain causal attention is exact) and the cache positions read; advances each row's length.
+
+    Row r's tokens go to positions lengths[r], lengths[r] + 1, ... and see every cached key up
+    to their own; only real tokens (right padding) extend a row.
+    """
+    length = ids.shape[1]
+    if attention_mask is not None and bool((attention_mask[:, 1:] > attention_mask[:, :-1]).any()):
+        raise ValueError("with a KV cache, padding must be on the right of each row")
+    positions = cache.lengths[:, None] + torch.arange(length, device=ids.device)
+    kv_len = int(positions.max()) + 1
+    if kv_len > cache.max_len:
+        raise ValueError(f"sequence of {kv_len} tokens does not fit the KV cache (max_len {cache.max_len})")
+    # The layers write at `positions`, never reading the lengths, so they can move on already.
+    cache.lengths += length if attention_mask is None else attention_mask.sum(dim=1)
+    if kv_len == length:  # every row starts empty: causal over the new tokens is exact
+        return positions, None, kv_len
+    keys = torch.arange(kv_len, device=ids.device)
+    return positions, (keys <= positions[:, :, None])[:, None], kv_len
+
+
+def sequence_layout(
+    ids: torch.Tensor, attention_mask: torch.Tensor | None, prefix: int = 0
+) -> tuple[torch.Tensor, torch.Tensor | None, int]:
+    """A whole sequence after `prefix` keys (a PrefixKV's; none without a cache): positions
+    [batch, T], boolean mask [batch, 1, T, keys] (None where plain causal attention is exact), keys.
+
+    The keys are attention_mask's columns, the T queries its last ones; positions count real
+    tokens, so left padding is safe.
+    """
+    batch, length = ids.shape
+    if attention_mask is None:
+        if not prefix:
+            return torch.arange(length, device=ids.device).expand(batch, -1), None, length
+        attention_mask = torch.ones(batch, prefix + length, dtype=torch.long, device=ids.device)
+    positions = (attention_mask.long().cumsum(dim=1) - 1).clamp(min=0)[:, -length:]
     keys = attention_mask.shape[1]
-    query_at = torch.arange(keys - length, keys, device=positions.device)[:, None]  # each query's own key
-    key_at = torch.arange(keys, device=positions.device)
+    query_at = torch.arange(keys - length, keys, device=ids.device)[:, None]  # each query's own key
+    key_at = torch.arange(keys, device=ids.device)
     real_keys = attention_mask.bool()[:, None, None, :]
     # A padding query may see no real key at all; letting it see itself avoids NaN rows.
-    return ((key_at <= query_at) & real_keys) | (key_at == query_at), keys
+    return positions, ((key_at <= query_at) & real_keys) | (key_at == query_at), keys
 
 
 def _init_weights(module: nn.Module) -> None:

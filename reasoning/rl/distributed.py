@@ -11,10 +11,11 @@ here is a no-op or a plain call.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,14 +49,18 @@ class World:
         return self.world_size > 1
 
 
-def init_world(device: torch.device) -> World:
-    """Join the process group torchrun describes (gloo on CPU, NCCL on CUDA); one process otherwise."""
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    if world_size == 1:
-        return World()
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return World(dist.get_rank(), dist.get_world_size())
+@contextlib.contextmanager
+def process_group(device: torch.device) -> Iterator[World]:
+    """Join the process group torchrun describes (gloo on CPU, NCCL on CUDA) for the block, and
+    leave it after; one process, nothing to join, otherwise. A group already joined is kept."""
+    if int(os.environ.get("WORLD_SIZE", "1")) == 1 or dist.is_initialized():
+        yield current_world()
+        return
+    dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    try:
+        yield current_world()
+    finally:
+        dist.destroy_process_group()
 
 
 def current_world() -> World:
@@ -192,11 +197,6 @@ def clip_grad_norm(model: nn.Module, max_norm: float) -> float:
 def barrier(world: World) -> None:
     if world.distributed:
         dist.barrier()
-
-
-def close(world: World) -> None:
-    if world.distributed and dist.is_initialized():
-        dist.destroy_process_group()
 
 
 def local_device(device: torch.device) -> torch.device:

@@ -1,4 +1,4 @@
-"""A whole training run from names: join the ranks, build the task, prepare, train, clean up.
+"""A whole training run from names: build the task, then join the ranks, prepare, train, leave.
 
 What `reasoning train grpo` and the chapter scripts call, so they stay argument parsing only.
 """
@@ -25,7 +25,6 @@ def build_task(
     from reasoning.device import get_device
 
     here = distributed.local_device(get_device(device))
-    distributed.init_world(here)
     if name == "toy-addition":
         if here.type == "cpu":
             torch.set_num_threads(1)  # a model this small is fastest on one thread
@@ -55,13 +54,11 @@ def train_task(
     task: tasks.Task, config: GRPOConfig, out_dir: str | Path, *, resume: bool = False, overwrite: bool = False,
     rewards: list[Reward] | None = None, on_step: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
-    """Prepare the task's model and train it; on_step sees each step's metrics on rank 0 only."""
-    run = trainer.prepare(task.model, task.tokenizer, config, rewards)
-    report = on_step if run.world.is_main else None
-    try:
+    """Prepare the task's model and train it, in the process group torchrun describes (if any);
+    on_step sees each step's metrics on rank 0 only."""
+    with distributed.process_group(next(task.model.parameters()).device) as world:
+        run = trainer.prepare(task.model, task.tokenizer, config, rewards)
         return trainer.train(
             run, task.train, out_dir, prompt_fn=task.prompt_fn, eval_problems=task.held_out, resume=resume, overwrite=overwrite,
-            on_step=report,
+            on_step=on_step if world.is_main else None,
         )  # fmt: skip
-    finally:
-        distributed.close(run.world)

@@ -80,7 +80,7 @@ def supervised_warmup(
     for _ in range(steps):
         picks = torch.randint(len(examples), (batch_size,), generator=generator).tolist()
         ids, targets = _pad_examples([examples[i] for i in picks], tokenizer.pad_token_id)
-        logits = model(ids)
+        logits = model.logits(model(ids))
         loss = nn.functional.cross_entropy(logits[:, :-1].flatten(0, 1).float(), targets[:, 1:].flatten(), ignore_index=-100)
         optimizer.zero_grad()
         loss.backward()

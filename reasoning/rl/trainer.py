@@ -6,7 +6,9 @@ drop or refill groups of equal rewards (dynamic sampling), then run mu optimisat
 over the batch in micro-batches (gradient accumulation). The "old" log-probs of the ratio
 are those of the policy before the step's first update, under the same temperature the
 loss uses: with mu = 1 they are the current log-probs detached (ratio 1, as in TRL), with
-mu > 1 a no-grad forward pass computes them once before the first update.
+mu > 1 a no-grad forward pass computes them once before the first update. That temperature
+is the one rollouts were sampled at, so the policy gradient is that of the distribution
+actually sampled (top-p aside).
 """
 
 from __future__ import annotations
@@ -25,15 +27,16 @@ import torch.utils.checkpoint
 from torch import nn
 
 from reasoning.data import Problem
-from reasoning.generation.api import GenerationResult, Tokenizer, generate
+from reasoning.generation.api import GenerationConfig, GenerationResult, Tokenizer, generate
 from reasoning.generation.sampling import request_key
+from reasoning.logprobs import teacher_forced_logprobs
 from reasoning.rl import distributed
 from reasoning.rl.config import GRPOConfig
 from reasoning.rl.distributed import World
 from reasoning.rl.losses import group_advantages, grpo_loss, token_weights, zero_variance_groups
 from reasoning.rl.metrics import MetricsLog
 from reasoning.rl.rewards import Reward, correctness_reward, default_rewards, score
-from reasoning.rl.rollout import RolloutBatch, generate_rollouts, pack, policy_logprobs
+from reasoning.rl.rollout import RolloutBatch, generate_rollouts, pack
 from reasoning.rl.state import latest_checkpoint, load_checkpoint, save_checkpoint, start_fresh
 
 PromptFn = Callable[[Problem], str]
@@ -150,40 +153,27 @@ def step_problems(problems: Sequence[Problem], step: int, count: int, seed: int)
 
 
 def grpo_step(run: Run, problems: Sequence[Problem], step: int, prompt_fn: PromptFn) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """One GRPO step on this rank's share of the step's prompts; the step's metrics (all ranks) and samples."""
+    """One GRPO step on this rank's share of the step's prompts: sample and score, advantages,
+    update, log. The step's metrics (all ranks) and its samples."""
     config, world = run.config, run.world
     began = time.perf_counter()
     distributed.sync_rollout_model(run.model, run.rollout, world)
     mine = distributed.shard_items(step_problems(problems, step, config.prompts_per_step, config.seed), world)
-    results, rewards, tally = _collect(run, problems, mine, step, prompt_fn)
+    groups = sample_and_score(run, problems, mine, step, prompt_fn)
     rollout_seconds = time.perf_counter() - began
-    active = torch.ones(len(results))
-    if not results:  # every group was skipped here: a placeholder group of weight 0 keeps ranks in step
-        results, rewards, active = tally.placeholder, tally.placeholder_rewards, torch.zeros(config.group_size)
-    batch = pack(results, run.pad_id, next(run.model.parameters()).device)
-    advantages = group_advantages(torch.tensor(rewards), config.group_size, scale_by_std=config.scale_rewards)
+    batch, rewards, active = groups.training_batch(run.pad_id, next(run.model.parameters()).device)
+    advantages = group_advantages(rewards, config.group_size, scale_by_std=config.scale_rewards)
     stats = update(run, batch, advantages.to(batch.input_ids.device), active.to(batch.input_ids.device))
-    used = len(results) // config.group_size if active.any() else 0
-    sums = distributed.all_reduce_sums({**tally.sums(), "groups_used": used}, world)
-    seconds = time.perf_counter() - began
-    count, tokens = sums["completions"], sums["tokens"]
-    mean = sums["reward"] / count
-    row = {
-        "step": step, "reward_mean": mean, "reward_std": math.sqrt(max(sums["reward_squares"] / count - mean**2, 0.0)),
-        "accuracy": sums["correct"] / count if "correct" in tally.parts else None,
-        "format": sums["format"] / count if "format" in tally.parts else None, "response_length": tokens / count,
-        "truncated": sums["truncated"] / count, **stats, "groups_used": int(sums["groups_used"]),
-        "groups_skipped": int(sums["groups_skipped"]), "rollout_tokens": int(tokens), "tokens_per_s": tokens / seconds,
-        "seconds": seconds, "rollout_seconds": rollout_seconds,
-    }  # fmt: skip
-    samples = [{"step": step, "problem": p.id, "reward": r, "completion": text} for p, r, text in tally.samples[: config.log_samples]]
-    return row, samples
+    return step_metrics(run, step, groups, stats, began, rollout_seconds), groups.samples(step, config.log_samples)
 
 
 @dataclass
-class _Tally:
-    """Totals over every completion a rank scored in a step (all generation rounds)."""
+class ScoredGroups:
+    """A step's scored groups on one rank: those kept for training and totals over all generated."""
 
+    group_size: int
+    kept: list[GenerationResult] = field(default_factory=list)
+    kept_rewards: list[float] = field(default_factory=list)
     count: int = 0
     reward_sum: float = 0.0
     reward_squares: float = 0.0
@@ -193,11 +183,13 @@ class _Tally:
     truncated: int = 0
     skipped: int = 0  # groups of equal rewards left out
     parts: set[str] = field(default_factory=set)
-    samples: list[tuple[Problem, float, str]] = field(default_factory=list)  # one per group
+    examples: list[tuple[Problem, float, str]] = field(default_factory=list)  # one per group
     placeholder: list[GenerationResult] = field(default_factory=list)
     placeholder_rewards: list[float] = field(default_factory=list)
 
-    def add(self, results: list[GenerationResult], problems: list[Problem], totals: list[float], parts: dict[str, list[float]], group_size: int) -> None:
+    def add(self, results: list[GenerationResult], problems: list[Problem], totals: list[float], parts: dict[str, list[float]]) -> None:
+        """Count one round of scored completions (kept or not)."""
+        G = self.group_size
         self.count += len(results)
         self.reward_sum += sum(totals)
         self.reward_squares += sum(t * t for t in totals)
@@ -206,50 +198,88 @@ class _Tally:
         self.tokens += sum(r.num_tokens for r in results)
         self.truncated += sum(r.finish_reason == "length" for r in results)
         self.parts |= set(parts)
-        self.samples += [(problems[i], totals[i], results[i].text or "") for i in range(0, len(results), group_size)]
+        self.examples += [(problems[i], totals[i], results[i].text or "") for i in range(0, len(results), G)]
         if not self.placeholder:
-            self.placeholder, self.placeholder_rewards = results[:group_size], totals[:group_size]
+            self.placeholder, self.placeholder_rewards = results[:G], totals[:G]
+
+    def keep(self, results: list[GenerationResult], totals: list[float], group: int) -> None:
+        """Keep group `group` of this round for training."""
+        G = self.group_size
+        self.kept += results[group * G : (group + 1) * G]
+        self.kept_rewards += totals[group * G : (group + 1) * G]
+
+    def training_batch(self, pad_id: int, device: torch.device) -> tuple[RolloutBatch, torch.Tensor, torch.Tensor]:
+        """The kept groups packed, their rewards, and each row's weight (1; 0 for a placeholder)."""
+        results, rewards, active = self.kept, self.kept_rewards, torch.ones(len(self.kept))
+        if not results:  # every group was skipped here: a placeholder group of weight 0 keeps ranks in step
+            results, rewards, active = self.placeholder, self.placeholder_rewards, torch.zeros(self.group_size)
+        return pack(results, pad_id, device), torch.tensor(rewards), active
 
     def sums(self) -> dict[str, float]:
         """The totals to add up over ranks, by name."""
         return {
             "completions": self.count, "reward": self.reward_sum, "reward_squares": self.reward_squares,
             "correct": self.correct, "format": self.format, "tokens": self.tokens, "truncated": self.truncated,
-            "groups_skipped": self.skipped,
+            "groups_skipped": self.skipped, "groups_used": len(self.kept) // self.group_size,
         }  # fmt: skip
 
+    def samples(self, step: int, limit: int) -> list[dict[str, Any]]:
+        """The first `limit` groups' first completions, for the samples log."""
+        return [{"step": step, "problem": p.id, "reward": r, "completion": text} for p, r, text in self.examples[:limit]]
 
-def _collect(
-    run: Run, problems: Sequence[Problem], mine: list[Problem], step: int, prompt_fn: PromptFn
-) -> tuple[list[GenerationResult], list[float], _Tally]:
-    """Generate and score groups with dynamic sampling: the kept results, their rewards, the step's tally."""
+
+def sample_and_score(run: Run, problems: Sequence[Problem], mine: list[Problem], step: int, prompt_fn: PromptFn) -> ScoredGroups:
+    """Sample G completions of each prompt and score them, with dynamic sampling: groups of
+    equal rewards teach nothing and are skipped, or (refill) replaced by groups of new prompts."""
     config, G = run.config, run.config.group_size
-    kept: list[GenerationResult] = []
-    kept_rewards: list[float] = []
-    tally = _Tally()
+    groups = ScoredGroups(G)
     batch = mine
     rounds = 1 + (config.max_refills if config.dynamic_sampling == "refill" else 0)
     for round_ in range(rounds):
         seed = request_key(config.seed, step, round_, run.world.rank)
-        results = generate_rollouts(
-            run.rollout, run.tokenizer, [prompt_fn(p) for p in batch], group_size=G, max_new_tokens=config.max_new_tokens,
-            temperature=config.temperature, top_p=config.top_p, seed=seed, max_batch_size=config.max_batch_size,
-        )  # fmt: skip
+        results = sample(run, [prompt_fn(p) for p in batch], seed)
         expanded = [p for p in batch for _ in range(G)]
         totals, parts = score([r.text or "" for r in results], expanded, run.rewards)
-        tally.add(results, expanded, totals, parts, G)
+        groups.add(results, expanded, totals, parts)
         keep = torch.ones(len(batch), dtype=torch.bool)
         if config.dynamic_sampling != "off":
             keep = ~zero_variance_groups(torch.tensor(totals), G)
-            tally.skipped += int((~keep).sum())
-        for group in keep.nonzero().flatten().tolist()[: len(mine) - len(kept) // G]:
-            kept += results[group * G : (group + 1) * G]
-            kept_rewards += totals[group * G : (group + 1) * G]
-        need = len(mine) - len(kept) // G
+            groups.skipped += int((~keep).sum())
+        for group in keep.nonzero().flatten().tolist()[: len(mine) - len(groups.kept) // G]:
+            groups.keep(results, totals, group)
+        need = len(mine) - len(groups.kept) // G
         if config.dynamic_sampling != "refill" or need == 0:
             break
         batch = random.Random(seed).sample(list(problems), min(need, len(problems)))  # DAPO: sample more prompts
-    return kept, kept_rewards, tally
+    return groups
+
+
+def sample(run: Run, prompts: list[str], seed: int) -> list[GenerationResult]:
+    """G completions of each prompt from the rollout model, grouped by prompt."""
+    config = run.config
+    decoding = GenerationConfig(
+        n=config.group_size, max_new_tokens=config.max_new_tokens, temperature=config.temperature, top_p=config.top_p,
+        seed=seed, max_batch_size=config.max_batch_size,
+    )  # fmt: skip
+    return generate_rollouts(run.rollout, run.tokenizer, prompts, decoding)
+
+
+def step_metrics(
+    run: Run, step: int, groups: ScoredGroups, stats: dict[str, float], began: float, rollout_seconds: float
+) -> dict[str, Any]:
+    """The step's metrics row: rewards, lengths and group counts summed over ranks, loss statistics, timing."""
+    sums = distributed.all_reduce_sums(groups.sums(), run.world)
+    seconds = time.perf_counter() - began
+    count, tokens = sums["completions"], sums["tokens"]
+    mean = sums["reward"] / count
+    return {
+        "step": step, "reward_mean": mean, "reward_std": math.sqrt(max(sums["reward_squares"] / count - mean**2, 0.0)),
+        "accuracy": sums["correct"] / count if "correct" in groups.parts else None,
+        "format": sums["format"] / count if "format" in groups.parts else None, "response_length": tokens / count,
+        "truncated": sums["truncated"] / count, **stats, "groups_used": int(sums["groups_used"]),
+        "groups_skipped": int(sums["groups_skipped"]), "rollout_tokens": int(tokens), "tokens_per_s": tokens / seconds,
+        "seconds": seconds, "rollout_seconds": rollout_seconds,
+    }  # fmt: skip
 
 
 def update(run: Run, batch: RolloutBatch, advantages: torch.Tensor, active: torch.Tensor) -> dict[str, float]:
@@ -266,7 +296,7 @@ def update(run: Run, batch: RolloutBatch, advantages: torch.Tensor, active: torc
     micro = distributed.all_reduce_max(local, world)  # FSDP: every rank runs as many forward passes
     slices = [slice(i * size, (i + 1) * size) if i < local else slice(0, 1) for i in range(micro)]
     idle = [i >= local for i in range(micro)]
-    share = not world.distributed  # see policy_logprobs
+    share = not world.distributed  # see teacher_forced_logprobs
     reference = [_no_grad_logprobs(run.reference, batch.select(s), config.temperature, share) for s in slices] if run.reference is not None else None
     old = [_no_grad_logprobs(run.model, batch.select(s), config.temperature, share) for s in slices] if config.mu > 1 else None
     sums = {"loss": 0.0, "kl": 0.0, "clipped_tokens": 0.0, "entropy": 0.0}
@@ -275,7 +305,7 @@ def update(run: Run, batch: RolloutBatch, advantages: torch.Tensor, active: torc
         run.optimizer.zero_grad(set_to_none=True)
         for index, (part, is_idle) in enumerate(zip(slices, idle)):
             sub = batch.select(part)
-            logprobs, entropy = policy_logprobs(run.model, sub, config.temperature, with_entropy=epoch == 0, share_prompts=share)
+            logprobs, entropy = teacher_forced_logprobs(run.model, sub, config.temperature, with_entropy=epoch == 0, share_prompts=share)
             weights = token_weights(mask[part] * (0.0 if is_idle else 1.0), config.aggregation, num_sequences=sequences, num_tokens=tokens, max_tokens=config.max_new_tokens)
             loss = grpo_loss(
                 logprobs, old[index] if old else logprobs.detach(), advantages[part], weights, eps_low=config.eps_low,
@@ -299,7 +329,7 @@ def update(run: Run, batch: RolloutBatch, advantages: torch.Tensor, active: torc
 
 @torch.no_grad()
 def _no_grad_logprobs(model: nn.Module, batch: RolloutBatch, temperature: float, share_prompts: bool) -> torch.Tensor:
-    return policy_logprobs(model, batch, temperature, share_prompts=share_prompts)[0]
+    return teacher_forced_logprobs(model, batch, temperature, share_prompts=share_prompts)[0]
 
 
 def evaluate(model: nn.Module, tokenizer: Tokenizer, problems: Sequence[Problem], prompt_fn: PromptFn, max_new_tokens: int) -> float:

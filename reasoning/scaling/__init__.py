@@ -12,8 +12,8 @@ from reasoning.scaling.best_of_n import (
     completion_logprobs,
     heuristic_scores,
     judge_scorer,
+    make_scorer,
     mean_logprob_scorer,
-    mean_logprob_scores,
     parse_score,
 )
 from reasoning.scaling.refine import Refinement, Round, self_refine
@@ -21,6 +21,6 @@ from reasoning.scaling.voting import Consistency, Vote, VoteGroup, decided, majo
 
 __all__ = [
     "Candidate", "Consistency", "Refinement", "Round", "Score", "Scorer", "Vote", "VoteGroup", "best_of_n",
-    "completion_logprobs", "decided", "heuristic_scores", "judge_scorer", "majority_vote", "mean_logprob_scorer",
-    "mean_logprob_scores", "parse_score", "self_consistency", "self_refine",
+    "completion_logprobs", "decided", "heuristic_scores", "judge_scorer", "majority_vote", "make_scorer",
+    "mean_logprob_scorer", "parse_score", "self_consistency", "self_refine",
 ]  # fmt: skip

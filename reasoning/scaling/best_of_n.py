@@ -1,13 +1,13 @@
 """Best-of-N: generate N candidate solutions and keep the one a scorer ranks highest.
 
 A scorer takes a problem's candidates and returns one `Score` each; any function of that
-shape plugs in. Three come with the package:
-- `mean_logprob_scores`: the candidate's mean token log-probability under the model, given
-  the original prompt (the model's own confidence; no extra generation when the candidate
-  was sampled from that prompt, since its log-probs came with it).
-- `heuristic_scores`: cheap text checks: a boxed answer, a finished (not truncated)
+shape plugs in. Three come with the package, each also by name through `make_scorer`:
+- `mean_logprob_scorer(model)` ("logprob"): the candidate's mean token log-probability under
+  the model, given the original prompt (the model's own confidence; no extra generation when
+  the candidate was sampled from that prompt, since its log-probs came with it).
+- `heuristic_scores` ("heuristic"): cheap text checks: a boxed answer, a finished (not truncated)
   solution, little repetition, brevity.
-- `judge_scorer(...)`: the model as its own judge: it reads each solution under a grading
+- `judge_scorer(...)` ("judge"): the model as its own judge: it reads each solution under a grading
   prompt and replies with a score out of 10, parsed robustly; its tokens are counted.
 """
 
@@ -18,12 +18,11 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import torch
 from torch import nn
 
-from reasoning.generation.api import GenerationConfig, Tokenizer, generate_with_config
+from reasoning.generation.api import GenerationConfig, Tokenizer, generate
 from reasoning.grading import extract_answer
-from reasoning.model.cache import KVCache
+from reasoning.logprobs import completion_logprobs
 from reasoning.prompts import JUDGE_PROMPT, PromptKind, fill, task_prompt, visible_text
 from reasoning.tokenizer import format_chat
 
@@ -72,13 +71,6 @@ def mean_logprob_scorer(model: nn.Module) -> Scorer:
         return [Score(_mean(c.logprobs if c.logprobs is not None else completion_logprobs(model, c.prompt_ids, c.token_ids))) for c in candidates]
 
     return score
-
-
-def mean_logprob_scores(candidates: Sequence[Candidate]) -> list[Score]:
-    """Mean token log-probability, from log-probs the candidates carry (sampled from their prompt)."""
-    if any(c.logprobs is None for c in candidates):
-        raise ValueError("mean_logprob_scores needs each candidate's log-probs; use mean_logprob_scorer(model) to compute them")
-    return [Score(_mean(c.logprobs)) for c in candidates]
 
 
 def heuristic_score(text: str, *, finished: bool = True, tokens: int = 0) -> float:
@@ -139,7 +131,7 @@ def judge_scorer(
             task_prompt(fill(JUDGE_PROMPT, problem=c.question, solution=visible_text(c.text)), kind=kind, chat=chat)
             for c in candidates
         ]  # fmt: skip
-        replies = generate_with_config(model, tokenizer, prompts, config)
+        replies = generate(model, tokenizer, prompts, config)
         scores = []
         for reply in replies:
             value = parse_score(reply.text or "")
@@ -149,26 +141,16 @@ def judge_scorer(
     return score
 
 
-@torch.inference_mode()
-def completion_logprobs(model: nn.Module, prompt_ids: Sequence[int], token_ids: Sequence[int]) -> tuple[float, ...]:
-    """log p(token_ids[k] | prompt, token_ids[:k]) for each k, in float32 (teacher forcing).
-
-    The prompt runs through a KV cache first, so only the completion's positions ever get
-    [tokens, vocab] logits.
-    """
-    if not prompt_ids:
-        raise ValueError("completion_logprobs needs a non-empty prompt")
-    if not token_ids:
-        return ()
-    parameter = next(model.parameters())
-    device = parameter.device
-    cache = KVCache.allocate(model.config, 1, len(prompt_ids) + len(token_ids), device=device, dtype=parameter.dtype)
-    first = model(torch.tensor([list(prompt_ids)], device=device), cache=cache, last_only=True)
-    rest = model(torch.tensor([list(token_ids[:-1])], device=device), cache=cache)[0] if len(token_ids) > 1 else first[:0]
-    logits = torch.cat([first, rest]).float()
-    targets = torch.tensor(list(token_ids), device=device)
-    logprobs = logits.log_softmax(dim=-1).gather(1, targets[:, None])[:, 0]
-    return tuple(logprobs.tolist())
+def make_scorer(name: str, model: nn.Module, tokenizer: Tokenizer, *, kind: PromptKind, config: GenerationConfig) -> Scorer:
+    """The scorer called `name` (what `--scorer` chooses): "logprob", "heuristic" or "judge"
+    (which replies with `config`'s batch size and compile setting)."""
+    if name == "logprob":
+        return mean_logprob_scorer(model)
+    if name == "heuristic":
+        return heuristic_scores
+    if name == "judge":
+        return judge_scorer(model, tokenizer, kind=kind, max_batch_size=config.max_batch_size, compile=config.compile)
+    raise ValueError(f"unknown scorer {name!r}; choose logprob, heuristic or judge")
 
 
 def _mean(values: Sequence[float]) -> float:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 
 from torch import nn
 
-from reasoning.generation.api import GenerationConfig, GenerationResult, Tokenizer, generate_with_config
+from reasoning.generation.api import GenerationConfig, GenerationResult, Tokenizer, generate
 from reasoning.prompts import CRITIQUE_PROMPT, REVISE_PROMPT, PromptKind, fill, task_prompt, visible_text
 from reasoning.scaling.best_of_n import Candidate, Score, Scorer
 from reasoning.tokenizer import format_chat
@@ -86,7 +86,7 @@ def self_refine(
     # a revision identical to its draft scores exactly the same and does not count as better.
     drafts = [
         candidate_from(question, ids, result, same_prompt=False)
-        for question, ids, result in zip(questions, prompt_ids, generate_with_config(model, tokenizer, prompt_ids, config))
+        for question, ids, result in zip(questions, prompt_ids, generate(model, tokenizer, prompt_ids, config))
     ]  # fmt: skip
     draft_scores = scorer(drafts)
     states = [
@@ -105,12 +105,12 @@ def self_refine(
             break
         solutions = {id(s): visible_text(s.best.text) for s in active}
         critique_prompts = [ask(CRITIQUE_PROMPT, problem=s.best.question, solution=solutions[id(s)]) for s in active]
-        critiques = generate_with_config(model, tokenizer, critique_prompts, config)
+        critiques = generate(model, tokenizer, critique_prompts, config)
         revise_prompts = [
             ask(REVISE_PROMPT, problem=s.best.question, solution=solutions[id(s)], critique=visible_text(c.text or ""))
             for s, c in zip(active, critiques)
         ]  # fmt: skip
-        revisions = generate_with_config(model, tokenizer, revise_prompts, config)
+        revisions = generate(model, tokenizer, revise_prompts, config)
         candidates = [
             candidate_from(s.best.question, s.best.prompt_ids, r, same_prompt=False) for s, r in zip(active, revisions)
         ]  # fmt: skip

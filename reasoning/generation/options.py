@@ -1,0 +1,129 @@
+"""What a generation run is asked for: `SamplingParams`, `GenerationConfig`, and their flags.
+
+`GenerationConfig` is the one list of generation options: `generate` and `stream` take one
+(or its field names as keywords), and the command line maps flags onto its fields one to one
+through `add_generation_flags` and `generation_config`. No torch here, so the command line
+builds its parser, and a config from the parsed flags, before the model stack is imported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from reasoning.flags import fraction, non_negative_float, non_negative_int, positive_int, probability
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """How the next token is chosen: greedy when temperature is 0, else sampled after filtering."""
+
+    temperature: float = 0.0
+    top_k: int = 0  # 0: no limit
+    top_p: float = 1.0  # 1: no limit
+    min_p: float = 0.0  # 0: no limit
+
+    def __post_init__(self) -> None:
+        if not self.temperature >= 0:
+            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
+        if self.top_k < 0:
+            raise ValueError(f"top_k must be >= 0 (0 turns it off), got {self.top_k}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if not 0 <= self.min_p <= 1:
+            raise ValueError(f"min_p must be in [0, 1], got {self.min_p}")
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    """Every option of `generate` and `stream`, validated once."""
+
+    max_new_tokens: int = 256
+    temperature: float = 0.0
+    top_p: float = 1.0
+    top_k: int = 0
+    min_p: float = 0.0
+    n: int = 1
+    seed: int | None = None  # None: a fresh random seed per call
+    stop: tuple[str, ...] = ()
+    eos_token_ids: tuple[int, ...] | None = None  # None: the tokenizer's (per model kind)
+    max_context: int | None = None  # None: the model's max_position_embeddings
+    max_batch_size: int = 32
+    max_cache_tokens: int | None = None
+    compile: bool = False
+
+    def __post_init__(self) -> None:
+        if self.max_new_tokens < 0 or self.n < 1:
+            raise ValueError(f"need max_new_tokens >= 0 and n >= 1, got {self.max_new_tokens} and {self.n}")
+        object.__setattr__(self, "stop", tuple(self.stop or ()))
+        if self.eos_token_ids is not None:
+            object.__setattr__(self, "eos_token_ids", tuple(self.eos_token_ids))
+        SamplingParams(self.temperature, self.top_k, self.top_p, self.min_p)  # raises on bad values
+
+    @property
+    def sampling(self) -> SamplingParams:
+        return SamplingParams(self.temperature, self.top_k, self.top_p, self.min_p)
+
+    def with_options(self, **options: Any) -> GenerationConfig:
+        """A copy with the named fields replaced; a name that is not a field raises TypeError."""
+        unknown = sorted(set(options) - FIELDS)
+        if unknown:
+            known = ", ".join(FIELDS_IN_ORDER)
+            raise TypeError(f"unknown generation option {unknown[0]!r}; the options are GenerationConfig's fields: {known}")
+        return dataclasses.replace(self, **options) if options else self
+
+
+FIELDS_IN_ORDER = tuple(field.name for field in dataclasses.fields(GenerationConfig))
+FIELDS = frozenset(FIELDS_IN_ORDER)
+
+
+# ---------------------------------------------------------------------------- command-line flags
+
+# Field -> (argparse type, help). The flag is the field's name with dashes: max_new_tokens is
+# --max-new-tokens. stop (repeatable) and compile (a switch) take no value type.
+FLAGS: dict[str, tuple[Any, str]] = {
+    "max_new_tokens": (positive_int, "token budget of each completion"),
+    "temperature": (non_negative_float, "0 is greedy"),
+    "top_p": (probability, "nucleus sampling: keep the most likely tokens holding this mass"),
+    "top_k": (non_negative_int, "keep the k most likely tokens; 0 keeps every token"),
+    "min_p": (fraction, "keep tokens at least this fraction as likely as the most likely one"),
+    "n": (positive_int, "samples per prompt"),
+    "seed": (int, "sampling seed (default: a fresh one each run)"),
+    "stop": (None, "stop string (repeatable)"),
+    "max_context": (positive_int, "context limit in tokens (default: the model's)"),
+    "max_batch_size": (positive_int, "rows decoded together"),
+    "max_cache_tokens": (positive_int, "cap on KV-cache rows x length"),
+    "compile": (None, "torch.compile the decode step (slow to start, faster after)"),
+}
+SAMPLING_FLAGS = ("max_new_tokens", "temperature", "top_p", "top_k", "min_p", "seed")
+
+
+def add_generation_flags(parser: argparse.ArgumentParser, fields: Iterable[str], **defaults: Any) -> None:
+    """Add a flag for each named GenerationConfig field; its default is `defaults[field]`, else the config's."""
+    for name in fields:
+        kind, description = FLAGS[name]
+        flag = "--" + name.replace("_", "-")
+        default = defaults.get(name, getattr(GenerationConfig, name))
+        if name == "compile":
+            parser.add_argument(flag, action="store_true", help=description)
+        elif name == "stop":
+            parser.add_argument(flag, action="append", default=list(default or ()), help=description)
+        else:
+            parser.add_argument(flag, type=kind, default=default, help=description)
+
+
+def generation_config(args: argparse.Namespace, base: GenerationConfig | None = None) -> GenerationConfig:
+    """`base` (default: GenerationConfig()) with each field that the parsed flags hold and is not None.
+
+    None is a flag left unset whose default is "the caller's": a protocol's or a strategy's.
+    """
+    values = vars(args)
+    given = {name: values[name] for name in FIELDS_IN_ORDER if values.get(name) is not None}
+    return (base or GenerationConfig()).with_options(**given)
