@@ -191,3 +191,11 @@ def test_protocol_presets_and_overrides():
         get_protocol("greedy").with_overrides(n=4)
     with pytest.raises(ValueError, match="unknown protocol"):
         get_protocol("r2")
+
+
+def test_a_line_another_rank_is_writing_does_not_stop_this_rank(tmp_path):
+    run(tmp_path, scripted(), share=Share(1, 2))
+    other = tmp_path / "gsm8k.rank1.jsonl"
+    other.write_text(other.read_text() + '{"id": "q5", "ind')  # rank 1 caught mid-write
+    records = run(tmp_path, scripted(), share=Share(0, 2))
+    assert [r["id"] for r in records] == ["q0", "q2", "q4"]

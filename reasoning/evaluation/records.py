@@ -23,12 +23,13 @@ class RecordsError(ValueError):
 
 
 def read_run(
-    path: str | Path, *, repair: bool = False, required: tuple[str, ...] = ()
+    path: str | Path, *, repair: bool = False, live: bool = False, required: tuple[str, ...] = ()
 ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     """The settings header (None if the file has none) and all records of a JSONL results file.
 
-    With `repair`, a torn last line is cut off the file; a record without a `required` field
-    is an error naming its line."""
+    A torn last line is an error, unless `repair` (cut it off the file) or `live` (leave it:
+    another process may be writing it). A record without a `required` field is an error
+    naming its line."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"results file {path} not found")
@@ -45,6 +46,7 @@ def read_run(
             if is_torn_tail and repair:
                 with path.open("r+b") as handle:
                     handle.truncate(len(data) - len(line))
+            if is_torn_tail and (repair or live):
                 break
             raise RecordsError(f"{path}, line {number}: not a JSON record ({error})") from None
         if number == 1 and isinstance(record, dict) and set(record) == {HEADER_KEY}:

@@ -128,7 +128,7 @@ def _done_elsewhere(out_dir: str | Path, bench: str, own: Path) -> set[str]:
     done: set[str] = set()
     for path in benchmark_files(out_dir, bench):
         if path != own:
-            done |= {record["id"] for record in read_run(path)[1]}
+            done |= {record["id"] for record in read_run(path, live=True)[1]}  # another rank may be writing it
     return done
 
 
