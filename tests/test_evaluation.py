@@ -33,8 +33,9 @@ def answers_right_except(wrong: set[int], crash_after: int | None = None):
     """A fake generator: answers each prompt (boxed), wrongly for `wrong`, finishing in reverse order."""
     calls = []
 
-    def complete(prompts):
-        calls.append(list(prompts))
+    def complete(items):
+        prompts = [text for _, text in items]
+        calls.append(prompts)
         for count, index in enumerate(reversed(range(len(prompts)))):
             if crash_after is not None and count == crash_after:
                 raise KeyboardInterrupt  # the run dies mid-way

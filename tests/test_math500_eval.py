@@ -62,3 +62,19 @@ def test_eval_score_regrades_saved_records(tiny_checkpoint, tmp_path, capsys):
     assert main(["eval", "score", str(out), "--write"]) == 0
     assert read_records(out)[0]["correct"] is True
     assert "accuracy" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("strategy", ["sample", "self-consistency"])
+def test_a_resumed_sampling_strategy_draws_the_samples_of_an_uninterrupted_run(strategy, tiny_checkpoint, tmp_path):
+    """Each problem's samples are keyed by its index in the benchmark, not by its place among
+    the problems left; --batch-size 2 = n, so every run decodes in the same shapes."""
+    sampled = ("--strategy", strategy, "--n", "2", "--temperature", "1.0", "--seed", "5")
+    whole, cut = tmp_path / "whole.jsonl", tmp_path / "cut.jsonl"
+    assert run(tiny_checkpoint, whole, *sampled) == 0
+    lines = whole.read_text().splitlines(keepends=True)
+    cut.write_text("".join(lines[0:1] + lines[3:5]))  # the header and two records from the middle: resume does the rest
+    assert run(tiny_checkpoint, cut, *sampled, "--resume") == 0
+    drop_time = lambda record: {k: v for k, v in record.items() if k != "seconds"}  # noqa: E731
+    by_id = {r["id"]: drop_time(r) for r in read_records(whole)}
+    assert sorted(by_id) == sorted(r["id"] for r in read_records(cut))
+    assert all(drop_time(r) == by_id[r["id"]] for r in read_records(cut))

@@ -15,7 +15,7 @@ from typing import Any
 
 from reasoning.evaluation.runner import Clock, Complete, Completion
 from reasoning.evaluation.strategies import Setup
-from reasoning.generation.api import GenerationResult, generate_as_completed
+from reasoning.generation.api import GenerationResult, Prompt, generate_as_completed
 from reasoning.grading import extract_answer
 from reasoning.scaling.best_of_n import best_of_n, make_scorer
 from reasoning.scaling.refine import candidate_from, self_refine
@@ -26,12 +26,17 @@ def engine_completer(setup: Setup) -> Complete:
     """One completion per prompt (greedy, chain of thought, or one sample), yielded as the
     engine finishes each."""
 
-    def complete(prompts: Sequence[str]) -> Iterator[tuple[int, Completion]]:
+    def complete(items: Sequence[tuple[int, str]]) -> Iterator[tuple[int, Completion]]:
         clock = Clock()
-        for [result] in generate_as_completed(setup.model, setup.tokenizer, list(prompts), setup.config):
+        for [result] in generate_as_completed(setup.model, setup.tokenizer, _keyed(items), setup.config):
             yield result.prompt_index, Completion(result.text or "", result.num_tokens, clock.lap())
 
     return complete
+
+
+def _keyed(items: Sequence[tuple[int, str]]) -> list[Prompt]:
+    """The prompts, each drawing its samples from the streams of its problem's index."""
+    return [Prompt(text, stream=index) for index, text in items]
 
 
 def _sample_record(result: GenerationResult, answer: str | None) -> dict[str, Any]:
@@ -46,9 +51,9 @@ def self_consistency_completer(setup: Setup, *, n: int, tie_break: str, early_st
     """The majority answer of `n` samples; the record keeps the votes and every sample."""
     config = replace(setup.config, n=n)
 
-    def complete(prompts: Sequence[str]) -> Iterator[tuple[int, Completion]]:
+    def complete(items: Sequence[tuple[int, str]]) -> Iterator[tuple[int, Completion]]:
         clock = Clock()
-        runs = self_consistency(setup.model, setup.tokenizer, list(prompts), config, tie_break=tie_break, early_stop=early_stop)
+        runs = self_consistency(setup.model, setup.tokenizer, _keyed(items), config, tie_break=tie_break, early_stop=early_stop)
         for run in runs:
             winner = run.samples[run.vote.winner if run.vote.winner is not None else 0]
             details = {
@@ -66,11 +71,11 @@ def best_of_n_completer(setup: Setup, *, n: int, scorer: str) -> Complete:
     config = replace(setup.config, n=n)
     score_candidates = make_scorer(scorer, setup.model, setup.tokenizer, kind=setup.kind, config=setup.config)
 
-    def complete(prompts: Sequence[str]) -> Iterator[tuple[int, Completion]]:
+    def complete(items: Sequence[tuple[int, str]]) -> Iterator[tuple[int, Completion]]:
         clock = Clock()
-        for samples in generate_as_completed(setup.model, setup.tokenizer, list(prompts), config):
+        for samples in generate_as_completed(setup.model, setup.tokenizer, _keyed(items), config):
             index = samples[0].prompt_index
-            question = setup.questions[prompts[index]]
+            question = setup.questions[items[index][1]]
             candidates = [candidate_from(question, s.prompt_token_ids, s, same_prompt=True) for s in samples]
             best, scores = best_of_n(candidates, score_candidates)
             tokens = sum(s.num_tokens for s in samples) + sum(score.tokens for score in scores)
@@ -89,11 +94,13 @@ def best_of_n_completer(setup: Setup, *, n: int, scorer: str) -> Complete:
 def self_refine_completer(setup: Setup, *, rounds: int, scorer: str) -> Complete:
     """A draft and up to `rounds` critique-and-revise rounds, ranked by the scorer called `scorer`;
     the record keeps each round. Problems refine in chunks of `max_batch_size` (each phase one
-    batched generate), and each chunk's records are written as soon as it is done."""
+    batched generate), and each chunk's records are written as soon as it is done. Its samples
+    are keyed by place in the chunk, so a resumed run may draw them differently."""
     score_candidates = make_scorer(scorer, setup.model, setup.tokenizer, kind=setup.kind, config=setup.config)
 
-    def complete(prompts: Sequence[str]) -> Iterator[tuple[int, Completion]]:
+    def complete(items: Sequence[tuple[int, str]]) -> Iterator[tuple[int, Completion]]:
         clock = Clock()
+        prompts = [text for _, text in items]
         step = setup.config.max_batch_size
         for start in range(0, len(prompts), step):
             chunk = list(prompts[start : start + step])

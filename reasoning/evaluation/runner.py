@@ -32,7 +32,10 @@ class Completion:
     details: dict[str, Any] | None = None  # what a strategy adds to the record (votes, candidates, rounds)
 
 
-Complete = Callable[[Sequence[str]], Iterator[tuple[int, Completion]]]
+# Receives (problem index, prompt) pairs and yields (position in that list, Completion) as each
+# finishes. The index keys the problem's random streams, so a resumed run samples a problem as
+# an uninterrupted one does, wherever it sits in the list of problems left.
+Complete = Callable[[Sequence[tuple[int, str]]], Iterator[tuple[int, Completion]]]
 
 
 def evaluate(
@@ -69,7 +72,7 @@ def evaluate(
     correct = sum(bool(record["correct"]) for record in records)
     bar = tqdm(total=len(problems), initial=len(records), disable=not progress, desc="MATH", unit="problem")
     with RecordWriter(out, settings=None if started else settings) as writer:
-        for position, completion in complete([prompts[index] for index in todo]):
+        for position, completion in complete([(index, prompts[index]) for index in todo]):
             index = todo[position]
             record = grade_record(problems[index], prompts[index], completion, grade_timeout)
             writer.write(record)
