@@ -167,5 +167,6 @@ def test_the_appendix_f_chapter_runs_and_prints_the_table(checkpoint, tmp_path, 
     runpy.run_path(str(script), run_name="__main__")
     out = capsys.readouterr().out
     assert "gsm8k: 2 problems" in out and "pass@2" in out and "amc23" in out
+    assert "pass@1 = 0.25, pass@2 = 0.50, pass@4 = 1.00" in out  # 1 of 4 correct: 1/4, 1 - C(3,2)/C(4,2), 1
     summary = json.loads((tmp_path / "appF" / "summary.json").read_text())
     assert summary["amc23"]["settings"]["protocol"] == "qwen3" and summary["amc23"]["samples"] == 2

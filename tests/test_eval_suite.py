@@ -14,7 +14,7 @@ from reasoning.evaluation.benchmarks import BENCHMARKS
 from reasoning.evaluation.protocols import PROTOCOLS, get_protocol
 from reasoning.evaluation.records import RecordsError
 from reasoning.evaluation.suite import Sample, Share, answer_groups, read_benchmark, run_benchmark, write_summary
-from reasoning.evaluation.summary import compare_records, format_summaries, summarize_benchmark
+from reasoning.evaluation.summary import compare_records, format_comparison, format_summaries, summarize_benchmark
 
 MATH = BENCHMARKS["gsm8k"]
 CHOICE = BENCHMARKS["mmlu-stem"]
@@ -60,8 +60,12 @@ def test_summary_figures_by_hand():
     assert s["by_subject"]["algebra"]["pass@1"] == pytest.approx(0.25) and s["by_subject"]["algebra"]["problems"] == 2
     assert s["by_subject"]["geometry"]["maj@4"] == 0.0
     assert list(s["by_level"]) == ["1", "2", "10"]  # levels in numeric order
-    table = format_summaries({"gsm8k": s})
-    assert "25.0% ± " in table and "pass@4" in table and "maj@4" in table and "geometry" in table
+    table = format_summaries({"gsm8k": s}).splitlines()
+    assert table[0].split() == ["benchmark", "problems", "n", "pass@1", "pass@2", "pass@4", "maj@2", "maj@4", "tokens", "truncated", "time"]
+    # pass@1 25.0 ± 14.4 (stderr 0.25 / sqrt 3), pass@2 44.4, pass@4 66.7, maj 33.3, 15 tokens, 1 of 12 truncated
+    assert table[1].split() == ["gsm8k", "3", "4", "25.0%", "±", "14.4", "44.4%", "66.7%", "33.3%", "33.3%", "15", "8.3%", "4.5", "s"]
+    by_subject = table[table.index("gsm8k by subject") + 1 :][:2]
+    assert [line.split() for line in by_subject] == [["algebra", "2", "25.0%", "±", "25.0"], ["geometry", "1", "25.0%", "±", "0.0"]]
 
 
 def test_one_sample_reports_pass1_only():
@@ -178,6 +182,11 @@ def test_paired_comparison_of_two_runs(tmp_path):
     assert diff.significant and diff.boot_low > 0
     same = compare_records(better, better)
     assert same.mean == 0 and not same.significant
+    rows = format_comparison(("runs/a", "runs/b"), {"gsm8k": (0.5, 0.0, diff)}).splitlines()
+    [row] = [line for line in rows if line.startswith("gsm8k")]
+    interval = f"[{100 * diff.boot_low:+.1f}, {100 * diff.boot_high:+.1f}]"
+    assert row.split() == ["gsm8k", "6", "50.0%", "0.0%", f"{100 * diff.mean:+.1f}", f"{100 * diff.stderr:.1f}", *interval.split(), "yes"]
+    assert rows[0] == "A = runs/a" and rows[1] == "B = runs/b"
 
 
 def test_protocol_presets_and_overrides():

@@ -24,7 +24,7 @@ from reasoning.data import Problem
 from reasoning.evaluation.benchmarks import Benchmark, grade_completion
 from reasoning.evaluation.records import RecordsError, RecordWriter, read_run, resume_records
 from reasoning.evaluation.summary import problem_pass_rate, summarize_benchmark
-from reasoning.grading import grade
+from reasoning.grading.groups import AnswerGroups, grader_equivalent
 
 SUMMARY_FILE = "summary.json"
 
@@ -168,22 +168,19 @@ def problem_record(
 
 
 def answer_groups(benchmark: Benchmark, answers: Sequence[str | None], grade_timeout: float = 2.0) -> list[int | None]:
-    """Each answer's group id: equal letters for multiple choice; for maths, answers the grader
-    accepts against the group's first answer (as self-consistency votes). None: no answer."""
-    firsts: list[str] = []
-    groups: list[int | None] = []
-    for answer in answers:
-        if answer is None:
-            groups.append(None)
-            continue
-        for group, first in enumerate(firsts):
-            if answer == first or (benchmark.kind == "math" and grade(answer, first, timeout=grade_timeout)):
-                groups.append(group)
-                break
-        else:
-            groups.append(len(firsts))
-            firsts.append(answer)
-    return groups
+    """Each answer's group id, groups numbered as first seen: equal letters for multiple choice;
+    for maths, answers the grader accepts against the group's first (as self-consistency
+    votes). None: no answer, no vote."""
+    same = (lambda a, b: a == b) if benchmark.kind == "choice" else grader_equivalent(grade_timeout)
+    groups = AnswerGroups(same)
+    for sample, answer in enumerate(answers):
+        if answer is not None:
+            groups.add(sample, answer)
+    ids: list[int | None] = [None] * len(answers)
+    for group, members in enumerate(groups.members):
+        for sample in members:
+            ids[sample] = group
+    return ids
 
 
 def regrade(benchmark: Benchmark, records: Sequence[dict[str, Any]], *, grade_timeout: float = 2.0) -> list[dict[str, Any]]:

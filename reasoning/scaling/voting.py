@@ -9,17 +9,17 @@ the group's samples and then by the group seen first.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from torch import nn
 
 from reasoning.generation.api import GenerationConfig, GenerationResult, Prompt, Tokenizer, generate_as_completed
-from reasoning.grading import extract_answer, grade
+from reasoning.grading import extract_answer
+from reasoning.grading.groups import AnswerGroups, Equivalent, grader_equivalent
 
 TieBreak = Literal["first", "logprob"]
-Equivalent = Callable[[str, str], bool]
 
 
 @dataclass(frozen=True)
@@ -50,29 +50,6 @@ class Vote:
     def winner(self) -> int | None:
         """The sample whose text carries the winning answer (the group's first member)."""
         return self.groups[0].members[0] if self.groups else None
-
-
-def grader_equivalent(timeout: float = 2.0) -> Equivalent:
-    """Two answers are equivalent when the grader accepts one against the other (bounded time)."""
-    return lambda answer, reference: bool(grade(answer, reference, timeout=timeout))
-
-
-class AnswerGroups:
-    """Answers grouped by equivalence as they arrive (each new answer is compared with one
-    representative per group), so a vote can be re-counted after every finished sample."""
-
-    def __init__(self, equivalent: Equivalent | None = None) -> None:
-        self.equivalent = equivalent or grader_equivalent()
-        self.answers: list[str] = []  # one representative per group
-        self.members: list[list[int]] = []
-
-    def add(self, sample: int, answer: str) -> None:
-        for representative, members in zip(self.answers, self.members):
-            if answer == representative or self.equivalent(answer, representative):
-                members.append(sample)
-                return
-        self.answers.append(answer)
-        self.members.append([sample])
 
 
 def majority_vote(
