@@ -43,9 +43,9 @@ class ScriptedModel(nn.Module):
 
     def forward(self, ids, attention_mask=None, cache=None):
         """Each row's next logits at every position (`logits` is then the identity)."""
-        cache.lengths += ids.shape[1] if attention_mask is None else attention_mask.sum(1)
+        lengths = cache.lengths + (ids.shape[1] if attention_mask is None else attention_mask.sum(1))  # after this pass
         logits = torch.zeros(ids.shape[0], self.config.vocab_size)
-        for row, length in enumerate(cache.lengths.tolist()):
+        for row, length in enumerate(lengths.tolist()):
             step = length - self.prompt_length
             logits[row, self.script[step] if step < len(self.script) else 0] = 10.0
         return logits[:, None].expand(-1, ids.shape[1], -1)

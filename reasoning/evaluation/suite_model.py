@@ -69,7 +69,7 @@ def evaluate_suite(
     scoring: str = "generate",
     seed: int = 0,
     batch_size: int = 16,
-    compile: bool = False,
+    compile: bool | None = None,
     resume: bool = False,
     share: Share = Share(),
     barrier: Callable[[], None] = lambda: None,

@@ -1,32 +1,45 @@
-"""The generation engine: requests in KV-cache rows, continuous batching, one prefill per prompt.
+"""The generation engine: a paged KV cache, continuous batching, one prefill per prompt.
 
-The rows of one preallocated KV cache are the slots. Live requests always fill a contiguous
-prefix of rows, so a decode step is one forward pass over exactly the live rows and a finished
-request costs nothing more: its slot is filled by moving the last live row into it (one row
-copy), and the free rows behind the prefix take waiting prompts (continuous batching, as in
-Orca, Yu et al. 2022). A waiting prompt is prefilled once, however many samples it has, and
-its cache row is then copied into the row of each sample. Prompts admitted together are
-sorted by length and prefilled in right-padded chunks of bounded size, so padding stays small.
+Keys and values live in blocks of a shared pool (`reasoning.model.paged`). A sequence gets
+blocks as it grows and gives them back when it ends, so requests are admitted by the blocks
+free now, not by a row of the longest length a request might reach: when most reasoning
+traces stop far short of their budget, several times more sequences decode together in the
+same memory. The n samples of a prompt read its prefilled blocks by reference; only the
+partly filled last block is copied, once per sample. When the pool runs dry mid-decode, the
+sequence admitted last is preempted: its blocks are freed and it waits, to be prefilled
+again from its tokens (recomputation) and continue where it stopped.
+
+Live sequences fill rows 0 .. live - 1 of a few per-row device tensors (next token, random
+stream, draws made, cached length, block table), so a decode step is one forward pass over
+exactly the live rows; a finished row is filled by moving the last one into it, which moves
+no cache memory. Waiting prompts take the free rows as others finish (continuous batching,
+Orca, Yu et al. 2022). All bookkeeping lives on the host; the decode step itself reads
+nothing back until its tokens are chosen (one transfer per step), so it compiles whole.
 """
 
 from __future__ import annotations
 
+import functools
+import math
+import os
 import warnings
 import weakref
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 from torch.fx.experimental import _config as fx_config
 
+from reasoning.generation.blocks import BlockAllocator
 from reasoning.generation.detokenize import IncrementalText
 from reasoning.generation.sampling import SamplingParams, choose_tokens
-from reasoning.model.cache import KVCache
+from reasoning.model.paged import SINK_BLOCK, BlockPool, PagedKV, bytes_per_token
 from reasoning.model.qwen3 import last_positions
 
 FINISH_EOS, FINISH_STOP, FINISH_LENGTH, FINISH_CANCELLED = "eos", "stop", "length", "cancelled"
+COMPILE_MIN_STEPS = 4096  # compile=None compiles runs expected to take this many decode steps
 
 
 @dataclass(eq=False)
@@ -65,56 +78,108 @@ class Request:
                 self.text.flush()
 
 
+@dataclass(eq=False)
+class _Sequence:
+    """A live request: its blocks and how many of its positions the pool holds."""
+
+    request: Request
+    blocks: list[int]
+    cached: int
+    admitted: int  # admission order: the latest admitted is preempted first
+
+
 @dataclass
 class _Waiting:
-    """A prompt whose samples have not all been admitted yet."""
+    """Requests not yet admitted: the samples of one prompt, or one preempted request."""
 
-    prompt: list[int]
+    prompt: list[int]  # what to prefill: the prompt, or a preempted request's prompt and tokens but the last
     requests: deque[Request]
+    resumed: bool = False
 
 
-class _Slots:
-    """The live requests in cache-row order, with the per-row tensors a decode step reads."""
+@dataclass
+class EngineStats:
+    """What the last run did with its memory: blocks held and sequences live after each decode step."""
 
-    def __init__(self, rows: int, device: torch.device) -> None:
-        self.requests: list[Request] = []
-        self.tokens = torch.zeros(rows, dtype=torch.long, device=device)  # each row's next input
-        self.keys = torch.zeros(rows, dtype=torch.long, device=device)  # random stream per row
-        self.counters = torch.zeros(rows, dtype=torch.long, device=device)  # draws made per row
+    block_size: int = 0
+    pool_blocks: int = 0
+    preemptions: int = 0
+    live: list[int] = field(default_factory=list)
+    blocks: list[int] = field(default_factory=list)
+
+    @property
+    def peak_blocks(self) -> int:
+        return max(self.blocks, default=0)
+
+
+class _Rows:
+    """Per-row device tensors of the live sequences, in row order."""
+
+    def __init__(self, rows: int, width: int, device: torch.device) -> None:
+        self.sequences: list[_Sequence] = []
+        long = dict(dtype=torch.long, device=device)
+        self.tokens = torch.zeros(rows, **long)  # each row's next input token
+        self.keys = torch.zeros(rows, **long)  # random stream per row
+        self.counters = torch.zeros(rows, **long)  # draws made per row
+        self.lengths = torch.zeros(rows, **long)  # positions cached per row
+        self.tables = torch.full((rows, width), SINK_BLOCK, **long)  # block ids; the sink past a row's blocks
 
     @property
     def live(self) -> int:
-        return len(self.requests)
+        return len(self.sequences)
 
-    def extend(self, requests: list[Request]) -> None:
-        start, stop = self.live, self.live + len(requests)
-        self.requests.extend(requests)
-        self.keys[start:stop] = torch.tensor([r.key for r in requests], dtype=torch.long)
-        self.counters[start:stop] = 0
+    def place(self, sequences: list[_Sequence], next_tokens: list[int], counters: list[int]) -> None:
+        """Put new sequences in the rows after the live ones (one host-to-device copy)."""
+        start, width = self.live, self.tables.shape[1]
+        values = torch.full((len(sequences), 4 + width), SINK_BLOCK, dtype=torch.long)
+        for row, (sequence, token, counter) in enumerate(zip(sequences, next_tokens, counters)):
+            values[row, :4] = torch.tensor([token, sequence.request.key, counter, sequence.cached])
+            values[row, 4 : 4 + len(sequence.blocks)] = torch.tensor(sequence.blocks)
+        values = _to_device(values, self.tokens.device)
+        stop = start + len(sequences)
+        for column, tensor in enumerate((self.tokens, self.keys, self.counters, self.lengths)):
+            tensor[start:stop] = values[:, column]
+        self.tables[start:stop] = values[:, 4:]
+        self.sequences.extend(sequences)
 
-    def retire(self, cache: KVCache, rows: list[int]) -> None:
-        """Drop finished rows (ascending), moving rows from the end into their places."""
+    def set_blocks(self, entries: list[tuple[int, int, int]]) -> None:
+        """Write (row, column, block) entries into the block tables (one host-to-device copy)."""
+        if entries:
+            rows, columns, blocks = _to_device(torch.tensor(entries, dtype=torch.long), self.tables.device).unbind(1)
+            self.tables[rows, columns] = blocks
+
+    def remove(self, rows: list[int]) -> None:
+        """Drop rows (ascending), moving rows from the end into their places."""
         kept = self.live - len(rows)
-        finished = set(rows)
+        gone = set(rows)
         holes = [row for row in rows if row < kept]
-        movers = [row for row in range(kept, self.live) if row not in finished]
+        movers = [row for row in range(kept, self.live) if row not in gone]
         for hole, mover in zip(holes, movers):
-            cache.copy_rows([mover], hole)
-            self.requests[hole] = self.requests[mover]
+            self.sequences[hole] = self.sequences[mover]
         if holes:
-            to, source = (torch.tensor(x, device=self.tokens.device) for x in (holes, movers))
-            for tensor in (self.tokens, self.keys, self.counters):
+            to, source = (_to_device(torch.tensor(x), self.tokens.device) for x in (holes, movers))
+            for tensor in (self.tokens, self.keys, self.counters, self.lengths, self.tables):
                 tensor[to] = tensor[source]
-        del self.requests[kept:]
+        # Rows past the live ones may be decoded as padding: keep them empty and on the sink.
+        self.lengths[kept : self.live] = 0
+        self.tables[kept : self.live] = SINK_BLOCK
+        del self.sequences[kept:]
 
 
 class Engine:
     """Generates many requests with one model, keeping the batch full as requests finish.
 
-    max_batch_size: rows of the KV cache, the most requests decoded at once.
-    max_cache_tokens: optional bound on rows x row length, the KV cache's size in tokens.
+    max_batch_size: the most sequences decoded at once.
+    max_cache_tokens: the KV cache's size in tokens; by default enough for max_batch_size
+        sequences of the longest request, but at most `memory_fraction` of the memory free on
+        the device (of the memory available, on a CPU). Sequences held follow from the tokens
+        actually cached, not from their budgets.
+    block_size: token positions per cache block.
     prefill_tokens: the most (padded) prompt tokens per prefill forward pass.
-    compile: run decode steps through `torch.compile` (ignored on MPS, with a warning).
+    compile: run decode steps (forward and sampling) through `torch.compile`, as one graph;
+        None compiles runs that may take COMPILE_MIN_STEPS decode steps (the longest budget,
+        or all budgets over the batch size), where the one-time compile (about two minutes
+        for the 0.6B model on a 2-core CPU, once per process) pays for itself. Never on MPS.
     """
 
     def __init__(
@@ -123,19 +188,26 @@ class Engine:
         *,
         max_batch_size: int = 32,
         max_cache_tokens: int | None = None,
+        memory_fraction: float = 0.5,
+        block_size: int = 16,
         prefill_tokens: int = 2048,
-        compile: bool = False,
+        compile: bool | None = None,
     ) -> None:
-        if max_batch_size < 1 or prefill_tokens < 1:
-            raise ValueError("max_batch_size and prefill_tokens must be at least 1")
+        if max_batch_size < 1 or prefill_tokens < 1 or block_size < 1:
+            raise ValueError("max_batch_size, block_size and prefill_tokens must be at least 1")
+        if not 0 < memory_fraction <= 1:
+            raise ValueError(f"memory_fraction must be in (0, 1], got {memory_fraction}")
         self.model = model
         parameter = next(model.parameters())
         self.device, self.dtype = parameter.device, parameter.dtype
         self.max_batch_size = max_batch_size
         self.max_cache_tokens = max_cache_tokens
+        self.memory_fraction = memory_fraction
+        self.block_size = block_size
         self.prefill_tokens = prefill_tokens
-        self._decoder = _compiled(model) if compile else _eager(model)
-        self._cache: KVCache | None = None
+        self.compile = compile
+        self.stats = EngineStats()
+        self._pool: BlockPool | None = None
 
     @torch.inference_mode()
     def run(
@@ -156,98 +228,198 @@ class Engine:
         # Longest first (LPT scheduling, Graham 1969): a long request admitted last would
         # decode alone at the end, with the batch nearly empty.
         groups.sort(key=lambda g: len(g[0].prompt) + max(r.max_new_tokens for r in g), reverse=True)
-        max_len = len(groups[0][0].prompt) + max(r.max_new_tokens for r in groups[0])
-        cache, capacity = self._allocate(sum(len(g) for g in groups), max_len)
+        longest = len(groups[0][0].prompt) + max(r.max_new_tokens for r in groups[0])
+        budgets = [r.max_new_tokens for group in groups for r in group]
+        steps = max(max(budgets), math.ceil(sum(budgets) / self.max_batch_size))
+        allocator = self._allocate(sum(len(g) for g in groups), longest)
+        decode = self._decoder(steps)
+        width = math.ceil(longest / self.block_size) + 1  # one spare: compiled steps read at least 2 blocks
+        rows = _Rows(max(self.max_batch_size, 2), width, self.device)
         waiting = deque(_Waiting(g[0].prompt, deque(g)) for g in groups)
-        slots = _Slots(cache.batch_size, self.device)
         eos = frozenset(eos_token_ids)
-        while waiting or slots.live:
-            cancelled = [row for row, request in enumerate(slots.requests) if request.finish_reason is not None]
+        self.stats = EngineStats(self.block_size, allocator.num_blocks)
+        admitted = 0
+        while waiting or rows.live:
+            cancelled = [row for row, s in enumerate(rows.sequences) if s.request.finish_reason is not None]
             if cancelled:
-                slots.retire(cache, cancelled)
-            if waiting and slots.live < capacity:
-                yield self._admit(cache, capacity - slots.live, waiting, slots, params, eos)
-            if slots.live:
-                yield self._emit(cache, slots, 0, self._decoder(cache, slots.tokens, slots.live, capacity), params, eos)
+                self._drop(rows, allocator, cancelled)
+            if waiting:
+                stepped, admitted = self._admit(rows, allocator, waiting, params, eos, admitted)
+                if stepped:
+                    yield stepped
+            if rows.live and self._grow(rows, allocator, waiting):
+                yield self._decode(decode, rows, allocator, params, eos)
 
-    def _allocate(self, requests: int, max_len: int) -> tuple[KVCache, int]:
-        """A cache with enough rows of `max_len` tokens (the last one when big enough), and how many to use."""
-        rows = min(self.max_batch_size, requests)
-        if self.max_cache_tokens is not None:
-            rows = min(rows, self.max_cache_tokens // max_len)
-            if rows < 1:
-                raise ValueError(f"max_cache_tokens={self.max_cache_tokens} cannot hold one request of {max_len} tokens")
-        # A compiled decoder never reads all the rows (see _CompiledDecoder).
-        needed = rows + 1 if isinstance(self._decoder, _CompiledDecoder) else rows
-        cache = self._cache
-        if cache is None or cache.batch_size < needed or cache.max_len < max_len:
-            self._cache = None  # free the old one before allocating
-            cache = KVCache.allocate(self.model.config, needed, max_len, device=self.device, dtype=self.dtype)
-            self._cache = cache
-        cache.reset()
-        return cache, rows
+    def _allocate(self, requests: int, longest: int) -> BlockAllocator:
+        """A block pool for this run (the last run's when big enough) and its allocator."""
+        tokens = self.max_cache_tokens
+        if tokens is None:  # every sequence could reach the longest length
+            tokens = min(self.max_batch_size, requests) * math.ceil(longest / self.block_size) * self.block_size
+            tokens = min(tokens, max(longest, int(self.memory_fraction * _free_memory(self.device) / bytes_per_token(self.model.config, self.dtype))))
+        num_blocks = tokens // self.block_size + 1  # and the sink
+        if (num_blocks - 1) * self.block_size < longest:
+            raise ValueError(f"max_cache_tokens={tokens} cannot hold one request of {longest} tokens")
+        if self._pool is None or self._pool.num_blocks < num_blocks:
+            self._pool = None  # free the old one before allocating
+            self._pool = BlockPool.allocate(self.model.config, num_blocks, self.block_size, device=self.device, dtype=self.dtype)
+            if self.device.type == "cuda":  # CUDA graphs write into the pool in place
+                torch._dynamo.mark_static_address(self._pool.keys)
+                torch._dynamo.mark_static_address(self._pool.values)
+        return BlockAllocator(num_blocks)
+
+    def _decoder(self, steps: int):
+        compile = self.compile if self.compile is not None else steps >= COMPILE_MIN_STEPS
+        if compile and self.device.type == "mps":
+            warnings.warn("torch.compile is not used on MPS; decoding runs eagerly", stacklevel=4)
+            compile = False
+        return _CompiledStep(self.model, self.max_batch_size == 1) if compile else _eager_step(self.model)
 
     def _admit(
-        self, cache: KVCache, free: int, waiting: deque[_Waiting], slots: _Slots, params: SamplingParams, eos: frozenset[int]
-    ) -> list[Request]:
-        """Prefill waiting prompts into `free` rows after the live ones, copy them to their samples' rows, sample."""
-        admitted: list[tuple[list[int], list[Request]]] = []
-        while waiting and free:
+        self, rows: _Rows, allocator: BlockAllocator, waiting: deque[_Waiting], params: SamplingParams, eos: frozenset[int], admitted: int
+    ) -> tuple[list[Request], int]:
+        """Prefill waiting prompts into free rows and blocks; sample the first token of new ones.
+
+        A prompt's samples share its full blocks and get a copy of its last partial block each.
+        Admission leaves 1% of the blocks free for the live sequences to grow into (vLLM's
+        watermark), except that an empty batch always takes the first waiting prompt.
+        """
+        size = self.block_size
+        watermark = allocator.num_blocks // 100
+        plans: list[tuple[_Waiting, list[Request], list[int]]] = []
+        free_rows, free_blocks = self.max_batch_size - rows.live, allocator.free
+        while waiting and free_rows:
             entry = waiting[0]
-            pending = [request for request in entry.requests if request.finish_reason is None]  # not cancelled
-            take, entry.requests = pending[:free], deque(pending[free:])
+            pending = [r for r in entry.requests if r.finish_reason is None]  # not cancelled
+            reserve = watermark if rows.live or plans else 0
+            take = min(len(pending), free_rows)
+            while take and _blocks_needed(len(entry.prompt), take, size) + reserve > free_blocks:
+                take -= 1
+            if pending and not take:
+                break
             if take:
-                admitted.append((entry.prompt, take))
-                free -= len(take)
+                plans.append((entry, pending[:take], [allocator.take() for _ in range(math.ceil(len(entry.prompt) / size))]))
+                free_rows, free_blocks = free_rows - take, free_blocks - _blocks_needed(len(entry.prompt), take, size)
+            entry.requests = deque(pending[take:])
             if not entry.requests:
                 waiting.popleft()
-        if not admitted:
-            return []
-        admitted.sort(key=lambda item: len(item[0]))
-        start = slots.live
-        logits = self._prefill(cache, start, [prompt for prompt, _ in admitted])
-        counts = torch.tensor([len(requests) for _, requests in admitted], device=logits.device)
-        source = torch.repeat_interleave(torch.arange(len(admitted), device=logits.device), counts)
-        if source.numel() > len(admitted):  # n > 1: share each prefilled prompt with its samples
-            cache.copy_rows(source + start, start)
-        slots.extend([request for _, requests in admitted for request in requests])
-        return self._emit(cache, slots, start, logits[source], params, eos)
+        if not plans:
+            return [], admitted
+        plans.sort(key=lambda plan: (plan[0].resumed, len(plan[0].prompt)))  # new prompts first: their rows get a first token
+        logits = self._prefill([entry.prompt for entry, _, _ in plans], [blocks for _, _, blocks in plans])
+        sequences, next_tokens, sources, copies = [], [], [], []
+        for index, (entry, requests, blocks) in enumerate(plans):
+            full = len(entry.prompt) // size
+            for sample, request in enumerate(requests):
+                own = blocks
+                if sample:  # the prompt's full blocks by reference, its partial last block copied
+                    allocator.share(blocks[:full])
+                    own = blocks[:full] + [allocator.take() for _ in blocks[full:]]
+                    copies += zip(blocks[full:], own[full:])
+                sequences.append(_Sequence(request, own, len(entry.prompt), admitted))
+                admitted += 1
+                next_tokens.append(request.tokens[-1] if entry.resumed else 0)  # new rows: set once sampled
+                if not entry.resumed:
+                    sources.append(index)
+        if copies:
+            source, target = _to_device(torch.tensor(copies, dtype=torch.long), self.device).unbind(1)
+            self._pool.copy_blocks(source, target)
+        start = rows.live
+        rows.place(sequences, next_tokens, [len(s.request.tokens) for s in sequences])
+        if not sources:
+            return [], admitted
+        stop = start + len(sources)
+        logits = logits[_to_device(torch.tensor(sources), self.device)]
+        chosen = choose_tokens(logits, params, rows.keys[start:stop], rows.counters[start:stop])
+        return self._record(rows, allocator, start, chosen, eos), admitted
 
-    def _prefill(self, cache: KVCache, start: int, prompts: list[list[int]]) -> torch.Tensor:
-        """Run prompts (sorted by length) into rows start, start+1, ...; their last logits."""
-        logits = []
-        for chunk in _chunks(prompts, self.prefill_tokens):
-            rows = cache.rows(start, start + len(chunk))
-            rows.reset()
-            ids, mask = _right_pad(chunk, self.device)
-            logits.append(next_token_logits(self.model, ids, rows, mask))
-            start += len(chunk)
-        return torch.cat(logits)
+    def _prefill(self, prompts: list[list[int]], blocks: list[list[int]]) -> torch.Tensor:
+        """Run prompts into their blocks, in length-sorted right-padded chunks; their last logits, in order."""
+        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+        logits: list[torch.Tensor | None] = [None] * len(prompts)
+        for chunk in _chunks(order, [len(p) for p in prompts], self.prefill_tokens):
+            ids, mask = _right_pad([prompts[i] for i in chunk], self.device)
+            width = math.ceil(ids.shape[1] / self.block_size)
+            tables = torch.full((len(chunk), width), SINK_BLOCK, dtype=torch.long)
+            for row, i in enumerate(chunk):
+                tables[row, : len(blocks[i])] = torch.tensor(blocks[i])
+            lengths = torch.zeros(len(chunk), dtype=torch.long, device=self.device)
+            cache = PagedKV(self._pool, _to_device(tables, self.device), lengths, fresh=True)
+            chunk_logits = self.model.logits(last_positions(self.model(ids, attention_mask=mask, cache=cache), mask))
+            for row, i in enumerate(chunk):
+                logits[i] = chunk_logits[row]
+        return torch.stack(logits)
 
-    def _emit(
-        self, cache: KVCache, slots: _Slots, start: int, logits: torch.Tensor, params: SamplingParams, eos: frozenset[int]
+    def _grow(self, rows: _Rows, allocator: BlockAllocator, waiting: deque[_Waiting]) -> bool:
+        """Give each row whose next position starts a block a new one, preempting the latest
+        admitted sequences while none is free. False if no row is left to decode."""
+        grown = []
+        for sequence in [s for s in rows.sequences if s.cached == len(s.blocks) * self.block_size]:
+            while not allocator.free and sequence in rows.sequences:
+                self._preempt(rows, allocator, waiting)
+            if sequence in rows.sequences:
+                sequence.blocks.append(allocator.take())
+                grown.append(sequence)
+        row_of = {id(s): row for row, s in enumerate(rows.sequences)}
+        rows.set_blocks([(row_of[id(s)], len(s.blocks) - 1, s.blocks[-1]) for s in grown if id(s) in row_of])
+        return bool(rows.live)
+
+    def _preempt(self, rows: _Rows, allocator: BlockAllocator, waiting: deque[_Waiting]) -> None:
+        """Free the blocks of the latest admitted sequence; it waits first in line, to be recomputed."""
+        row = max(range(rows.live), key=lambda r: rows.sequences[r].admitted)
+        request = rows.sequences[row].request
+        self._drop(rows, allocator, [row])
+        waiting.appendleft(_Waiting(request.prompt + request.tokens[:-1], deque([request]), resumed=True))
+        self.stats.preemptions += 1
+
+    def _decode(self, decode, rows: _Rows, allocator: BlockAllocator, params: SamplingParams, eos: frozenset[int]) -> list[Request]:
+        live = rows.live
+        width = math.ceil((max(s.cached for s in rows.sequences) + 1) / self.block_size)
+        chosen = decode(self._pool, rows, live, width, params)
+        rows.lengths[:live] += 1
+        for sequence in rows.sequences:
+            sequence.cached += 1
+        self.stats.live.append(live)
+        self.stats.blocks.append(allocator.used)
+        return self._record(rows, allocator, 0, chosen, eos)
+
+    def _record(
+        self, rows: _Rows, allocator: BlockAllocator, start: int, chosen: tuple[torch.Tensor, ...], eos: frozenset[int]
     ) -> list[Request]:
-        """Choose the next token of rows start.. from their logits, record it, retire finished rows."""
-        stop = start + logits.shape[0]
-        tokens, logprobs, sampling_logprobs = choose_tokens(logits, params, slots.keys[start:stop], slots.counters[start:stop])
-        slots.tokens[start:stop] = tokens
-        slots.counters[start:stop] += 1
-        stepped = slots.requests[start:stop]
-        values = zip(stepped, tokens.tolist(), *torch.stack((logprobs, sampling_logprobs)).tolist())
-        finished = [row for row, (request, *new) in enumerate(values, start) if request.add(*new, eos)]
+        """Store the chosen tokens of rows start.. as their next inputs and in their requests; drop finished rows."""
+        tokens = chosen[0]
+        stop = start + tokens.shape[0]
+        rows.tokens[start:stop] = tokens
+        rows.counters[start:stop] += 1
+        stepped = [s.request for s in rows.sequences[start:stop]]
+        values = torch.stack([value.double() for value in chosen]).tolist()  # the step's one read from the device
+        finished = [
+            row for row, (request, token, *logprobs) in enumerate(zip(stepped, *values), start)
+            if request.add(int(token), *logprobs, eos)
+        ]  # fmt: skip
         if finished:
-            slots.retire(cache, finished)
+            self._drop(rows, allocator, finished)
         return stepped
 
+    def _drop(self, rows: _Rows, allocator: BlockAllocator, finished: list[int]) -> None:
+        for row in finished:
+            allocator.release(rows.sequences[row].blocks)
+        rows.remove(finished)
 
-def _chunks(prompts: list[list[int]], max_tokens: int) -> Iterator[list[list[int]]]:
-    """Consecutive groups of length-sorted prompts whose padded size stays within max_tokens."""
-    chunk: list[list[int]] = []
-    for prompt in prompts:
-        if chunk and (len(chunk) + 1) * len(prompt) > max_tokens:
+
+def _blocks_needed(prompt_length: int, samples: int, block_size: int) -> int:
+    """Blocks that `samples` samples of one prompt take at admission: the prompt's, shared, and
+    a copy of its partial last block for each sample but the first."""
+    return math.ceil(prompt_length / block_size) + (samples - 1) * (prompt_length % block_size != 0)
+
+
+def _chunks(order: list[int], lengths: list[int], max_tokens: int) -> Iterator[list[int]]:
+    """Consecutive groups of the length-sorted indices `order` whose padded size stays within max_tokens."""
+    chunk: list[int] = []
+    for index in order:
+        if chunk and (len(chunk) + 1) * lengths[index] > max_tokens:
             yield chunk
             chunk = []
-        chunk.append(prompt)
+        chunk.append(index)
     if chunk:
         yield chunk
 
@@ -265,54 +437,103 @@ def _right_pad(prompts: list[list[int]], device: torch.device) -> tuple[torch.Te
     return ids.to(device), mask.to(device)
 
 
-def next_token_logits(model: nn.Module, ids: torch.Tensor, cache: KVCache, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Run ids [batch, T] into the cache; logits [batch, vocab] after each row's last real token.
+def _to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A host tensor on `device`; on CUDA through pinned memory, so the copy does not wait for the GPU."""
+    if device.type != "cuda":
+        return tensor.to(device)
+    return tensor.pin_memory().to(device, non_blocking=True)
 
-    The head runs on those positions only, so a prefill never builds a [batch, T, vocab] tensor.
+
+def _free_memory(device: torch.device) -> int:
+    """Bytes free on the device (CUDA) or available to this process (elsewhere)."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    try:
+        with open("/proc/meminfo") as meminfo:
+            fields = dict(line.split(":", 1) for line in meminfo)
+        return int(fields["MemAvailable"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+
+
+# ---------------------------------------------------------------------------- the decode step
+
+
+def decode_step(
+    model: nn.Module, pool: BlockPool, tokens: torch.Tensor, lengths: torch.Tensor, tables: torch.Tensor,
+    keys: torch.Tensor, counters: torch.Tensor, params: SamplingParams,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
+    """One token for each row: the forward over its next input, then sampling. No host sync."""
+    hidden = model(tokens[:, None], cache=PagedKV(pool, tables, lengths))
+    return choose_tokens(model.logits(hidden[:, -1]), params, keys, counters)
+
+
+def _eager_step(model: nn.Module):
+    def step(pool: BlockPool, rows: _Rows, live: int, width: int, params: SamplingParams) -> tuple[torch.Tensor, ...]:
+        return decode_step(model, pool, rows.tokens[:live], rows.lengths[:live], rows.tables[:live, :width], rows.keys[:live], rows.counters[:live], params)
+
+    return step
+
+
+class _CompiledStep:
+    """The decode step through torch.compile: one graph (fullgraph) for every batch and length.
+
+    Inputs must never look special to the compiler: batches and table widths below 2 are
+    padded to 2 (an idle row on the sink, a masked sink block), and sizes that happen to be
+    equal are not assumed equal (duck shaping off); an engine of one row (streaming, chat)
+    gets its own one-row graph. On CUDA the step runs under CUDA graphs (reduce-overhead),
+    with batches and widths rounded up to powers of two so a few graphs serve every step.
+
+    Weights: while a model's weights stay as they were at its first compile, the graph is
+    compiled with inductor's freezing (weights as constants; on CPU oneDNN then runs bf16
+    linears on prepacked weights, about twice as fast). Once they change in place (a training
+    step), or for models passed to `decode_with_live_weights`, a second graph reads them as
+    inputs, so RL rollouts always decode with the current policy.
     """
-    return model.logits(last_positions(model(ids, attention_mask=attention_mask, cache=cache), attention_mask))
+
+    def __init__(self, model: nn.Module, single_row: bool) -> None:
+        self.model, self.single_row = model, single_row
+        self.cuda = next(model.parameters()).device.type == "cuda"
+
+    def __call__(self, pool: BlockPool, rows: _Rows, live: int, width: int, params: SamplingParams) -> tuple[torch.Tensor, ...]:
+        batch = live if self.single_row else max(live, 2)
+        width = max(width, 2)
+        if self.cuda:
+            batch, width = min(_power_of_two(batch), rows.tokens.shape[0]), min(_power_of_two(width), rows.tables.shape[1])
+        frozen = self.model not in _LIVE_WEIGHTS and _FROZEN_VERSIONS.setdefault(self.model, _weights_version(self.model)) == _weights_version(self.model)
+        step = _compiled_steps(self.cuda)[frozen]
+        with torch._inductor.config.patch(freezing=frozen), fx_config.patch(use_duck_shape=False):
+            chosen = step(
+                self.model, pool, rows.tokens[:batch], rows.lengths[:batch], rows.tables[:batch, :width],
+                rows.keys[:batch], rows.counters[:batch], params,
+            )  # fmt: skip
+        return tuple(value[:live] for value in chosen)
 
 
-def _eager(model: nn.Module) -> Callable[[KVCache, torch.Tensor, int, int], torch.Tensor]:
-    """A decode step: next-token logits of the first `live` rows (of `capacity`), whose last tokens are `tokens`."""
-    return lambda cache, tokens, live, capacity: next_token_logits(model, tokens[:live, None], cache.rows(0, live))
+def _frozen_weights_step(*args):
+    return decode_step(*args)
 
 
-class _CompiledDecoder:
-    """A decode step through torch.compile, with inductor's freezing and one graph for all batches.
+def _live_weights_step(*args):
+    return decode_step(*args)
 
-    Freezing turns the weights into constants, so on CPU the linear layers run oneDNN kernels
-    on prepacked weights (about twice the bandwidth of the unpacked ones in bf16). It also
-    means the compiled model keeps the weights it first saw: weights changed in place later
-    (a training step) would be silently ignored, so that is an error here.
 
-    One graph serves every batch size and cache length if no input ever looks special to the
-    compiler: the cache has a spare row, so the view of the decoded rows is never contiguous;
-    sizes that happen to be equal are not assumed equal (duck shaping off); and a batch whose
-    last live row remains decodes a second, idle row (one row would be specialised). Engines
-    of one row (streaming, chat) get their own one-row graph, ~12% faster than two rows.
-    Compiling the 0.6B model takes about two minutes on a 2-core CPU; then nothing recompiles.
-    """
-
-    def __init__(self, model: nn.Module) -> None:
-        self.model = model
-        self.compiled = torch.compile(next_token_logits, dynamic=True)
-        # torch.compile's cache outlives this wrapper, so the first compile's weights are the ones
-        # a later wrapper of the same model runs with: remember them per model.
-        self.version = _FROZEN_VERSIONS.setdefault(model, _weights_version(model))
-
-    def __call__(self, cache: KVCache, tokens: torch.Tensor, live: int, capacity: int) -> torch.Tensor:
-        if _weights_version(self.model) != self.version:
-            raise RuntimeError("the weights changed since the model was compiled; compile=True is for fixed weights")
-        rows = live if capacity == 1 else max(live, 2)
-        if rows > live:
-            cache.lengths[1] = 0  # a free or spare row, decoded along for nothing and then ignored
-        with torch._inductor.config.patch(freezing=True), fx_config.patch(use_duck_shape=False):
-            logits = self.compiled(self.model, tokens[:rows, None], cache.rows(0, rows))
-        return logits[:live]
+@functools.cache
+def _compiled_steps(cuda: bool) -> dict[bool, object]:
+    """The compiled step by frozen-or-not. Two functions, so two code objects: torch.compile
+    caches graphs per code object, and a frozen graph must never serve changed weights."""
+    mode = "reduce-overhead" if cuda else None
+    compile = functools.partial(torch.compile, dynamic=True, fullgraph=True, mode=mode)
+    return {True: compile(_frozen_weights_step), False: compile(_live_weights_step)}
 
 
 _FROZEN_VERSIONS: weakref.WeakKeyDictionary[nn.Module, int] = weakref.WeakKeyDictionary()
+_LIVE_WEIGHTS: weakref.WeakSet[nn.Module] = weakref.WeakSet()
+
+
+def decode_with_live_weights(model: nn.Module) -> None:
+    """Compiled decoding of `model` reads its weights at every step (training changes them)."""
+    _LIVE_WEIGHTS.add(model)
 
 
 def _weights_version(model: nn.Module) -> int:
@@ -320,8 +541,5 @@ def _weights_version(model: nn.Module) -> int:
     return sum(parameter._version for parameter in model.parameters())
 
 
-def _compiled(model: nn.Module) -> Callable[[KVCache, torch.Tensor, int, int], torch.Tensor]:
-    if next(model.parameters()).device.type == "mps":
-        warnings.warn("torch.compile is not used on MPS; decoding runs eagerly", stacklevel=3)
-        return _eager(model)
-    return _CompiledDecoder(model)
+def _power_of_two(value: int) -> int:
+    return 1 << (value - 1).bit_length()

@@ -19,6 +19,7 @@ from torch import nn
 from reasoning.model.cache import KVCache, PrefixKV
 from reasoning.model.config import Qwen3Config
 from reasoning.model.moe import SparseMoE
+from reasoning.model.paged import PagedKV
 
 
 class RMSNorm(nn.Module):
@@ -57,7 +58,7 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
 class CacheSlot(NamedTuple):
     """Where one layer reads and writes the cache during a forward pass."""
 
-    cache: KVCache | PrefixKV
+    cache: KVCache | PagedKV | PrefixKV
     layer: int
     positions: torch.Tensor  # [batch, T]
     kv_len: int  # cache positions attention reads: max position + 1
@@ -138,7 +139,7 @@ class Qwen3Model(nn.Module):
         self.apply(_init_weights)
 
     def forward(
-        self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None, cache: KVCache | PrefixKV | None = None
+        self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None, cache: KVCache | PagedKV | PrefixKV | None = None
     ) -> torch.Tensor:
         """The final norm's output [batch, T, hidden] for token ids [batch, T]; `logits` applies the head.
 
@@ -149,12 +150,14 @@ class Qwen3Model(nn.Module):
         attention_mask: [batch, T], 1 for real tokens and 0 for padding. Without a cache,
         padding may sit on either side (positions then count real tokens only). With a KVCache,
         pad on the right: each row continues at its own cached length, and only its real
-        tokens extend that length.
+        tokens extend that length. A PagedKV is the same with blocks (pad on the right).
         With a PrefixKV (training on shared prompts), attention_mask is [batch, P + T]: the
         prefix's keys, then these tokens; pad the prefix on the left and the tokens on the right.
         """
         if isinstance(cache, KVCache):
             positions, mask, kv_len = cached_layout(ids, attention_mask, cache)
+        elif isinstance(cache, PagedKV):
+            positions, mask, kv_len = paged_layout(ids, cache)
         else:
             positions, mask, kv_len = sequence_layout(ids, attention_mask, 0 if cache is None else cache.length)
         rope = rope_cos_sin(positions, self.config.head_dim, self.config.rope_theta, self.embed_tokens.weight.dtype)
@@ -209,6 +212,22 @@ def cached_layout(
         return positions, None, kv_len
     keys = torch.arange(kv_len, device=ids.device)
     return positions, (keys <= positions[:, :, None])[:, None], kv_len
+
+
+def paged_layout(ids: torch.Tensor, cache: PagedKV) -> tuple[torch.Tensor, torch.Tensor | None, int]:
+    """Appending to a PagedKV (right padding): positions [batch, T], boolean mask [batch, 1, T,
+    keys] (None when every row starts empty: plain causal attention is exact), keys read.
+
+    Unlike `cached_layout` it reads nothing back to the host: the keys read are the block
+    tables' width, known from their shape, and padding needs no check, since a padding token
+    sits after its row's real ones and only writes where nothing real is read.
+    """
+    length = ids.shape[1]
+    positions = cache.lengths[:, None] + torch.arange(length, device=ids.device)
+    if cache.fresh:
+        return positions, None, length
+    keys = torch.arange(cache.key_positions, device=ids.device)
+    return positions, (keys <= positions[:, :, None])[:, None], cache.key_positions
 
 
 def sequence_layout(

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from reasoning.generation.api import GenerationConfig, GenerationResult, Tokenizer, generate
+from reasoning.generation.engine import decode_with_live_weights
 
 
 @dataclass(frozen=True)
@@ -64,10 +65,10 @@ def generate_rollouts(
 ) -> list[GenerationResult]:
     """config.n sampled completions of each prompt (its group), grouped by prompt.
 
-    Decoding is eager whatever `config.compile` says: the compiled engine freezes the weights
-    it first saw, and training changes them after every step.
+    A compiled decode step reads the weights as they are now (training changes them after
+    every step), never a frozen copy.
     """
-    config = config.with_options(compile=False)
+    decode_with_live_weights(model)
     was_training = model.training
     model.eval()
     try:

@@ -118,7 +118,7 @@ def judge_scorer(
     kind: PromptKind,
     max_new_tokens: int = 16,
     max_batch_size: int = 32,
-    compile: bool = False,
+    compile: bool | None = None,
 ) -> Scorer:
     """The model as its own judge: each candidate is shown (without its <think> block) under
     `JUDGE_PROMPT`, the model replies greedily, and `parse_score` reads the score
