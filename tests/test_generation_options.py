@@ -7,7 +7,7 @@ import argparse
 import pytest
 
 from reasoning.cli import build_parser
-from reasoning.generation.options import FIELDS_IN_ORDER, FLAGS, GenerationConfig, add_generation_flags, generation_config
+from reasoning.generation.options import FIELDS_IN_ORDER, FLAGS, THINKING_FLAGS, GenerationConfig, add_generation_flags, generation_config
 
 
 def test_every_field_but_the_eos_ids_has_a_flag_in_field_order():
@@ -46,3 +46,14 @@ def test_flags_left_unset_keep_the_base_config():
     base = GenerationConfig(max_new_tokens=32, temperature=0.6, top_p=0.95)
     assert generation_config(parser.parse_args([]), base) == base
     assert generation_config(parser.parse_args(["--top-p", "0.5", "--seed", "1"]), base) == base.with_options(top_p=0.5, seed=1)
+
+
+def test_thinking_flags_build_the_config():
+    parser = argparse.ArgumentParser()
+    add_generation_flags(parser, THINKING_FLAGS)
+    args = parser.parse_args(["--thinking-budget", "256", "--min-thinking", "16", "--wait", "2", "--answer-budget", "64"])
+    config = generation_config(args)
+    assert (config.thinking_budget, config.min_thinking, config.wait, config.answer_budget) == (256, 16, 2, 64)
+    assert config.controls_thinking and not GenerationConfig().controls_thinking
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--thinking-budget", "-1"])

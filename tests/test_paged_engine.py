@@ -148,7 +148,7 @@ def test_decode_step_is_one_graph(model, params):
     tables = torch.tensor([[1, 2], [3, 4], [5, 0]], device=DEVICE)
     rows = torch.arange(3, device=DEVICE)
     tokens, lengths = torch.tensor([5, 6, 7], device=DEVICE), torch.tensor([5, 7, 2], device=DEVICE)
-    explanation = torch._dynamo.explain(decode_step)(model, pool, tokens, lengths, tables, rows * 11, rows, params)
+    explanation = torch._dynamo.explain(decode_step)(model, pool, tokens, lengths, tables, rows * 11, rows, rows - 1, params)
     assert explanation.graph_break_count == 0, explanation.break_reasons
     assert explanation.graph_count == 1
 

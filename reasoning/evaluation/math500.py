@@ -13,6 +13,7 @@ from reasoning.data import Problem
 from reasoning.evaluation.runner import evaluate
 from reasoning.evaluation.strategies import Greedy, Setup, Strategy
 from reasoning.generation import GenerationConfig
+from reasoning.generation.options import THINKING_FIELDS
 from reasoning.prompts import PromptKind, build_prompt
 from reasoning.tokenizer import Qwen3Tokenizer
 
@@ -48,9 +49,14 @@ def evaluate_math500(
     complete = strategy.completer(Setup(model, tokenizer, config, questions, kind, enable_thinking))
     settings: dict[str, Any] = {
         "model": model_name, "kind": kind, "cot": cot, "enable_thinking": enable_thinking, **strategy.settings(),
-        **{key: value for key, value in asdict(config).items() if key not in ("n", "max_batch_size", "max_cache_tokens", "compile")},
+        **{key: value for key, value in asdict(config).items() if key not in _NOT_SETTINGS},
     }  # fmt: skip
+    if not config.controls_thinking:  # files written before thinking control keep resuming
+        settings = {key: value for key, value in settings.items() if key not in THINKING_FIELDS}
     return evaluate(problems, prompts, complete, out, settings=settings, resume=resume, progress=progress)
+
+
+_NOT_SETTINGS = ("n", "max_batch_size", "max_cache_tokens", "compile")  # how, not what, is generated
 
 
 def evaluate_strategies(

@@ -18,6 +18,7 @@ from reasoning.generation.detokenize import IncrementalText, truncate_at_stop
 from reasoning.generation.engine import FINISH_EOS, FINISH_STOP, Engine, Request
 from reasoning.generation.options import GenerationConfig
 from reasoning.generation.sampling import request_key
+from reasoning.generation.thinking import DEFAULT_WAIT, ThinkingControl, ThinkingTracker
 
 
 class Tokenizer(Protocol):
@@ -52,7 +53,10 @@ class GenerationResult:
     and the token that completed a stop string when it is "stop" (text ends before the stop
     string). logprobs are under the model's own distribution (log-softmax of the raw logits,
     float32); sampling_logprobs under the distribution actually sampled from (after
-    temperature, top-k, top-p, min-p; 0.0 for every greedy token).
+    temperature, top-k, top-p, min-p; 0.0 for every greedy token). `forced` marks the tokens
+    that thinking control appended rather than sampled (their log-probs are 0.0 and are not
+    the policy's); with thinking control, thinking_tokens and answer_tokens count the sampled
+    tokens inside <think> and after </think>.
     """
 
     prompt_index: int
@@ -63,10 +67,17 @@ class GenerationResult:
     finish_reason: str  # "eos", "stop" or "length"
     logprobs: tuple[float, ...]
     sampling_logprobs: tuple[float, ...]
+    forced: tuple[bool, ...] = ()
+    thinking_tokens: int | None = None
+    answer_tokens: int | None = None
 
     @property
     def num_tokens(self) -> int:
         return len(self.token_ids)
+
+    @property
+    def forced_tokens(self) -> int:
+        return sum(self.forced)
 
 
 def generate(
@@ -207,11 +218,30 @@ def _requests(
         budget = min(budget, limit - len(ids))
         track = bool(config.stop) or track_text
         stream = prompt.stream if isinstance(prompt, Prompt) and prompt.stream is not None else index
+        control = _thinking_control(tokenizer, config, ids)
         groups.append([
-            Request(ids, budget, request_key(seed, stream, sample), IncrementalText(tokenizer, config.stop) if track else None)
+            Request(
+                ids, budget, request_key(seed, stream, sample), IncrementalText(tokenizer, config.stop) if track else None,
+                thinking=None if control is None else ThinkingTracker(control),
+            )
             for sample in range(config.n)
-        ])
+        ])  # fmt: skip
     return groups
+
+
+def _thinking_control(tokenizer: Tokenizer | None, config: GenerationConfig, prompt: list[int]) -> ThinkingControl | None:
+    """The request's thinking limits in token ids, or None when the config sets none."""
+    if not config.controls_thinking:
+        return None
+    start, end = (getattr(tokenizer, name, None) for name in ("think_start_id", "think_end_id"))
+    if start is None or end is None:
+        raise ValueError("thinking control needs a tokenizer with <think> and </think> tokens")
+    opened = start in prompt and prompt[::-1].index(start) < (prompt[::-1].index(end) if end in prompt else len(prompt))
+    return ThinkingControl(
+        think_start=start, think_end=end, closing=tuple(tokenizer.encode(config.thinking_closing)),
+        wait_tokens=tuple(tokenizer.encode(DEFAULT_WAIT)), budget=config.thinking_budget, min_thinking=config.min_thinking,
+        wait=config.wait, answer_budget=config.answer_budget, opened=opened,
+    )  # fmt: skip
 
 
 def _prompt_ids(tokenizer: Tokenizer | None, prompt: str | Sequence[int] | Prompt, default_budget: int) -> tuple[list[int], int]:
@@ -251,4 +281,7 @@ def _result(tokenizer: Tokenizer | None, config: GenerationConfig, prompt_index:
         finish_reason=request.finish_reason,
         logprobs=tuple(request.logprobs),
         sampling_logprobs=tuple(request.sampling_logprobs),
+        forced=tuple(request.forced),
+        thinking_tokens=None if request.thinking is None else request.thinking.thinking,
+        answer_tokens=None if request.thinking is None else request.thinking.answer,
     )

@@ -35,10 +35,12 @@ from torch.fx.experimental import _config as fx_config
 from reasoning.generation.blocks import BlockAllocator
 from reasoning.generation.detokenize import IncrementalText
 from reasoning.generation.sampling import SamplingParams, choose_tokens
+from reasoning.generation.thinking import ThinkingTracker
 from reasoning.model.paged import SINK_BLOCK, BlockPool, PagedKV, bytes_per_token
 from reasoning.model.qwen3 import last_positions
 
 FINISH_EOS, FINISH_STOP, FINISH_LENGTH, FINISH_CANCELLED = "eos", "stop", "length", "cancelled"
+NO_BAN = -1
 COMPILE_MIN_STEPS = 4096  # compile=None compiles runs expected to take this many decode steps
 
 
@@ -50,21 +52,27 @@ class Request:
     max_new_tokens: int
     key: int = 0  # its random stream (see sampling.request_key)
     text: IncrementalText | None = None  # decodes as it goes, for stop strings and streaming
+    thinking: ThinkingTracker | None = None  # thinking budget, floor and wait extension
     tokens: list[int] = field(default_factory=list)
     logprobs: list[float] = field(default_factory=list)
     sampling_logprobs: list[float] = field(default_factory=list)
+    forced: list[bool] = field(default_factory=list)  # appended by thinking control, not sampled
     finish_reason: str | None = None
 
-    def add(self, token: int, logprob: float, sampling_logprob: float, eos_token_ids: frozenset[int]) -> bool:
-        """Record one generated token; True when the request is finished."""
+    def add(self, token: int, logprob: float, sampling_logprob: float, eos_token_ids: frozenset[int], forced: bool = False) -> bool:
+        """Record one generated token; True when the request is finished.
+
+        A forced token has no log-probs of its own (0.0 in both lists): it was not sampled.
+        """
         self.tokens.append(token)
-        self.logprobs.append(logprob)
-        self.sampling_logprobs.append(sampling_logprob)
-        if token in eos_token_ids:
+        self.logprobs.append(0.0 if forced else logprob)
+        self.sampling_logprobs.append(0.0 if forced else sampling_logprob)
+        self.forced.append(forced)
+        if token in eos_token_ids and not forced:
             self.finish_reason = FINISH_EOS
         elif self.text is not None and self.text.push(token):
             self.finish_reason = FINISH_STOP
-        elif len(self.tokens) >= self.max_new_tokens:
+        elif len(self.tokens) >= self.max_new_tokens or (self.thinking is not None and self.thinking.finished):
             self.finish_reason = FINISH_LENGTH
         if self.finish_reason is not None and self.text is not None:
             self.text.flush()
@@ -85,7 +93,8 @@ class _Sequence:
     request: Request
     blocks: list[int]
     cached: int
-    admitted: int  # admission order: the latest admitted is preempted first
+    admitted: int = 0  # admission order, set when placed: the latest admitted is preempted first
+    banned: int = -1  # the token its row may not sample next, as last written to the device
 
 
 @dataclass
@@ -117,11 +126,13 @@ class _Rows:
 
     def __init__(self, rows: int, width: int, device: torch.device) -> None:
         self.sequences: list[_Sequence] = []
+        self.admissions = 0
         long = dict(dtype=torch.long, device=device)
         self.tokens = torch.zeros(rows, **long)  # each row's next input token
         self.keys = torch.zeros(rows, **long)  # random stream per row
         self.counters = torch.zeros(rows, **long)  # draws made per row
         self.lengths = torch.zeros(rows, **long)  # positions cached per row
+        self.banned = torch.full((rows,), NO_BAN, **long)  # a token each row may not sample next (thinking floor)
         self.tables = torch.full((rows, width), SINK_BLOCK, **long)  # block ids; the sink past a row's blocks
 
     @property
@@ -131,16 +142,25 @@ class _Rows:
     def place(self, sequences: list[_Sequence], next_tokens: list[int], counters: list[int]) -> None:
         """Put new sequences in the rows after the live ones (one host-to-device copy)."""
         start, width = self.live, self.tables.shape[1]
-        values = torch.full((len(sequences), 4 + width), SINK_BLOCK, dtype=torch.long)
+        columns = (self.tokens, self.keys, self.counters, self.lengths, self.banned)
+        values = torch.full((len(sequences), len(columns) + width), SINK_BLOCK, dtype=torch.long)
         for row, (sequence, token, counter) in enumerate(zip(sequences, next_tokens, counters)):
-            values[row, :4] = torch.tensor([token, sequence.request.key, counter, sequence.cached])
-            values[row, 4 : 4 + len(sequence.blocks)] = torch.tensor(sequence.blocks)
+            sequence.admitted, self.admissions = self.admissions, self.admissions + 1
+            sequence.banned = _banned(sequence.request)
+            values[row, : len(columns)] = torch.tensor([token, sequence.request.key, counter, sequence.cached, sequence.banned])
+            values[row, len(columns) : len(columns) + len(sequence.blocks)] = torch.tensor(sequence.blocks)
         values = _to_device(values, self.tokens.device)
         stop = start + len(sequences)
-        for column, tensor in enumerate((self.tokens, self.keys, self.counters, self.lengths)):
+        for column, tensor in enumerate(columns):
             tensor[start:stop] = values[:, column]
-        self.tables[start:stop] = values[:, 4:]
+        self.tables[start:stop] = values[:, len(columns) :]
         self.sequences.extend(sequences)
+
+    def set_values(self, tensor: torch.Tensor, rows: list[int], values: list[int]) -> None:
+        """Write `values` into `tensor` at `rows` (one host-to-device copy)."""
+        if rows:
+            rows_and_values = _to_device(torch.tensor([rows, values], dtype=torch.long), tensor.device)
+            tensor[rows_and_values[0]] = rows_and_values[1]
 
     def set_blocks(self, entries: list[tuple[int, int, int]]) -> None:
         """Write (row, column, block) entries into the block tables (one host-to-device copy)."""
@@ -158,10 +178,11 @@ class _Rows:
             self.sequences[hole] = self.sequences[mover]
         if holes:
             to, source = (_to_device(torch.tensor(x), self.tokens.device) for x in (holes, movers))
-            for tensor in (self.tokens, self.keys, self.counters, self.lengths, self.tables):
+            for tensor in (self.tokens, self.keys, self.counters, self.lengths, self.banned, self.tables):
                 tensor[to] = tensor[source]
         # Rows past the live ones may be decoded as padding: keep them empty and on the sink.
         self.lengths[kept : self.live] = 0
+        self.banned[kept : self.live] = NO_BAN
         self.tables[kept : self.live] = SINK_BLOCK
         del self.sequences[kept:]
 
@@ -238,13 +259,12 @@ class Engine:
         waiting = deque(_Waiting(g[0].prompt, deque(g)) for g in groups)
         eos = frozenset(eos_token_ids)
         self.stats = EngineStats(self.block_size, allocator.num_blocks)
-        admitted = 0
         while waiting or rows.live:
             cancelled = [row for row, s in enumerate(rows.sequences) if s.request.finish_reason is not None]
             if cancelled:
                 self._drop(rows, allocator, cancelled)
             if waiting:
-                stepped, admitted = self._admit(rows, allocator, waiting, params, eos, admitted)
+                stepped = self._admit(rows, allocator, waiting, params, eos)
                 if stepped:
                     yield stepped
             if rows.live and self._grow(rows, allocator, waiting):
@@ -275,8 +295,8 @@ class Engine:
         return _CompiledStep(self.model, self.max_batch_size == 1) if compile else _eager_step(self.model)
 
     def _admit(
-        self, rows: _Rows, allocator: BlockAllocator, waiting: deque[_Waiting], params: SamplingParams, eos: frozenset[int], admitted: int
-    ) -> tuple[list[Request], int]:
+        self, rows: _Rows, allocator: BlockAllocator, waiting: deque[_Waiting], params: SamplingParams, eos: frozenset[int]
+    ) -> list[Request]:
         """Prefill waiting prompts into free rows and blocks; sample the first token of new ones.
 
         A prompt's samples share its full blocks and get a copy of its last partial block each.
@@ -303,7 +323,7 @@ class Engine:
             if not entry.requests:
                 waiting.popleft()
         if not plans:
-            return [], admitted
+            return []
         plans.sort(key=lambda plan: (plan[0].resumed, len(plan[0].prompt)))  # new prompts first: their rows get a first token
         logits = self._prefill([entry.prompt for entry, _, _ in plans], [blocks for _, _, blocks in plans])
         sequences, next_tokens, sources, copies = [], [], [], []
@@ -315,8 +335,7 @@ class Engine:
                     allocator.share(blocks[:full])
                     own = blocks[:full] + [allocator.take() for _ in blocks[full:]]
                     copies += zip(blocks[full:], own[full:])
-                sequences.append(_Sequence(request, own, len(entry.prompt), admitted))
-                admitted += 1
+                sequences.append(_Sequence(request, own, len(entry.prompt)))
                 next_tokens.append(request.tokens[-1] if entry.resumed else 0)  # new rows: set once sampled
                 if not entry.resumed:
                     sources.append(index)
@@ -326,11 +345,11 @@ class Engine:
         start = rows.live
         rows.place(sequences, next_tokens, [len(s.request.tokens) for s in sequences])
         if not sources:
-            return [], admitted
+            return []
         stop = start + len(sources)
         logits = logits[_to_device(torch.tensor(sources), self.device)]
-        chosen = choose_tokens(logits, params, rows.keys[start:stop], rows.counters[start:stop])
-        return self._record(rows, allocator, start, chosen, eos), admitted
+        chosen = choose_tokens(ban_tokens(logits, rows.banned[start:stop]), params, rows.keys[start:stop], rows.counters[start:stop])
+        return self._record(rows, allocator, start, chosen, eos)
 
     def _prefill(self, prompts: list[list[int]], blocks: list[list[int]]) -> torch.Tensor:
         """Run prompts into their blocks, in length-sorted right-padded chunks; their last logits, in order."""
@@ -392,18 +411,46 @@ class Engine:
         rows.counters[start:stop] += 1
         stepped = [s.request for s in rows.sequences[start:stop]]
         values = torch.stack([value.double() for value in chosen]).tolist()  # the step's one read from the device
-        finished = [
-            row for row, (request, token, *logprobs) in enumerate(zip(stepped, *values), start)
-            if request.add(int(token), *logprobs, eos)
-        ]  # fmt: skip
+        finished, replaced, replacements = [], [], []
+        for row, (request, sampled, logprob, sampling_logprob) in enumerate(zip(stepped, *values), start):
+            token, forced = int(sampled), False
+            if request.thinking is not None:
+                token, forced = request.thinking.next_token(token)
+                if token != sampled:
+                    replaced.append(row)
+                    replacements.append(token)
+            if request.add(token, logprob, sampling_logprob, eos, forced):
+                finished.append(row)
+        rows.set_values(rows.tokens, replaced, replacements)
+        self._update_bans(rows, start, stop)
         if finished:
             self._drop(rows, allocator, finished)
         return stepped
+
+    def _update_bans(self, rows: _Rows, start: int, stop: int) -> None:
+        """Write each row's banned token to the device where thinking control changed it."""
+        changed = [row for row in range(start, stop) if rows.sequences[row].banned != _banned(rows.sequences[row].request)]
+        for row in changed:
+            rows.sequences[row].banned = _banned(rows.sequences[row].request)
+        rows.set_values(rows.banned, changed, [rows.sequences[row].banned for row in changed])
 
     def _drop(self, rows: _Rows, allocator: BlockAllocator, finished: list[int]) -> None:
         for row in finished:
             allocator.release(rows.sequences[row].blocks)
         rows.remove(finished)
+
+
+def _banned(request: Request) -> int:
+    """The token the request may not sample next (NO_BAN: none)."""
+    banned = None if request.thinking is None else request.thinking.banned
+    return NO_BAN if banned is None else banned
+
+
+def ban_tokens(logits: torch.Tensor, banned: torch.Tensor) -> torch.Tensor:
+    """Logits [batch, vocab] with token banned[row] of each row at -inf (NO_BAN: none); no host sync."""
+    index = banned.clamp(min=0)[:, None]
+    kept = logits.gather(1, index)
+    return logits.scatter(1, index, torch.where(banned[:, None] == NO_BAN, kept, -math.inf))
 
 
 def _blocks_needed(prompt_length: int, samples: int, block_size: int) -> int:
@@ -461,16 +508,19 @@ def _free_memory(device: torch.device) -> int:
 
 def decode_step(
     model: nn.Module, pool: BlockPool, tokens: torch.Tensor, lengths: torch.Tensor, tables: torch.Tensor,
-    keys: torch.Tensor, counters: torch.Tensor, params: SamplingParams,
+    keys: torch.Tensor, counters: torch.Tensor, banned: torch.Tensor, params: SamplingParams,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
     """One token for each row: the forward over its next input, then sampling. No host sync."""
     hidden = model(tokens[:, None], cache=PagedKV(pool, tables, lengths))
-    return choose_tokens(model.logits(hidden[:, -1]), params, keys, counters)
+    return choose_tokens(ban_tokens(model.logits(hidden[:, -1]), banned), params, keys, counters)
 
 
 def _eager_step(model: nn.Module):
     def step(pool: BlockPool, rows: _Rows, live: int, width: int, params: SamplingParams) -> tuple[torch.Tensor, ...]:
-        return decode_step(model, pool, rows.tokens[:live], rows.lengths[:live], rows.tables[:live, :width], rows.keys[:live], rows.counters[:live], params)
+        return decode_step(
+            model, pool, rows.tokens[:live], rows.lengths[:live], rows.tables[:live, :width], rows.keys[:live],
+            rows.counters[:live], rows.banned[:live], params,
+        )  # fmt: skip
 
     return step
 
@@ -505,7 +555,7 @@ class _CompiledStep:
         with torch._inductor.config.patch(freezing=frozen), fx_config.patch(use_duck_shape=False):
             chosen = step(
                 self.model, pool, rows.tokens[:batch], rows.lengths[:batch], rows.tables[:batch, :width],
-                rows.keys[:batch], rows.counters[:batch], params,
+                rows.keys[:batch], rows.counters[:batch], rows.banned[:batch], params,
             )  # fmt: skip
         return tuple(value[:live] for value in chosen)
 

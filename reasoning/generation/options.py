@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reasoning.flags import fraction, non_negative_float, non_negative_int, positive_int, probability
+from reasoning.generation.thinking import DEFAULT_CLOSING
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,11 @@ class GenerationConfig:
     max_context: int | None = None  # None: the model's max_position_embeddings
     max_batch_size: int = 32
     max_cache_tokens: int | None = None
+    thinking_budget: int | None = None  # thinking tokens before the close is forced (see generation.thinking)
+    min_thinking: int = 0  # thinking tokens before </think> may be chosen
+    wait: int = 0  # early </think>s replaced by "Wait" (s1)
+    answer_budget: int | None = None  # tokens after </think>; None: max_new_tokens bounds the whole
+    thinking_closing: str = DEFAULT_CLOSING  # forced at the thinking budget; must contain </think>
     compile: bool | None = None  # None: for runs of engine.COMPILE_MIN_STEPS decode steps or more
 
     def __post_init__(self) -> None:
@@ -66,6 +72,14 @@ class GenerationConfig:
         if self.eos_token_ids is not None:
             object.__setattr__(self, "eos_token_ids", tuple(self.eos_token_ids))
         SamplingParams(self.temperature, self.top_k, self.top_p, self.min_p)  # raises on bad values
+        if (self.thinking_budget is not None and self.thinking_budget < 0) or self.min_thinking < 0 or self.wait < 0:
+            raise ValueError("thinking_budget, min_thinking and wait must be >= 0")
+        if self.answer_budget is not None and self.answer_budget < 1:
+            raise ValueError(f"answer_budget must be >= 1, got {self.answer_budget}")
+
+    @property
+    def controls_thinking(self) -> bool:
+        return self.thinking_budget is not None or self.min_thinking > 0 or self.wait > 0 or self.answer_budget is not None
 
     @property
     def sampling(self) -> SamplingParams:
@@ -100,10 +114,16 @@ FLAGS: dict[str, tuple[Any, str]] = {
     "max_context": (positive_int, "context limit in tokens (default: the model's)"),
     "max_batch_size": (positive_int, "rows decoded together"),
     "max_cache_tokens": (positive_int, "cap on KV-cache rows x length"),
+    "thinking_budget": (non_negative_int, "thinking tokens after <think> before the close is forced"),
+    "min_thinking": (non_negative_int, "thinking tokens before </think> may be chosen"),
+    "wait": (non_negative_int, "replace an early </think> by 'Wait' up to this many times (s1)"),
+    "answer_budget": (positive_int, "tokens after </think> (default: max-new-tokens bounds the whole)"),
+    "thinking_closing": (str, "text forced at the thinking budget; must contain </think>"),
     "compile": (None, "torch.compile the decode step: a one-time cost (about 2 minutes for 0.6B on a 2-core CPU), "
                 "faster after (default: for runs that may take 4,096 decode steps or more)"),
 }
 SAMPLING_FLAGS = ("max_new_tokens", "temperature", "top_p", "top_k", "min_p", "seed")
+THINKING_FLAGS = THINKING_FIELDS = ("thinking_budget", "min_thinking", "wait", "answer_budget", "thinking_closing")
 
 
 def add_generation_flags(parser: argparse.ArgumentParser, fields: Iterable[str], **defaults: Any) -> None:

@@ -78,7 +78,8 @@ def generate_rollouts(
 
 
 def pack(results: Sequence[GenerationResult], pad_id: int, device: torch.device | str = "cpu") -> RolloutBatch:
-    """Right-padded tensors of prompt + completion for each result, with the completion mask."""
+    """Right-padded tensors of prompt + completion for each result, with the completion mask
+    (1 on the sampled completion tokens; 0 on padding and on tokens forced by thinking control)."""
     if not results:
         raise ValueError("no rollouts to pack")
     length = max(len(r.prompt_token_ids) + len(r.token_ids) for r in results)
@@ -92,6 +93,8 @@ def pack(results: Sequence[GenerationResult], pad_id: int, device: torch.device 
         ids[row, : prompt + tokens] = torch.tensor(result.prompt_token_ids + result.token_ids)
         attention[row, : prompt + tokens] = 1
         completion[row, prompt - 1 : prompt - 1 + tokens] = 1
+        if any(result.forced):  # appended by thinking control: not the policy's choices
+            completion[row, prompt - 1 : prompt - 1 + tokens] -= torch.tensor(result.forced, dtype=completion.dtype)
         sampled[row, prompt - 1 : prompt - 1 + tokens] = torch.tensor(result.sampling_logprobs, dtype=torch.float32)
     truncated = torch.tensor([r.finish_reason == "length" for r in results])
     texts = [r.text or "" for r in results]
