@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import math
-import platform
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,7 @@ from pathlib import Path
 
 import torch
 
+from reasoning.device import describe
 from reasoning.generation.engine import Engine, Request
 from reasoning.generation.sampling import SamplingParams, request_key
 from reasoning.model.config import Qwen3Config
@@ -44,13 +44,6 @@ SMALL = Qwen3Config(
     vocab_size=151_936, hidden_size=128, intermediate_size=256, num_layers=1, num_heads=2, num_kv_heads=1,
     head_dim=64, max_position_embeddings=40_960,
 )  # fmt: skip
-
-
-def cpu_name() -> str:
-    try:
-        return next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or "unknown CPU"
 
 
 def old_engine_module():
@@ -115,8 +108,7 @@ def main() -> None:
     full_row = 128 + args.budget
     cache_tokens = args.rows * full_row
     per_token = bytes_per_token(config, model.embed_tokens.weight.dtype)
-    where = cpu_name() if device.type == "cpu" else torch.cuda.get_device_name(device)
-    print(f"bench_long: {args.preset or 'small 1-layer'} random weights, {args.dtype}, {where}, {torch.get_num_threads()} threads")
+    print(f"bench_long: {args.preset or 'small 1-layer'} random weights, {args.dtype}, {describe(device)}")
     print(f"{args.requests} requests, budget {args.budget}, natural lengths median {lengths[len(lengths) // 2]}, "
           f"mean {sum(lengths) / len(lengths):.0f}, max {lengths[-1]} ({sum(lengths)} tokens)")  # fmt: skip
     print(f"KV budget: {cache_tokens} tokens = {args.rows} rows of {full_row} ({cache_tokens * per_token / 2**20:.0f} MiB)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import platform
 import random
 
 import numpy as np
@@ -77,6 +78,22 @@ def _cpu_has_bf16_kernels() -> bool:
     """Whether oneDNN has bf16 kernels for this CPU (AVX512 or newer); no public API says so."""
     check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
     return bool(torch.backends.mkldnn.is_available() and check is not None and check())
+
+
+def describe(device: torch.device | str) -> str:
+    """The processor a benchmark ran on, in words: the GPU's name, or the CPU's model (Linux),
+    with its bf16 kernels or without: what decides the speed of bf16 on a CPU."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    if device.type != "cpu":
+        return device.type
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            name = next(line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name"))
+    except (OSError, StopIteration):
+        name = platform.processor() or "unknown CPU"
+    return f"{name} ({'with' if _cpu_has_bf16_kernels() else 'without'} bf16 kernels, {torch.get_num_threads()} threads)"
 
 
 def seed_everything(seed: int) -> torch.Generator:

@@ -99,3 +99,14 @@ def test_ch07_lists_the_presets_then_trains_the_chosen_variant_with_its_override
     dapo = {"eps_high": 0.28, "aggregation": "token", "mask_truncated": True, "dynamic_sampling": "refill"}
     overrides = {"beta": 0.01, "mu": 2, "steps": 2}
     assert {k: state["config"][k] for k in [*dapo, *overrides]} == {**dapo, **overrides}
+
+
+def test_ch04b_shows_one_budget_by_hand_then_prints_the_curve(checkpoint, tmp_path, monkeypatch, capsys):
+    data = Path(__file__).parent / "data" / "benchmarks"
+    argv = ("--model", checkpoint, "--bench", "gsm8k", "--data-dir", data, "--limit", "2", "--n", "2", "--budgets", "4,2",
+            "--answer-budget", "3", "--batch-size", "4", "--out", tmp_path / "sweep")  # fmt: skip
+    printed = run_chapter("ch04b_thinking_budget.py", *argv, monkeypatch=monkeypatch, capsys=capsys)
+    assert re.search(r"^thinking budget 2: \d+ thinking tokens, \d+ forced \(.*\), \d+ answer tokens$", printed, re.M)
+    table = printed[printed.index("gsm8k: accuracy against thinking budget") :].splitlines()
+    assert [line.split()[:2] for line in table[2:4]] == [["2", "2"], ["4", "2"]]  # budget, problems
+    assert re.search(r"^decoded by the sweep: \d+ tokens; separate runs: \d+ \(\d+\.\d\dx\)$", printed, re.M)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from reasoning.generation import generate
+from reasoning.generation import budget_sweep, generate
 from reasoning.generation.engine import Engine, Request
 from reasoning.generation.sampling import SamplingParams, request_key
 from reasoning.generation.thinking import DEFAULT_CLOSING, ThinkingControl, ThinkingTracker
@@ -114,3 +114,36 @@ def test_rollouts_do_not_train_on_forced_tokens():
     batch = pack([result], pad_id=0)
     completion = batch.completion_mask[0, : len(result.token_ids)].tolist()
     assert completion == [0.0 if forced else 1.0 for forced in result.forced]
+
+
+# ---------------------------------------------------------------------------- the budget sweep
+
+# Thinks "hmm", closing by itself with probability ~0.18 at each step, so under sampling some
+# samples end their thinking early and others run into the budgets.
+WANDERER = scripted_model({
+    PROMPT_END: {THINK: SURE}, THINK: {HMM: SURE}, HMM: {HMM: SURE, END: SURE - 1.5}, END: {ANSWER: SURE},
+    ANSWER: {EOS: SURE}, None: {ANSWER: SURE},
+})  # fmt: skip
+
+
+def test_the_sweep_equals_separate_runs_token_for_token():
+    budgets = [0, 2, 4, 8]
+    options = dict(max_new_tokens=24, temperature=1.0, n=8, seed=3, eos_token_ids=[EOS])
+    sweep = budget_sweep(WANDERER, TOKENIZER, [[PROMPT_END]], budgets, max_batch_size=8, **options)
+    separate = {budget: generate(WANDERER, TOKENIZER, [[PROMPT_END]], thinking_budget=budget, **options) for budget in budgets}
+    for budget in budgets:
+        got = [(s.by_budget[budget].token_ids, s.by_budget[budget].forced) for s in sweep]
+        assert got == [(r.token_ids, r.forced) for r in separate[budget]], budget
+        assert all(s.by_budget[budget].thinking_tokens <= budget for s in sweep)
+    natural = [s for s in sweep if s.by_budget[8].forced_tokens == 0]
+    assert natural and len(natural) < len(sweep)  # some closed by themselves, some were cut
+    decoded = sum(s.decoded_tokens for s in sweep)
+    assert decoded < sum(r.num_tokens for runs in separate.values() for r in runs)
+
+
+def test_the_sweep_branches_through_preemption_and_full_batches():
+    """Branches that find no free row or block wait and are recomputed: the same tokens."""
+    budgets, options = [1, 3, 6], dict(max_new_tokens=20, temperature=1.0, n=4, seed=5, eos_token_ids=[EOS])
+    roomy = budget_sweep(WANDERER, TOKENIZER, [[PROMPT_END]], budgets, **options)
+    tight = budget_sweep(WANDERER, TOKENIZER, [[PROMPT_END]], budgets, max_batch_size=3, max_cache_tokens=32, **options)
+    assert [{b: r.token_ids for b, r in s.by_budget.items()} for s in tight] == [{b: r.token_ids for b, r in s.by_budget.items()} for s in roomy]

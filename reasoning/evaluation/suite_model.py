@@ -17,7 +17,8 @@ from reasoning.evaluation.loglik import choice_logprobs
 from reasoning.evaluation.protocols import SCORING, Protocol
 from reasoning.evaluation.runner import Clock
 from reasoning.evaluation.suite import SUMMARY_FILE, Generate, Sample, Share, run_benchmark, write_summary
-from reasoning.generation.api import GenerationConfig, Prompt, Tokenizer, generate_as_completed
+from reasoning.generation.api import GenerationConfig, GenerationResult, Prompt, Tokenizer, generate_as_completed
+from reasoning.generation.options import THINKING_FIELDS
 from reasoning.prompts import PromptKind
 from reasoning.tokenizer import Qwen3Tokenizer
 
@@ -32,10 +33,17 @@ def engine_samples(model: nn.Module, tokenizer: Tokenizer, config: GenerationCon
         clock = Clock()
         prompts = [Prompt(text, stream=index) for index, text in items]
         for results in generate_as_completed(model, tokenizer, prompts, config):
-            samples = [Sample(r.text or "", r.num_tokens, r.finish_reason) for r in results]
+            samples = [Sample(r.text or "", r.num_tokens, r.finish_reason, _token_split(r)) for r in results]
             yield results[0].prompt_index, samples, clock.lap()
 
     return generate
+
+
+def _token_split(result: GenerationResult) -> dict[str, int]:
+    """Thinking, forced and answer tokens, where thinking control counted them."""
+    if result.thinking_tokens is None:
+        return {}
+    return {"thinking_tokens": result.thinking_tokens, "forced_tokens": result.forced_tokens, "answer_tokens": result.answer_tokens}
 
 
 def loglik_samples(model: nn.Module, tokenizer: Tokenizer, letters: str, *, batch_size: int = 16) -> Generate:
@@ -70,6 +78,7 @@ def evaluate_suite(
     seed: int = 0,
     batch_size: int = 16,
     compile: bool | None = None,
+    thinking: dict[str, Any] | None = None,
     resume: bool = False,
     share: Share = Share(),
     barrier: Callable[[], None] = lambda: None,
@@ -97,7 +106,9 @@ def evaluate_suite(
     config = GenerationConfig(
         max_new_tokens=protocol.max_new_tokens, temperature=protocol.temperature, top_p=protocol.top_p,
         top_k=protocol.top_k, min_p=protocol.min_p, n=protocol.n, seed=seed, max_batch_size=batch_size, compile=compile,
-    )  # fmt: skip
+    ).with_options(**(thinking or {}))
+    if config.controls_thinking and scoring != "loglik":  # recorded only when set: older runs keep resuming
+        settings.update({name: getattr(config, name) for name in THINKING_FIELDS})
     chat = tokenizer.apply_chat_template
     for benchmark in benchmarks:
         problems = suite[benchmark.name]

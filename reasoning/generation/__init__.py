@@ -9,7 +9,10 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    **dict.fromkeys(("GenerationResult", "Prompt", "TextStream", "generate", "generate_as_completed", "stream"), "reasoning.generation.api"),
+    **dict.fromkeys(
+        ("GenerationResult", "Prompt", "SweepResult", "TextStream", "budget_sweep", "generate", "generate_as_completed", "stream"),
+        "reasoning.generation.api",
+    ),
     **dict.fromkeys(("GenerationConfig", "SamplingParams"), "reasoning.generation.options"),
 }
 

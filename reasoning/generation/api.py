@@ -148,6 +148,53 @@ def generate_as_completed(
             yield results(index)
 
 
+@dataclass(frozen=True)
+class SweepResult:
+    """One sample of a thinking-budget sweep: its completion at each budget, and the tokens
+    the sweep decoded for it (shared thinking once, then each budget's close and answer)."""
+
+    prompt_index: int
+    sample_index: int
+    by_budget: dict[int, GenerationResult]
+    decoded_tokens: int
+
+
+def budget_sweep(
+    model: nn.Module,
+    tokenizer: Tokenizer,
+    prompts: str | Sequence[str | Sequence[int] | Prompt],
+    budgets: Sequence[int],
+    config: GenerationConfig | None = None,
+    **options: Any,
+) -> list[SweepResult]:
+    """Each prompt's n samples at every thinking budget, from one decode of the thinking.
+
+    A sample thinks once under the largest budget; when its thinking reaches a smaller budget
+    B, a branch copies it there (reading its cached keys and values by reference), closes the
+    thinking as a run with thinking_budget=B would, and answers. A sample whose thinking ended
+    by itself before B has its natural answer at B. Every completion equals, token for token,
+    what `generate(..., thinking_budget=B)` with the same seed gives: each sample draws from
+    its own stream, so the shared prefix is the same draw for draw. Ordered by prompt, then sample.
+    """
+    budgets = sorted(set(budgets))
+    if not budgets or budgets[0] < 0:
+        raise ValueError(f"budgets must be a non-empty list of thinking budgets >= 0, got {list(budgets)}")
+    config = (config or GenerationConfig()).with_options(**options, thinking_budget=budgets[-1])
+    groups = _requests(model, tokenizer, prompts, config)
+    for request in (r for group in groups for r in group):
+        request.branch_at = frozenset(budgets[:-1])
+    for _ in _engine(model, config).run(groups, config.sampling, _eos_ids(tokenizer, config)):
+        pass
+    sweeps = []
+    for index, group in enumerate(groups):
+        for sample, request in enumerate(group):
+            by_budget = {budget: request.branches.get(budget, request) for budget in budgets}
+            decoded = len(request.tokens) + sum(len(b.tokens) - b.inherited for b in request.branches.values())
+            results = {budget: _result(tokenizer, config, index, sample, r) for budget, r in by_budget.items()}
+            sweeps.append(SweepResult(index, sample, results, decoded))
+    return sweeps
+
+
 class TextStream:
     """Iterate for the text of one completion, piece by piece; `result` holds all of it afterwards."""
 

@@ -9,6 +9,8 @@ TextStreamer and vLLM's incremental detokenizer).
 
 from __future__ import annotations
 
+import copy
+
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -45,6 +47,12 @@ class IncrementalText:
         if self.stop and self.stop_index is None:
             self.stop_index = self._find_stop(max(0, start - self.longest_stop + 1))
         return self.stop_index is not None
+
+    def copy(self) -> IncrementalText:
+        """An independent copy of the text so far (a branch of the request continues it)."""
+        twin = copy.copy(self)
+        twin.tokens = list(self.tokens)
+        return twin
 
     def flush(self) -> None:
         """Release the text of any trailing incomplete character (at the end of generation)."""

@@ -35,7 +35,7 @@ from torch.fx.experimental import _config as fx_config
 from reasoning.generation.blocks import BlockAllocator
 from reasoning.generation.detokenize import IncrementalText
 from reasoning.generation.sampling import SamplingParams, choose_tokens
-from reasoning.generation.thinking import ThinkingTracker
+from reasoning.generation.thinking import THINKING, ThinkingTracker
 from reasoning.model.paged import SINK_BLOCK, BlockPool, PagedKV, bytes_per_token
 from reasoning.model.qwen3 import last_positions
 
@@ -58,6 +58,9 @@ class Request:
     sampling_logprobs: list[float] = field(default_factory=list)
     forced: list[bool] = field(default_factory=list)  # appended by thinking control, not sampled
     finish_reason: str | None = None
+    branch_at: frozenset[int] = frozenset()  # thinking budgets at which to branch (the budget sweep)
+    branches: dict[int, Request] = field(default_factory=dict)  # budget -> the branch closed there
+    inherited: int = 0  # tokens a branch took over from its parent (decoded once, by the parent)
 
     def add(self, token: int, logprob: float, sampling_logprob: float, eos_token_ids: frozenset[int], forced: bool = False) -> bool:
         """Record one generated token; True when the request is finished.
@@ -77,6 +80,20 @@ class Request:
         if self.finish_reason is not None and self.text is not None:
             self.text.flush()
         return self.finish_reason is not None
+
+    def branch(self) -> Request | None:
+        """When the thinking has just reached a budget in branch_at: a copy of this request that
+        closes its thinking there (as a run with that budget would), recorded in `branches`."""
+        tracker = self.thinking
+        if tracker is None or tracker.phase != THINKING or tracker.thinking not in self.branch_at or tracker.thinking in self.branches:
+            return None
+        branch = Request(
+            self.prompt, self.max_new_tokens, self.key, None if self.text is None else self.text.copy(),
+            tracker.with_budget(tracker.thinking), list(self.tokens), list(self.logprobs), list(self.sampling_logprobs),
+            list(self.forced), self.finish_reason, inherited=len(self.tokens),
+        )  # fmt: skip
+        self.branches[tracker.thinking] = branch
+        return branch
 
     def cancel(self) -> None:
         """Stop generating this request; the engine drops it before its next step."""
@@ -104,6 +121,17 @@ class _Waiting:
     prompt: list[int]  # what to prefill: the prompt, or a preempted request's prompt and tokens but the last
     requests: deque[Request]
     resumed: bool = False
+
+
+@dataclass
+class _Run:
+    """One `Engine.run`'s state: the live rows, the blocks, who waits, how tokens are chosen."""
+
+    rows: _Rows
+    allocator: BlockAllocator
+    waiting: deque[_Waiting]
+    params: SamplingParams
+    eos: frozenset[int]
 
 
 @dataclass
@@ -256,19 +284,18 @@ class Engine:
         decode = self._decoder(steps)
         width = math.ceil(longest / self.block_size) + 1  # one spare: compiled steps read at least 2 blocks
         rows = _Rows(max(self.max_batch_size, 2), width, self.device)
-        waiting = deque(_Waiting(g[0].prompt, deque(g)) for g in groups)
-        eos = frozenset(eos_token_ids)
+        run = _Run(rows, allocator, deque(_Waiting(g[0].prompt, deque(g)) for g in groups), params, frozenset(eos_token_ids))
         self.stats = EngineStats(self.block_size, allocator.num_blocks)
-        while waiting or rows.live:
+        while run.waiting or rows.live:
             cancelled = [row for row, s in enumerate(rows.sequences) if s.request.finish_reason is not None]
             if cancelled:
-                self._drop(rows, allocator, cancelled)
-            if waiting:
-                stepped = self._admit(rows, allocator, waiting, params, eos)
+                self._drop(run, cancelled)
+            if run.waiting:
+                stepped = self._admit(run)
                 if stepped:
                     yield stepped
-            if rows.live and self._grow(rows, allocator, waiting):
-                yield self._decode(decode, rows, allocator, params, eos)
+            if rows.live and self._grow(run):
+                yield self._decode(decode, run)
 
     def _allocate(self, requests: int, longest: int) -> BlockAllocator:
         """A block pool for this run (the last run's when big enough) and its allocator."""
@@ -294,16 +321,14 @@ class Engine:
             compile = False
         return _CompiledStep(self.model, self.max_batch_size == 1) if compile else _eager_step(self.model)
 
-    def _admit(
-        self, rows: _Rows, allocator: BlockAllocator, waiting: deque[_Waiting], params: SamplingParams, eos: frozenset[int]
-    ) -> list[Request]:
+    def _admit(self, run: _Run) -> list[Request]:
         """Prefill waiting prompts into free rows and blocks; sample the first token of new ones.
 
         A prompt's samples share its full blocks and get a copy of its last partial block each.
         Admission leaves 1% of the blocks free for the live sequences to grow into (vLLM's
         watermark), except that an empty batch always takes the first waiting prompt.
         """
-        size = self.block_size
+        rows, allocator, waiting, size = run.rows, run.allocator, run.waiting, self.block_size
         watermark = allocator.num_blocks // 100
         plans: list[tuple[_Waiting, list[Request], list[int]]] = []
         free_rows, free_blocks = self.max_batch_size - rows.live, allocator.free
@@ -348,8 +373,8 @@ class Engine:
             return []
         stop = start + len(sources)
         logits = logits[_to_device(torch.tensor(sources), self.device)]
-        chosen = choose_tokens(ban_tokens(logits, rows.banned[start:stop]), params, rows.keys[start:stop], rows.counters[start:stop])
-        return self._record(rows, allocator, start, chosen, eos)
+        chosen = choose_tokens(ban_tokens(logits, rows.banned[start:stop]), run.params, rows.keys[start:stop], rows.counters[start:stop])
+        return self._record(run, start, chosen)
 
     def _prefill(self, prompts: list[list[int]], blocks: list[list[int]]) -> torch.Tensor:
         """Run prompts into their blocks, in length-sorted right-padded chunks; their last logits, in order."""
@@ -368,13 +393,13 @@ class Engine:
                 logits[i] = chunk_logits[row]
         return torch.stack(logits)
 
-    def _grow(self, rows: _Rows, allocator: BlockAllocator, waiting: deque[_Waiting]) -> bool:
+    def _grow(self, run: _Run) -> bool:
         """Give each row whose next position starts a block a new one, preempting the latest
         admitted sequences while none is free. False if no row is left to decode."""
-        grown = []
+        rows, allocator, grown = run.rows, run.allocator, []
         for sequence in [s for s in rows.sequences if s.cached == len(s.blocks) * self.block_size]:
             while not allocator.free and sequence in rows.sequences:
-                self._preempt(rows, allocator, waiting)
+                self._preempt(run)
             if sequence in rows.sequences:
                 sequence.blocks.append(allocator.take())
                 grown.append(sequence)
@@ -382,36 +407,36 @@ class Engine:
         rows.set_blocks([(row_of[id(s)], len(s.blocks) - 1, s.blocks[-1]) for s in grown if id(s) in row_of])
         return bool(rows.live)
 
-    def _preempt(self, rows: _Rows, allocator: BlockAllocator, waiting: deque[_Waiting]) -> None:
+    def _preempt(self, run: _Run) -> None:
         """Free the blocks of the latest admitted sequence; it waits first in line, to be recomputed."""
-        row = max(range(rows.live), key=lambda r: rows.sequences[r].admitted)
-        request = rows.sequences[row].request
-        self._drop(rows, allocator, [row])
-        waiting.appendleft(_Waiting(request.prompt + request.tokens[:-1], deque([request]), resumed=True))
+        row = max(range(run.rows.live), key=lambda r: run.rows.sequences[r].admitted)
+        request = run.rows.sequences[row].request
+        self._drop(run, [row])
+        run.waiting.appendleft(_resumed(request))
         self.stats.preemptions += 1
 
-    def _decode(self, decode, rows: _Rows, allocator: BlockAllocator, params: SamplingParams, eos: frozenset[int]) -> list[Request]:
-        live = rows.live
+    def _decode(self, decode, run: _Run) -> list[Request]:
+        rows, live = run.rows, run.rows.live
         width = math.ceil((max(s.cached for s in rows.sequences) + 1) / self.block_size)
-        chosen = decode(self._pool, rows, live, width, params)
+        chosen = decode(self._pool, rows, live, width, run.params)
         rows.lengths[:live] += 1
         for sequence in rows.sequences:
             sequence.cached += 1
         self.stats.live.append(live)
-        self.stats.blocks.append(allocator.used)
-        return self._record(rows, allocator, 0, chosen, eos)
+        self.stats.blocks.append(run.allocator.used)
+        return self._record(run, 0, chosen)
 
-    def _record(
-        self, rows: _Rows, allocator: BlockAllocator, start: int, chosen: tuple[torch.Tensor, ...], eos: frozenset[int]
-    ) -> list[Request]:
-        """Store the chosen tokens of rows start.. as their next inputs and in their requests; drop finished rows."""
-        tokens = chosen[0]
+    def _record(self, run: _Run, start: int, chosen: tuple[torch.Tensor, ...]) -> list[Request]:
+        """Store the chosen tokens of rows start.. as their next inputs and in their requests
+        (thinking control may replace them), branch requests that reached a branch point, drop
+        finished rows."""
+        rows, tokens = run.rows, chosen[0]
         stop = start + tokens.shape[0]
         rows.tokens[start:stop] = tokens
         rows.counters[start:stop] += 1
         stepped = [s.request for s in rows.sequences[start:stop]]
         values = torch.stack([value.double() for value in chosen]).tolist()  # the step's one read from the device
-        finished, replaced, replacements = [], [], []
+        finished, replaced, replacements, branches = [], [], [], []
         for row, (request, sampled, logprob, sampling_logprob) in enumerate(zip(stepped, *values), start):
             token, forced = int(sampled), False
             if request.thinking is not None:
@@ -419,13 +444,33 @@ class Engine:
                 if token != sampled:
                     replaced.append(row)
                     replacements.append(token)
-            if request.add(token, logprob, sampling_logprob, eos, forced):
+            if request.add(token, logprob, sampling_logprob, run.eos, forced):
                 finished.append(row)
+            if (branch := request.branch()) is not None and branch.finish_reason is None:
+                branches.append((row, branch))
         rows.set_values(rows.tokens, replaced, replacements)
         self._update_bans(rows, start, stop)
+        for row, branch in branches:
+            self._branch(run, row, branch)
         if finished:
-            self._drop(rows, allocator, finished)
+            self._drop(run, finished)
         return stepped
+
+    def _branch(self, run: _Run, row: int, branch: Request) -> None:
+        """Start `branch`, a copy of the request in `row` so far, as a row of its own that reads
+        the cached positions by reference (its partly filled last block copied); without a free
+        row and block, it waits to be recomputed."""
+        rows, allocator, parent = run.rows, run.allocator, run.rows.sequences[row]
+        full = parent.cached // self.block_size
+        partial = parent.cached % self.block_size != 0
+        if rows.live >= self.max_batch_size or allocator.free < partial:
+            run.waiting.appendleft(_resumed(branch))
+            return
+        allocator.share(parent.blocks[:full])
+        blocks = parent.blocks[:full] + [allocator.take() for _ in range(partial)]
+        if partial:
+            self._pool.copy_blocks(*(_to_device(torch.tensor([block]), self.device) for block in (parent.blocks[full], blocks[-1])))
+        rows.place([_Sequence(branch, blocks, parent.cached)], [branch.tokens[-1]], [len(branch.tokens)])
 
     def _update_bans(self, rows: _Rows, start: int, stop: int) -> None:
         """Write each row's banned token to the device where thinking control changed it."""
@@ -434,10 +479,15 @@ class Engine:
             rows.sequences[row].banned = _banned(rows.sequences[row].request)
         rows.set_values(rows.banned, changed, [rows.sequences[row].banned for row in changed])
 
-    def _drop(self, rows: _Rows, allocator: BlockAllocator, finished: list[int]) -> None:
+    def _drop(self, run: _Run, finished: list[int]) -> None:
         for row in finished:
-            allocator.release(rows.sequences[row].blocks)
-        rows.remove(finished)
+            run.allocator.release(run.rows.sequences[row].blocks)
+        run.rows.remove(finished)
+
+
+def _resumed(request: Request) -> _Waiting:
+    """A request with tokens, waiting to be prefilled again (its last token is its next input)."""
+    return _Waiting(request.prompt + request.tokens[:-1], deque([request]), resumed=True)
 
 
 def _banned(request: Request) -> int:

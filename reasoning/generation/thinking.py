@@ -18,7 +18,7 @@ asks it, after each sampled token, which token to take instead and which token t
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 DEFAULT_CLOSING = "\n\nTime is up, so I will answer with what I have worked out so far.\n</think>\n\n"
 DEFAULT_WAIT = "Wait"
@@ -74,6 +74,14 @@ class ThinkingTracker:
         self.waits = 0
         self.forced: deque[int] = deque()
         self._check_budget()
+
+    def with_budget(self, budget: int) -> ThinkingTracker:
+        """A copy of this tracker's state under another budget: where a run with that budget
+        stands after the same tokens (the budget sweep branches a request this way)."""
+        twin = ThinkingTracker.__new__(ThinkingTracker)
+        twin.__dict__.update(self.__dict__, control=replace(self.control, budget=budget), forced=deque(self.forced))
+        twin._check_budget()
+        return twin
 
     @property
     def banned(self) -> int | None:

@@ -10,13 +10,14 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from reasoning.flags import input_file, non_negative_float, output_dir, output_file, positive_float, positive_int, probability
+from reasoning.flags import input_file, non_negative_float, non_negative_int, output_dir, output_file, positive_float, positive_int, probability
 
 _HELP = {
     "group_size": "completions per prompt (G)", "prompts_per_step": "prompts per step, over all ranks",
     "mu": "optimisation passes per batch of rollouts", "beta": "KL coefficient to the frozen reference (k3)",
     "eps_high": "upper clip epsilon (DAPO clip-higher: 0.28)", "aggregation": "token, sequence or constant",
     "dynamic_sampling": "groups with equal rewards: off, skip or refill", "micro_batch_size": "sequences per backward pass",
+    "thinking_budget": "rollouts: thinking tokens before the close is forced (0: no budget)",
 }  # fmt: skip
 # Flags checked by argparse, in their own words, before a model is built (GRPOConfig checks again).
 _TYPES = {
@@ -24,6 +25,7 @@ _TYPES = {
     **dict.fromkeys(("lr", "temperature"), positive_float),
     **dict.fromkeys(("beta", "eps_low", "eps_high", "max_grad_norm", "weight_decay"), non_negative_float),
     "top_p": probability,
+    "thinking_budget": non_negative_int,
 }  # fmt: skip
 
 

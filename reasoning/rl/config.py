@@ -28,6 +28,7 @@ class GRPOConfig:
     temperature: float = 1.0
     top_p: float = 1.0
     max_batch_size: int = 64  # rows the engine decodes at once
+    thinking_budget: int = 0  # thinking tokens before the close is forced (bounds rollout cost); 0: none
     # objective
     scale_rewards: bool = True  # divide advantages by the group std (False: Dr. GRPO)
     eps_low: float = 0.2
@@ -66,6 +67,8 @@ class GRPOConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.group_size < 2:
             raise ValueError(f"group_size must be >= 2: a group of one has no relative advantage, got {self.group_size}")
+        if self.thinking_budget < 0:
+            raise ValueError(f"thinking_budget must be >= 0 (0: none), got {self.thinking_budget}")
         if not self.temperature > 0:
             raise ValueError(f"temperature must be > 0: GRPO samples its rollouts, got {self.temperature}")
         if not (0 <= self.eps_low < 1 and self.eps_high >= 0):

@@ -259,7 +259,7 @@ def sample(run: Run, prompts: list[str], seed: int) -> list[GenerationResult]:
     config = run.config
     decoding = GenerationConfig(
         n=config.group_size, max_new_tokens=config.max_new_tokens, temperature=config.temperature, top_p=config.top_p,
-        seed=seed, max_batch_size=config.max_batch_size,
+        seed=seed, max_batch_size=config.max_batch_size, thinking_budget=config.thinking_budget or None,
     )  # fmt: skip
     return generate_rollouts(run.rollout, run.tokenizer, prompts, decoding)
 

@@ -1,0 +1,193 @@
+"""Accuracy against thinking budget, every budget from one decode of each sample's thinking.
+
+`evaluate_budgets` runs `generation.budget_sweep` over a benchmark's problems in chunks and
+records each budget as a benchmark of its own, `<bench>@<budget>.jsonl` in the run
+directory, in the suite's record format (so `eval score`, `compare` and the summary read it
+as they read any run). Each sample's record carries its thinking, forced and answer tokens;
+the largest budget's records also carry the tokens the sweep decoded for the sample, so the
+cost of the sweep can be set against separate runs (whose cost is the sum of every budget's
+tokens). Runs resume: a chunk is swept only for problems some budget still lacks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+from tqdm.auto import tqdm
+
+from reasoning.data import Problem
+from reasoning.evaluation.benchmarks import BENCHMARKS, benchmark_prompt
+from reasoning.evaluation.protocols import Protocol
+from reasoning.evaluation.records import RecordsError, read_run
+from reasoning.evaluation.runner import Clock
+from reasoning.evaluation.suite import Sample, read_benchmark, records_path, run_benchmark, write_summary
+from reasoning.evaluation.summary import summarize_benchmark
+from reasoning.generation import GenerationConfig, Prompt, budget_sweep
+from reasoning.prompts import PromptKind
+from reasoning.tokenizer import Qwen3Tokenizer
+
+
+def budget_name(bench: str, budget: int) -> str:
+    """The name a benchmark's records at one thinking budget go under."""
+    return f"{bench}@{budget}"
+
+
+def evaluate_budgets(
+    model: nn.Module,
+    tokenizer: Qwen3Tokenizer,
+    suite: dict[str, list[Problem]],
+    protocol: Protocol,
+    budgets: Sequence[int],
+    out_dir: str | Path,
+    *,
+    model_name: str,
+    kind: PromptKind,
+    answer_budget: int | None = None,
+    seed: int = 0,
+    batch_size: int = 16,
+    chunk: int = 32,
+    resume: bool = False,
+    progress: bool = True,
+) -> dict[str, dict[str, Any]]:
+    """Evaluate each benchmark at every thinking budget; returns the summaries, by `budget_name`.
+
+    protocol.max_new_tokens bounds each completion as a whole; answer_budget, if given, bounds
+    the tokens after </think>.
+    """
+    budgets = sorted(set(budgets))
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    config = GenerationConfig(
+        max_new_tokens=protocol.max_new_tokens, temperature=protocol.temperature, top_p=protocol.top_p,
+        top_k=protocol.top_k, min_p=protocol.min_p, n=protocol.n, seed=seed, max_batch_size=batch_size,
+        answer_budget=answer_budget,
+    )  # fmt: skip
+    base_settings = {"model": model_name, "kind": kind, "enable_thinking": True, **protocol.settings(), "seed": seed,
+                     "budgets": budgets, "answer_budget": answer_budget}  # fmt: skip
+    for bench, problems in suite.items():
+        benchmark = BENCHMARKS[bench]
+        prompts = [benchmark_prompt(benchmark, p, kind=kind, chat=tokenizer.apply_chat_template) for p in problems]
+        files = {budget: records_path(out_dir, budget_name(bench, budget)) for budget in budgets}
+        started = {budget: path.is_file() and path.stat().st_size > 0 for budget, path in files.items()}
+        if any(started.values()) and not resume:
+            raise RecordsError(f"{out_dir} already holds {bench} results: pass --resume to continue that run, or choose another --out")
+        done = [{r["id"] for r in read_run(path)[1]} if started[b] else set() for b, path in files.items()]
+        todo = [i for i, problem in enumerate(problems) if not all(problem.id in ids for ids in done)]
+        for start in tqdm(range(0, len(todo), chunk), disable=not progress, desc=f"{bench} @ {budgets}", unit="chunk"):
+            indices = todo[start : start + chunk]
+            samples = _sweep(model, tokenizer, [(i, prompts[i]) for i in indices], budgets, config)
+            for budget in budgets:
+                settings = {**base_settings, "thinking_budget": budget}
+                at_budget = dataclasses.replace(benchmark, name=budget_name(bench, budget))
+                run_benchmark(
+                    at_budget, problems, prompts, _replay(samples[budget]), out_dir, settings=settings,
+                    resume=started[budget], progress=False,
+                )  # fmt: skip
+                started[budget] = True
+    return write_summary(out_dir)
+
+
+def _sweep(
+    model: nn.Module, tokenizer: Qwen3Tokenizer, items: list[tuple[int, str]], budgets: list[int], config: GenerationConfig
+) -> dict[int, dict[int, tuple[list[Sample], float]]]:
+    """{budget: {problem index: (its samples, seconds)}} from one sweep over `items`."""
+    clock = Clock()
+    sweeps = budget_sweep(model, tokenizer, [Prompt(text, stream=index) for index, text in items], budgets, config)
+    seconds = clock.lap() / max(1, len(items))
+    samples: dict[int, dict[int, tuple[list[Sample], float]]] = {budget: {} for budget in budgets}
+    for sweep in sweeps:
+        index = items[sweep.prompt_index][0]
+        for budget, result in sweep.by_budget.items():
+            extra = {"thinking_tokens": result.thinking_tokens, "forced_tokens": result.forced_tokens, "answer_tokens": result.answer_tokens}
+            if budget == budgets[-1]:
+                extra["sweep_decoded"] = sweep.decoded_tokens
+            sample = Sample(result.text or "", result.num_tokens, result.finish_reason, extra)
+            samples[budget].setdefault(index, ([], seconds))[0].append(sample)
+    return samples
+
+
+def _replay(samples: dict[int, tuple[list[Sample], float]]) -> Callable[[Sequence[tuple[int, str]]], Iterator]:
+    """A `Generate` that yields the swept samples of the problems asked for that it holds."""
+
+    def generate(items: Sequence[tuple[int, str]]) -> Iterator[tuple[int, list[Sample], float]]:
+        for position, (index, _) in enumerate(items):
+            if index in samples:
+                yield position, *samples[index]
+
+    return generate
+
+
+def budget_curve(out_dir: str | Path, bench: str) -> dict[str, Any]:
+    """A benchmark's sweep read back: one row per budget, and what the sweep cost.
+
+    Row: budget, problems, samples, pass@1 and its standard error, maj@n (n > 1), and the mean
+    thinking, forced, answer and total tokens per sample. Cost: the tokens the sweep decoded
+    and the tokens separate runs at every budget decode (the sum of every budget's tokens).
+    """
+    paths = Path(out_dir).glob(f"{bench}@*.jsonl")
+    budgets = sorted({int(path.name.split("@")[1].split(".")[0]) for path in paths})
+    rows, separate, decoded = [], 0, 0
+    for budget in budgets:
+        _, records = read_benchmark(out_dir, budget_name(bench, budget))
+        samples = [sample for record in records for sample in record["samples"]]
+        summary = summarize_benchmark(records)
+        n = summary["samples"]
+        rows.append({
+            "budget": budget, "problems": summary["problems"], "samples": n, "pass@1": summary["pass@1"],
+            "pass@1_stderr": summary["pass@1_stderr"], "majority": summary.get(f"maj@{n}"),
+            **{f"{part}_tokens": _mean(s[f"{part}_tokens"] or 0 for s in samples) for part in ("thinking", "forced", "answer")},
+            "tokens": summary["mean_tokens"],
+        })  # fmt: skip
+        separate += sum(sample["tokens"] for sample in samples)
+        decoded = sum(sample.get("sweep_decoded", 0) for sample in samples)  # the largest budget's, in the end
+    return {"benchmark": bench, "rows": rows, "sweep_decoded": decoded, "separate_decoded": separate}
+
+
+def format_budget_curve(curve: dict[str, Any]) -> str:
+    """The curve as a table, and the sweep's cost against separate runs."""
+    lines = [f"{curve['benchmark']}: accuracy against thinking budget",
+             f"{'budget':>8} {'problems':>8} {'pass@1':>14} {'maj@n':>7} {'thinking':>9} {'forced':>7} {'answer':>7} {'tokens':>8}"]  # fmt: skip
+    for row in curve["rows"]:
+        majority = "" if row["majority"] is None else f"{row['majority']:.1%}"
+        lines.append(
+            f"{row['budget']:>8} {row['problems']:>8} {row['pass@1']:>7.1%} ± {row['pass@1_stderr']:>4.1%} {majority:>7} "
+            f"{row['thinking_tokens']:>9.1f} {row['forced_tokens']:>7.1f} {row['answer_tokens']:>7.1f} {row['tokens']:>8.1f}"
+        )
+    if curve["sweep_decoded"]:
+        ratio = curve["separate_decoded"] / curve["sweep_decoded"]
+        lines.append(
+            f"decoded by the sweep: {curve['sweep_decoded']} tokens; separate runs: {curve['separate_decoded']} ({ratio:.2f}x)"
+        )
+    return "\n".join(lines)
+
+
+def plot_budget_curves(curves: Sequence[dict[str, Any]], out: str) -> None:
+    """pass@1 against thinking budget (log scale), one line per benchmark, 95% error bars."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as error:
+        raise ImportError("plotting needs matplotlib: pip install 'reasoning[plot]'") from error
+    figure, axes = plt.subplots(figsize=(6.5, 4.5))
+    for curve in curves:
+        budgets = [max(row["budget"], 1) for row in curve["rows"]]
+        means = [100 * row["pass@1"] for row in curve["rows"]]
+        errors = [196 * row["pass@1_stderr"] for row in curve["rows"]]
+        axes.errorbar(budgets, means, yerr=errors, capsize=3, marker="o", label=curve["benchmark"])
+    axes.set_xscale("log", base=2)
+    axes.set_xlabel("thinking budget (tokens)")
+    axes.set_ylabel("pass@1 (%), 95% error bars")
+    axes.legend(fontsize="small")
+    figure.tight_layout()
+    figure.savefig(out, dpi=120)
+    plt.close(figure)
+
+
+def _mean(values: Any) -> float:
+    values = list(values)
+    return sum(values) / len(values)
