@@ -18,6 +18,7 @@ from pathlib import Path
 
 from reasoning import hub
 from reasoning.evaluation.cli import add_eval_parser
+from reasoning.flags import input_file, output_dir
 from reasoning.generation.cli import add_chat_parser, add_generate_parser
 from reasoning.rl.cli import add_plot_parser, add_train_parser
 
@@ -56,10 +57,31 @@ def run_info(args: argparse.Namespace) -> None:
     print(f"{'KV cache per token':24s} {kv_bytes / 2**10:.0f} KiB in bf16")
 
 
+def add_convert_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("convert", help="a .pth checkpoint of the book's from-scratch Qwen3 -> a Hugging Face checkpoint directory")
+    parser.add_argument("checkpoint", type=input_file, help="the book's .pth state dict (base, reasoning, GRPO or distilled)")
+    parser.add_argument("out", type=output_dir, help="directory for config.json, model.safetensors and tokenizer.json")
+    parser.add_argument("--preset", default="0.6B", help="the size the file holds (RoPE base and context come from it)")
+    parser.add_argument("--kind", choices=["base", "reasoning"], default="reasoning",
+                        help="tokenizer flavour: base (ends at <|endoftext|>) or reasoning (chat, <|im_end|>)")
+    parser.set_defaults(func=run_convert)
+
+
+def run_convert(args: argparse.Namespace) -> None:
+    from reasoning.book import load_book_checkpoint
+    from reasoning.checkpoint import save_pretrained
+    from reasoning.tokenizer import Qwen3Tokenizer, build_offline_tokenizer
+
+    model = load_book_checkpoint(args.checkpoint, preset=args.preset)
+    out = save_pretrained(model, Qwen3Tokenizer(build_offline_tokenizer(), base=args.kind == "base"), args.out)
+    print(f"{args.checkpoint} -> {out} ({sum(p.numel() for p in model.parameters()) / 1e9:.3f} B parameters)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="reasoning", description="Research toolkit for reasoning LLMs (Qwen3).")
     subparsers = parser.add_subparsers(dest="command", required=True)
     add_info_parser(subparsers)
+    add_convert_parser(subparsers)
     add_generate_parser(subparsers)
     add_chat_parser(subparsers)
     add_eval_parser(subparsers)
