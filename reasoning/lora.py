@@ -1,0 +1,130 @@
+"""Low-rank adapters (LoRA, Hu et al. 2021) on our Qwen3 model, through PEFT, in PEFT's own format.
+
+`add_lora` puts PEFT's LoRA layers on the attention and MLP projections of our modules
+(`inject_adapter_in_model`) and freezes everything else, so only the adapters get gradients
+and optimizer state: what lets a 0.6B model train on a consumer GPU. `save_lora` writes
+adapter_config.json and adapter_model.safetensors as PEFT does for a Hugging Face
+Qwen3ForCausalLM, so transformers + PEFT and vLLM load the adapter onto the hub checkpoint;
+`merge_lora` folds the adapters into the weights (a plain checkpoint again); `lora_disabled`
+runs the base model without a second copy in memory (the KL reference in GRPO).
+
+Needs the `peft` package (`pip install 'reasoning[lora]'`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+CONFIG_FILE, WEIGHTS_FILE = "adapter_config.json", "adapter_model.safetensors"
+_HUB_PREFIX = "base_model.model.model."  # PEFT's names for a Qwen3ForCausalLM's decoder
+
+
+@dataclass(frozen=True)
+class LoraSettings:
+    """Rank, scale (alpha / rank) and dropout of the adapters, and the projections they go on."""
+
+    rank: int = 16
+    alpha: int = 32
+    dropout: float = 0.0
+    targets: tuple[str, ...] = PROJECTIONS
+
+    def __post_init__(self) -> None:
+        if self.rank < 1 or self.alpha <= 0 or not 0 <= self.dropout < 1:
+            raise ValueError(f"LoRA needs rank >= 1, alpha > 0 and dropout in [0, 1), got {self.rank}, {self.alpha}, {self.dropout}")
+        unknown = sorted(set(self.targets) - set(PROJECTIONS))
+        if unknown or not self.targets:
+            raise ValueError(f"LoRA targets must be among {', '.join(PROJECTIONS)}, got {list(self.targets)}")
+
+
+def _peft():
+    try:
+        import peft
+    except ImportError as error:
+        raise ImportError("LoRA needs PEFT: pip install 'reasoning[lora]'") from error
+    return peft
+
+
+def add_lora(model: nn.Module, settings: LoraSettings = LoraSettings()) -> nn.Module:
+    """Put LoRA adapters on `model`'s projections (in place) and freeze all other weights."""
+    peft = _peft()
+    config = peft.LoraConfig(
+        r=settings.rank, lora_alpha=settings.alpha, lora_dropout=settings.dropout, target_modules=list(settings.targets),
+        task_type="CAUSAL_LM",
+    )  # fmt: skip
+    peft.inject_adapter_in_model(config, model)
+    for name, parameter in model.named_parameters():
+        parameter.requires_grad_("lora_" in name)
+    model.lora_config = config
+    return model
+
+
+def has_lora(model: nn.Module) -> bool:
+    return hasattr(model, "lora_config")
+
+
+def save_lora(model: nn.Module, out_dir: str | Path, base_model: str = "Qwen/Qwen3-0.6B") -> Path:
+    """Write the adapters in PEFT's format (adapter_config.json, adapter_model.safetensors)."""
+    if not has_lora(model):
+        raise ValueError("the model has no LoRA adapters (add_lora first)")
+    peft = _peft()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    state = peft.get_peft_model_state_dict(model)
+    save_file({_HUB_PREFIX + name: tensor.detach().contiguous().cpu() for name, tensor in state.items()}, out / WEIGHTS_FILE)
+    config = model.lora_config.to_dict()
+    config.update(base_model_name_or_path=base_model, target_modules=sorted(config["target_modules"]))
+    (out / CONFIG_FILE).write_text(json.dumps(config, indent=2, default=str) + "\n")
+    return out
+
+
+def load_lora(model: nn.Module, adapter_dir: str | Path) -> nn.Module:
+    """Add the adapters saved in `adapter_dir` (PEFT's format) to `model`, in place."""
+    peft, directory = _peft(), Path(adapter_dir)
+    for name in (CONFIG_FILE, WEIGHTS_FILE):
+        if not (directory / name).is_file():
+            raise FileNotFoundError(f"{directory / name} not found: not a PEFT adapter directory")
+    saved = json.loads((directory / CONFIG_FILE).read_text())
+    targets = saved["target_modules"]
+    settings = LoraSettings(saved["r"], saved["lora_alpha"], saved.get("lora_dropout", 0.0), tuple(targets))
+    add_lora(model, settings)
+    state = {name.removeprefix(_HUB_PREFIX): tensor for name, tensor in load_file(directory / WEIGHTS_FILE).items()}
+    result = peft.set_peft_model_state_dict(model, state)
+    missing = [name for name in result.missing_keys if "lora_" in name]
+    if missing:
+        raise ValueError(f"{directory / WEIGHTS_FILE} lacks {missing[0]}")
+    return model
+
+
+def merge_lora(model: nn.Module) -> nn.Module:
+    """Fold the adapters into the weights and remove them: a plain model again, in place."""
+    peft = _peft()
+    for name, module in list(model.named_modules()):
+        if isinstance(module, peft.tuners.lora.LoraLayer):
+            module.merge()
+            parent, _, child = name.rpartition(".")
+            setattr(model.get_submodule(parent), child, module.get_base_layer())
+    for parameter in model.parameters():
+        parameter.requires_grad_(True)
+    del model.lora_config
+    return model
+
+
+@contextmanager
+def lora_disabled(model: nn.Module) -> Iterator[nn.Module]:
+    """The base model, adapters off, for the duration (no second copy of the weights)."""
+    layers = [m for m in model.modules() if isinstance(m, _peft().tuners.lora.LoraLayer)]
+    for layer in layers:
+        layer.enable_adapters(False)
+    try:
+        yield model
+    finally:
+        for layer in layers:
+            layer.enable_adapters(True)
