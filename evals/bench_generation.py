@@ -2,6 +2,7 @@
 
     python evals/bench_generation.py            # a few minutes on a 2-core CPU
     python evals/bench_generation.py --full     # the issue's workload: 64 requests, mean budget ~100
+    python evals/bench_generation.py --quantize int8 --skip many   # int8 weights against bf16, one stream
 
 Builds the Qwen3 preset (0.6B by default) with random weights, shares its tensors with a
 transformers Qwen3ForCausalLM, and measures: (1) single-stream greedy decode tokens/s (decode
@@ -10,12 +11,15 @@ throughput on ragged requests (prompt lengths 20-200, token budgets long-tailed:
 most short, a few long) under the same max batch size, transformers taking the requests in
 batches of that size, each run to its longest budget since it has no per-row budgets; (3) the
 peak memory each one adds. EOS is disabled on both sides, so budgets fix every length.
+With --quantize int8, single-stream decode also runs an int8-weight copy of our model
+(`reasoning.model.quantize`) and prints its speed and weight memory against ours unquantized.
 The machine is shared and noisy: runs alternate between the two and the best of each counts.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import ctypes
 import math
 import os
@@ -27,6 +31,7 @@ import torch
 
 from reasoning.generation import Prompt, generate
 from reasoning.model.config import Qwen3Config
+from reasoning.model.quantize import quantize_int8
 from reasoning.model.qwen3 import Qwen3Model
 
 
@@ -127,19 +132,22 @@ def clock(fn: Callable[[], object], device: torch.device) -> float:
     return time.perf_counter() - start
 
 
-def single_stream(ours, reference, args, device) -> tuple[float, float]:
-    """Decode tokens/s of one greedy stream (prefill excluded by differencing)."""
+def single_stream(ours, reference, args, device, quantized=None) -> list[float]:
+    """Decode tokens/s of one greedy stream (prefill excluded by differencing): ours, transformers[, ours quantized]."""
     prompt = torch.randint(0, 150_000, (args.prompt_len,), generator=torch.Generator().manual_seed(1)).tolist()
     new = args.new_tokens
-    run_ours = lambda n: generate(ours, None, [prompt], max_new_tokens=n, eos_token_ids=[], compile=args.compile)
-    run_hf = lambda n: hf_generate(reference, [prompt], n, device)
-    run_ours(2), run_hf(2)  # warm-up (and compilation)
-    ours_s, hf_s = best_of(
-        args.repeats,
-        lambda: clock(lambda: run_ours(new + 1), device) - clock(lambda: run_ours(1), device),
-        lambda: clock(lambda: run_hf(new + 1), device) - clock(lambda: run_hf(1), device),
-    )
-    return new / ours_s, new / hf_s
+
+    def ours_run(model: Qwen3Model) -> Callable[[int], object]:
+        return lambda n: generate(model, None, [prompt], max_new_tokens=n, eos_token_ids=[], compile=args.compile)
+
+    def decode_time(run: Callable[[int], object]) -> Callable[[], float]:
+        return lambda: clock(lambda: run(new + 1), device) - clock(lambda: run(1), device)
+
+    runs = [ours_run(ours), lambda n: hf_generate(reference, [prompt], n, device)]
+    runs += [ours_run(quantized)] if quantized is not None else []
+    for run in runs:
+        run(2)  # warm-up (and compilation)
+    return [new / seconds for seconds in best_of(args.repeats, *map(decode_time, runs))]
 
 
 def workload(requests: int, mean_new_tokens: float, seed: int) -> list[tuple[list[int], int]]:
@@ -201,20 +209,31 @@ def main() -> None:
     parser.add_argument("--workload-repeats", type=int, default=1)
     parser.add_argument("--compile", action="store_true", help="torch.compile our decode step")
     parser.add_argument("--skip", choices=["single", "many"], help="leave one measurement out")
+    parser.add_argument("--quantize", choices=["none", "int8"], default="none", help="int8: also time an int8-weight copy of ours")
     args = parser.parse_args()
     if args.full:
         args.requests, args.mean_new_tokens, args.max_batch_size = 64, 100, 32
     device, dtype = torch.device(args.device), getattr(torch, args.dtype)
     ours, reference = build_models(args.preset, dtype, device)
+    quantized = quantize_int8(copy.deepcopy(ours)) if args.quantize == "int8" else None
     where = f"{args.preset} random weights, {args.dtype}, {device}, {torch.get_num_threads()} threads"
     print(f"bench_generation: {where}{', compiled' if args.compile else ''}")
     if args.compile:  # one graph for batches, one for single streams: compile both before timing
-        warm = lambda prompts: generate(ours, None, prompts, max_new_tokens=2, eos_token_ids=[], compile=True)
-        seconds = clock(lambda: (warm([[1, 2, 3]] * 2), warm([[1, 2, 3]])), device)
+        warm = lambda model, prompts: generate(model, None, prompts, max_new_tokens=2, eos_token_ids=[], compile=True)
+        models = [ours] + ([quantized] if quantized is not None else [])
+        seconds = clock(lambda: [(warm(model, [[1, 2, 3]] * 2), warm(model, [[1, 2, 3]])) for model in models], device)
         print(f"compiling the decode step took {seconds:.0f} s (batched and single-stream graphs)")
     if args.skip != "single":
-        mine, theirs = single_stream(ours, reference, args, device)
+        mine, theirs, *int8 = single_stream(ours, reference, args, device, quantized)
         print(f"single-stream decode   ours {mine:7.2f} tok/s   transformers {theirs:7.2f} tok/s   ratio {mine / theirs:.2f}x")
+        if int8:
+            gib = 2**30
+            print(
+                f"int8 weights           ours int8 {int8[0]:7.2f} tok/s   ours {args.dtype} {mine:7.2f} tok/s   "
+                f"ratio {int8[0] / mine:.2f}x   weights {weights_bytes(quantized) / gib:.2f} GiB vs "
+                f"{weights_bytes(ours) / gib:.2f} GiB (block linears {linear_bytes(quantized) / gib:.2f} vs "
+                f"{linear_bytes(ours) / gib:.2f} GiB)"
+            )
     if args.skip != "many":
         r = many_requests(ours, reference, args, device)
         print(
@@ -232,6 +251,11 @@ def main() -> None:
 
 def weights_bytes(model: torch.nn.Module) -> int:
     return sum(p.numel() * p.element_size() for p in model.parameters())
+
+
+def linear_bytes(model: Qwen3Model) -> int:
+    """Bytes of the blocks' attention and MLP projections: what int8 quantisation halves."""
+    return sum(weights_bytes(module) for name, module in model.layers.named_modules() if name.endswith("_proj"))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from torch import nn
 from reasoning import hub
 from reasoning.device import default_dtype, get_device
 from reasoning.model.config import PRESETS, Qwen3Config
+from reasoning.model.quantize import check_method, is_quantized, quantize_model
 from reasoning.model.qwen3 import Qwen3Model
 from reasoning.tokenizer import Qwen3Tokenizer, build_offline_tokenizer
 
@@ -42,24 +43,27 @@ def load_pretrained(
     name_or_path: str | Path,
     device: torch.device | str | None = None,
     dtype: torch.dtype | None = None,
+    quantize: str = "none",
 ) -> tuple[Qwen3Model, Qwen3Tokenizer]:
     """Load a Qwen3 model and its tokenizer from a hub id, an alias or a local directory.
 
     Hub names download only the needed files (cached). `device` defaults to the best one
     here, `dtype` to what that device runs well (see `reasoning.device`); device "meta"
     checks the files and returns the model without allocating it (sizes, parameter counts).
+    `quantize="int8"`: int8 weights in the blocks' linear layers (`reasoning.model.quantize`).
     Returns the model in eval mode and the tokenizer.
     """
+    check_method(quantize)  # before any download
     directory = hub.download(name_or_path)
     device = torch.device("meta") if str(device) == "meta" else get_device(device or "auto")
     dtype = dtype or default_dtype(device)
-    model = load_model(directory, device=device, dtype=dtype)
+    model = load_model(directory, device=device, dtype=dtype, quantize=quantize)
     base = None if Path(str(name_or_path)).is_dir() else hub.is_base_model(hub.resolve_repo_id(str(name_or_path)))
     return model, Qwen3Tokenizer.from_pretrained(directory, base=base)
 
 
 def load_model_and_tokenizer(
-    name: str, device: torch.device | str = "auto", dtype: torch.dtype | str | None = "auto"
+    name: str, device: torch.device | str = "auto", dtype: torch.dtype | str | None = "auto", quantize: str = "none"
 ) -> tuple[Qwen3Model, Qwen3Tokenizer]:
     """`load_pretrained`, but a preset name ("0.6B") gives random weights and the offline-built tokenizer.
 
@@ -69,11 +73,12 @@ def load_model_and_tokenizer(
     if isinstance(dtype, str):
         dtype = None if dtype == "auto" else getattr(torch, dtype)
     if name.upper() not in PRESETS:
-        return load_pretrained(name, device=device, dtype=dtype)
+        return load_pretrained(name, device=device, dtype=dtype, quantize=quantize)
+    check_method(quantize)
     device = get_device(device)
     with torch.device(device):
         model = Qwen3Model(Qwen3Config.from_name(name)).to(dtype or default_dtype(device)).eval()
-    return model, Qwen3Tokenizer(build_offline_tokenizer())
+    return quantize_model(model, quantize), Qwen3Tokenizer(build_offline_tokenizer())
 
 
 def read_config(directory: str | Path) -> Qwen3Config:
@@ -91,19 +96,23 @@ def read_config(directory: str | Path) -> Qwen3Config:
         raise CheckpointError(f"{path}: {error}") from None
 
 
-def load_model(directory: str | Path, *, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> Qwen3Model:
+def load_model(
+    directory: str | Path, *, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32, quantize: str = "none"
+) -> Qwen3Model:
     """Build the model of `directory`'s config.json and fill it from its safetensors files.
 
     On device "meta" the names and shapes of the files are checked (headers only) and the
     model is returned unallocated, in `dtype`: enough to count parameters and size memory.
+    `quantize`: "none" or "int8", applied once the weights are in (see `reasoning.model.quantize`).
     """
+    check_method(quantize)
     directory = Path(directory)
     config = read_config(directory)
     with torch.device("meta"):
         model = Qwen3Model(config).to(dtype)
     located = _locate_tensors(weight_files(directory), _hub_targets(model), config)
     if torch.device(device).type == "meta":
-        return model.eval()
+        return quantize_model(model, quantize).eval()
     for file, targets in located.items():
         with _open(file, device) as tensors:
             for key, (name, index) in targets:
@@ -112,7 +121,7 @@ def load_model(directory: str | Path, *, device: torch.device | str = "cpu", dty
                     _set_tensor(model, name, tensor)
                 else:
                     _stacked_parameter(model, name, device, dtype)[index].copy_(tensor)
-    return model.eval()
+    return quantize_model(model, quantize).eval()
 
 
 def weight_files(directory: Path) -> list[Path]:
@@ -231,6 +240,8 @@ def save_pretrained(
     as do vLLM and `load_pretrained`. Weights larger than `max_shard_bytes` are split into
     shards with an index, as the hub does.
     """
+    if is_quantized(model):
+        raise ValueError("cannot save an int8-quantized model: the Hugging Face layout has no int8 weights; save it before quantizing")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     state = _hub_state(model)

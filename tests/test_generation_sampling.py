@@ -150,15 +150,6 @@ def test_request_keys_differ_by_seed_and_index():
     assert request_key(5, 1, 2) == request_key(5, 1, 2)
 
 
-@pytest.mark.parametrize("scale", [8.0, 0.1])  # peaked rows (the top-k path) and flat ones (the full sort)
-def test_top_p_on_a_few_candidates_keeps_the_same_tokens_as_a_full_sort(scale):
-    logits = torch.randn(4, 5000, generator=torch.Generator().manual_seed(0)) * scale
-    fast = top_p_filter(logits, 0.9, candidates=64)
-    full = top_p_filter(logits, 0.9, candidates=10**9)
-    assert torch.equal(torch.isfinite(fast), torch.isfinite(full))
-    assert torch.isfinite(full).sum(-1).max() < 64 if scale > 1 else torch.isfinite(full).sum(-1).min() > 64
-
-
 def float64_nucleus(logits: torch.Tensor, p: float) -> torch.Tensor:
     """The reference top-p set, all in float64: the smallest most-likely set with mass >= p (plus ties)."""
     z = logits.double()
@@ -189,4 +180,53 @@ def test_top_p_keeps_the_float64_smallest_set_on_the_full_vocabulary(p):
 def test_top_p_keeps_every_token_tied_with_the_last_one_needed():
     logits = torch.tensor([[0.4, 0.2, 0.2, 0.2, 0.0]]).log()  # 0.4 + one 0.2 reach 0.5: all three 0.2s tie
     assert kept(top_p_filter(logits, 0.5)) == [0, 1, 2, 3]
-    assert kept(top_p_filter(logits, 0.5, candidates=2)) == [0, 1, 2, 3]
+
+
+def test_top_p_treats_negative_zero_as_a_tie_of_zero():
+    assert kept(top_p_filter(torch.tensor([[0.0, -1.0, -0.0, -2.0]]), 0.3)) == [0, 2]
+
+
+def nucleus_cases() -> dict[str, torch.Tensor]:
+    """Rows of 5,000 logits whose nucleus is a few tokens, thousands, or ends inside a tie group."""
+    generator = torch.Generator().manual_seed(1)
+    peaked = torch.randn(3, 5000, generator=generator)
+    peaked[:, :3] += torch.tensor([[12.0, 13.0, 14.0]])
+    ties = torch.randint(-4, 4, (3, 5000), generator=generator).float()
+    ties[ties == 0] = -0.0  # some zeros negative: the same logit as +0.0
+    filtered = torch.randn(3, 5000, generator=generator) * 2
+    return {
+        "peaked": peaked,
+        "flat": torch.randn(3, 5000, generator=generator) * torch.tensor([[0.05], [0.5], [3.0]]),
+        "ties": ties,
+        "bfloat16 ties": (torch.randn(3, 5000, generator=generator) * 4).bfloat16(),
+        "top-k filtered": top_k_filter(filtered, 700),  # -inf entries: mass zero, never kept
+    }
+
+
+@pytest.mark.parametrize("p", [0.05, 0.5, 0.9, 0.99, 0.9999, 0.999999])
+@pytest.mark.parametrize("case", list(nucleus_cases()))
+def test_top_p_equals_a_float64_sort_reference(case, p):
+    """The radix select keeps exactly the set a float64 sort and running sum keep, ties included."""
+    logits = nucleus_cases()[case]
+    kept_tokens = torch.isfinite(top_p_filter(logits, p))
+    assert torch.equal(kept_tokens, float64_nucleus(logits, p) & torch.isfinite(logits))
+    filtered = top_p_filter(logits, p)
+    assert filtered.dtype == logits.dtype and torch.equal(filtered[kept_tokens], logits[kept_tokens])
+
+
+def test_top_p_reaches_from_a_few_tokens_to_almost_all():
+    cases = nucleus_cases()
+    assert torch.isfinite(top_p_filter(cases["peaked"], 0.9)).sum(-1).max() <= 3
+    assert torch.isfinite(top_p_filter(cases["flat"][:2], 0.9)).sum(-1).min() > 3000  # scales 0.05, 0.5
+
+
+SETTINGS = [SamplingParams(), SamplingParams(temperature=0.7, top_k=50, top_p=0.9, min_p=0.05), SamplingParams(temperature=1.0, top_p=0.95)]
+
+
+@pytest.mark.parametrize("params", SETTINGS, ids=["greedy", "filtered", "top-p"])
+def test_choose_tokens_traces_as_one_graph(params):
+    """No host synchronisation: the engine's decode step, model and sampling, can compile whole."""
+    logits = torch.randn(3, 5000, generator=torch.Generator().manual_seed(0)) * 3
+    keys, counters = torch.arange(3), torch.zeros(3, dtype=torch.long)
+    explanation = torch._dynamo.explain(choose_tokens)(logits, params, keys, counters)
+    assert explanation.graph_break_count == 0, explanation.break_reasons

@@ -1,4 +1,4 @@
-"""`reasoning eval run`, `eval math500`, `eval compare` and `eval score`: argument parsing and calls, no logic."""
+"""`reasoning eval run`, `eval budget`, `eval math500`, `eval compare` and `eval score`: argument parsing and calls, no logic."""
 
 from __future__ import annotations
 
@@ -8,17 +8,19 @@ from pathlib import Path
 from reasoning.evaluation.protocols import PROTOCOLS, SCORING
 from reasoning.evaluation.strategies import SAMPLING, SCORERS, STRATEGIES, TIE_BREAKS
 from reasoning.flags import input_file, non_negative_int, output_dir, output_file, positive_float, positive_int
-from reasoning.generation.options import add_generation_flags
+from reasoning.generation.cli import QUANTIZE
+from reasoning.generation.options import THINKING_FLAGS, add_generation_flags
 
 # The sampling fields a protocol presets; a flag left unset keeps the preset's value.
 _PROTOCOL_FIELDS = ("n", "temperature", "top_p", "top_k", "min_p", "max_new_tokens")
 
 
 def add_eval_parser(subparsers: argparse._SubParsersAction) -> None:
-    """Register `eval run`, `eval math500`, `eval compare` and `eval score`."""
+    """Register `eval run`, `eval budget`, `eval math500`, `eval compare` and `eval score`."""
     parser = subparsers.add_parser("eval", help="evaluate a model on benchmarks, or re-score and compare saved results")
     commands = parser.add_subparsers(dest="eval_command", required=True)
     _add_run_parser(commands)
+    _add_budget_parser(commands)
 
     math = commands.add_parser("math500", help="generate, grade and record MATH-500 answers (resumable)")
     math.add_argument("--model", required=True, help="alias (qwen3-0.6b-base), hub id, or checkpoint directory")
@@ -39,9 +41,10 @@ def add_eval_parser(subparsers: argparse._SubParsersAction) -> None:
     math.add_argument("--tie-break", default="first", choices=TIE_BREAKS,
                       help="self-consistency: equal votes go to the first group, or the higher mean log-prob")
     math.add_argument("--early-stop", action="store_true", help="self-consistency: stop sampling once the vote is decided")
-    add_generation_flags(math, ("max_new_tokens", "temperature", "top_p", "compile"), max_new_tokens=2048, temperature=None, top_p=None)
+    add_generation_flags(math, ("max_new_tokens", "temperature", "top_p", *THINKING_FLAGS, "compile"), max_new_tokens=2048, temperature=None, top_p=None)
     math.add_argument("--seed", type=int, default=0)
     math.add_argument("--device", default="auto")
+    math.add_argument("--quantize", default="none", choices=QUANTIZE, help="int8: int8 weights in the linear layers (faster decoding on CPU)")
     math.add_argument("--out", type=output_file, help="results JSONL (default: results/math500-<model>.jsonl)")
     math.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     math.set_defaults(func=run_math500)
@@ -72,7 +75,7 @@ def _add_run_parser(commands: argparse._SubParsersAction) -> None:
                      help="greedy: n 1; r1: n 16, T 0.6, top-p 0.95; qwen3: n 16, T 0.6, top-p 0.95, top-k 20 "
                           "(both up to 32,768 new tokens); the flags below override it")
     unset = dict.fromkeys(_PROTOCOL_FIELDS)  # None: the protocol's value
-    add_generation_flags(run, (*_PROTOCOL_FIELDS, "compile"), **unset)
+    add_generation_flags(run, (*_PROTOCOL_FIELDS, *THINKING_FLAGS, "compile"), **unset)
     run.add_argument("--seed", type=int, default=0, help="sampling seed (each problem's samples have their own stream)")
     run.add_argument("--scoring", default="generate", choices=SCORING,
                      help="generate and grade; or, for multiple choice, each letter's likelihood after the prompt")
@@ -85,9 +88,42 @@ def _add_run_parser(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--batch-size", type=positive_int, default=16, help="sequences decoded at once (KV cache rows)")
     run.add_argument("--grade-timeout", type=positive_float, default=2.0, help="seconds one grade may take")
     run.add_argument("--device", default="auto")
+    run.add_argument("--quantize", default="none", choices=QUANTIZE, help="int8: int8 weights in the linear layers (faster decoding on CPU)")
     run.add_argument("--out", type=output_dir, required=True, help="run directory: <bench>.jsonl records and summary.json")
     run.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     run.set_defaults(func=run_suite)
+
+
+def _add_budget_parser(commands: argparse._SubParsersAction) -> None:
+    budget = commands.add_parser(
+        "budget", help="accuracy against thinking budget, every budget from one decode of the thinking (resumable)"
+    )
+    budget.add_argument("--bench", required=True, help="comma-separated benchmarks, as for eval run")
+    budget.add_argument("--model", required=True, help="a reasoning model: alias (qwen3-0.6b), hub id, or checkpoint directory")
+    budget.add_argument("--budgets", type=_budgets, required=True, help="comma-separated thinking budgets, e.g. 256,512,1024,2048,4096")
+    budget.add_argument("--protocol", default="qwen3", choices=PROTOCOLS, help="sampling protocol (default qwen3); the flags below override it")
+    add_generation_flags(budget, (*_PROTOCOL_FIELDS, "answer_budget"), **dict.fromkeys(_PROTOCOL_FIELDS))
+    budget.add_argument("--seed", type=int, default=0)
+    budget.add_argument("--data-dir", type=_directory, help="read every benchmark from local files in DIR (offline copies)")
+    budget.add_argument("--data", type=input_file, help="read the one benchmark from this .json/.jsonl file")
+    budget.add_argument("--limit", type=positive_int, help="the first N problems of each benchmark")
+    budget.add_argument("--batch-size", type=positive_int, default=16, help="sequences decoded at once")
+    budget.add_argument("--device", default="auto")
+    budget.add_argument("--out", type=output_dir, required=True, help="run directory: <bench>@<budget>.jsonl records and summary.json")
+    budget.add_argument("--plot", type=output_file, help="also draw accuracy against budget (PNG, needs matplotlib)")
+    budget.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    budget.set_defaults(func=run_budget)
+
+
+def _budgets(text: str) -> list[int]:
+    """Comma-separated thinking budgets, each >= 0."""
+    try:
+        budgets = sorted({int(part) for part in text.split(",") if part.strip()})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"budgets must be comma-separated whole numbers, got {text!r}") from None
+    if not budgets or budgets[0] < 0:
+        raise argparse.ArgumentTypeError(f"budgets must be >= 0 and at least one, got {text!r}")
+    return budgets
 
 
 def _existing(text: str) -> Path:
@@ -124,17 +160,43 @@ def run_suite(args: argparse.Namespace) -> None:
     suite = load_benchmarks(names, data_dir=args.data_dir, data=args.data, limit=args.limit)  # before the weights
     device = distributed.local_device(get_device(args.device))  # cuda:LOCAL_RANK under torchrun
     with distributed.process_group(device) as world:  # the ranks only wait for each other between benchmarks
-        model, tokenizer = load_pretrained(args.model, device=device)
+        model, tokenizer = load_pretrained(args.model, device=device, quantize=args.quantize)
         kind = args.kind if args.kind != "auto" else ("base" if tokenizer.base else "reasoning")
         summaries = evaluate_suite(
             model, tokenizer, suite, protocol, args.out, model_name=args.model, kind=kind,
             enable_thinking=not args.no_thinking, scoring=args.scoring, seed=args.seed, batch_size=args.batch_size,
-            compile=args.compile, resume=args.resume, share=Share(world.rank, world.world_size),
+            compile=args.compile, thinking={name: getattr(args, name) for name in THINKING_FLAGS},
+            resume=args.resume, share=Share(world.rank, world.world_size),
             barrier=lambda: distributed.barrier(world), progress=world.is_main,
         )  # fmt: skip
     if world.is_main:
         print(format_summaries(summaries))
         print(f"records and summary.json: {args.out}")
+
+
+def run_budget(args: argparse.Namespace) -> None:
+    from reasoning.checkpoint import load_pretrained
+    from reasoning.evaluation.benchmarks import load_benchmarks, parse_benchmarks
+    from reasoning.evaluation.budget import budget_curve, evaluate_budgets, format_budget_curve, plot_budget_curves
+    from reasoning.evaluation.protocols import get_protocol
+
+    names = parse_benchmarks(args.bench)
+    protocol = get_protocol(args.protocol).with_overrides(
+        n=args.n, temperature=args.temperature, top_p=args.top_p, top_k=args.top_k, min_p=args.min_p,
+        max_new_tokens=args.max_new_tokens,
+    )  # fmt: skip
+    suite = load_benchmarks(names, data_dir=args.data_dir, data=args.data, limit=args.limit)  # before the weights
+    model, tokenizer = load_pretrained(args.model, device=args.device)
+    evaluate_budgets(
+        model, tokenizer, suite, protocol, args.budgets, args.out, model_name=args.model, kind="reasoning",
+        answer_budget=args.answer_budget, seed=args.seed, batch_size=args.batch_size, resume=args.resume,
+    )  # fmt: skip
+    curves = [budget_curve(args.out, name) for name in names]
+    print("\n\n".join(format_budget_curve(curve) for curve in curves))
+    if args.plot:
+        plot_budget_curves(curves, str(args.plot))
+        print(f"plot: {args.plot}")
+    print(f"records and summary.json: {args.out}")
 
 
 def run_math500(args: argparse.Namespace) -> None:
@@ -153,11 +215,12 @@ def run_math500(args: argparse.Namespace) -> None:
         max_new_tokens=args.max_new_tokens, seed=args.seed, max_batch_size=args.batch_size, compile=args.compile,
         temperature=sampling["temperature"] if args.temperature is None else args.temperature,
         top_p=sampling["top_p"] if args.top_p is None else args.top_p,
+        **{name: getattr(args, name) for name in THINKING_FLAGS},
     )  # fmt: skip
     problems = load_math500(args.data, limit=args.limit)
     if not problems:
         raise ValueError(f"nothing to evaluate: {args.data or 'MATH-500'} holds no problems")
-    model, tokenizer = load_pretrained(args.model, device=args.device)
+    model, tokenizer = load_pretrained(args.model, device=args.device, quantize=args.quantize)
     kind = args.kind if args.kind != "auto" else ("base" if tokenizer.base else "reasoning")
     suffix = "" if strategy == Greedy() else "-" + strategy.slug  # plain greedy keeps the plain file name
     out = args.out or Path("results") / f"math500-{Path(args.model).name}{suffix}.jsonl"

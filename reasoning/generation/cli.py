@@ -10,9 +10,10 @@ import argparse
 import sys
 import time
 
-from reasoning.generation.options import SAMPLING_FLAGS, add_generation_flags, generation_config
+from reasoning.generation.options import SAMPLING_FLAGS, THINKING_FLAGS, add_generation_flags, generation_config
 
 DTYPES = ("auto", "bfloat16", "float16", "float32")
+QUANTIZE = ("none", "int8")  # reasoning.model.quantize.METHODS, named here so the CLI starts without torch
 
 
 def add_generate_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -22,7 +23,7 @@ def add_generate_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--chat-template", action="store_true", help="wrap the prompt as one user turn of the chat format")
     parser.add_argument("--no-think", action="store_true", help="with --chat-template: turn thinking off")
     parser.add_argument("--stream", action="store_true", help="print text as it is generated (one prompt)")
-    add_generation_flags(parser, (*SAMPLING_FLAGS, "n", "stop", "max_batch_size", "compile"), max_new_tokens=512)
+    add_generation_flags(parser, (*SAMPLING_FLAGS, "n", "stop", "max_batch_size", *THINKING_FLAGS, "compile"), max_new_tokens=512)
     parser.set_defaults(func=run_generate)
 
 
@@ -31,7 +32,7 @@ def add_chat_parser(subparsers: argparse._SubParsersAction) -> None:
     _add_model_arguments(parser)
     parser.add_argument("--no-think", action="store_true", help="start with thinking off (toggle with /think)")
     # Qwen3's recommended sampling for thinking mode (model card): T=0.6, top-p 0.95, top-k 20.
-    add_generation_flags(parser, (*SAMPLING_FLAGS, "compile"), max_new_tokens=512, temperature=0.6, top_p=0.95, top_k=20)
+    add_generation_flags(parser, (*SAMPLING_FLAGS, *THINKING_FLAGS, "compile"), max_new_tokens=512, temperature=0.6, top_p=0.95, top_k=20)
     parser.set_defaults(func=run_chat)
 
 
@@ -39,6 +40,7 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="alias (qwen3-0.6b), hub id, checkpoint directory, or a preset (0.6B) for random weights")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps, xpu")
     parser.add_argument("--dtype", default="auto", choices=DTYPES)
+    parser.add_argument("--quantize", default="none", choices=QUANTIZE, help="int8: int8 weights in the linear layers (faster decoding on CPU)")
 
 
 def run_generate(args: argparse.Namespace) -> None:
@@ -107,7 +109,7 @@ def _load(args: argparse.Namespace):
 
     if args.model.upper() in PRESETS:
         print(f"preset {args.model}: random weights, the text will be noise", file=sys.stderr)
-    return load_model_and_tokenizer(args.model, args.device, args.dtype)
+    return load_model_and_tokenizer(args.model, args.device, args.dtype, quantize=args.quantize)
 
 
 def _chat_prompt(tokenizer, messages: list[dict], thinking: bool) -> str:
@@ -115,4 +117,7 @@ def _chat_prompt(tokenizer, messages: list[dict], thinking: bool) -> str:
 
 
 def _print_stats(result, seconds: float) -> None:
-    print(f"[{result.num_tokens} tokens, {result.num_tokens / seconds:.1f} tokens/s, {result.finish_reason}]", file=sys.stderr)
+    split = "" if result.thinking_tokens is None else (
+        f" ({result.thinking_tokens} thinking, {result.forced_tokens} forced, {result.answer_tokens} answer)"
+    )  # fmt: skip
+    print(f"[{result.num_tokens} tokens{split}, {result.num_tokens / seconds:.1f} tokens/s, {result.finish_reason}]", file=sys.stderr)

@@ -39,39 +39,69 @@ def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
     return logits.masked_fill(logits < kth, -math.inf)
 
 
-def top_p_filter(logits: torch.Tensor, p: float, candidates: int = 1024) -> torch.Tensor:
+def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     """Keep the smallest set of most likely tokens whose probability mass is at least p.
 
     Tokens as likely as the last one kept are kept too (as `top_k_filter` keeps ties), so the
-    set does not depend on how a sort orders ties. A trained model's nucleus is usually a few
-    tokens: when the `candidates` most likely tokens of every row already hold mass p, only
-    they are ranked (a top-k instead of a sort of the whole vocabulary); otherwise the whole
-    row is sorted. Both give the same set.
+    set does not depend on how a sort orders ties. Nothing is sorted and nothing waits on the
+    host (see `_nucleus_edge`): the same few passes over the vocabulary whether the nucleus
+    holds three tokens or a hundred thousand (random weights), and no graph break under
+    torch.compile.
     """
     if p >= 1:
         return logits
     z = logits.float()
-    few = 0 < candidates < z.shape[-1]
-    top = z.topk(candidates, dim=-1).values if few else z.sort(dim=-1, descending=True).values
-    peak = top[..., :1]
     # Masses exp(z - peak) and their sums in float64, as exact as a float64 softmax: a float32
     # running sum of 151,936 probabilities drifts by up to ~1e-4, enough to cut thousands of
     # tokens off a long tail and keep less than p.
-    threshold = p * z.double().sub_(peak).exp_().sum(dim=-1, keepdim=True)
-    masses = (top.double() - peak).exp_()
-    if few and not bool((masses.sum(dim=-1, keepdim=True) >= threshold).all()):
-        top = z.sort(dim=-1, descending=True).values
-        masses = (top.double() - peak).exp_()
-    return _keep_nucleus(logits, top, masses, threshold)
+    masses = z.double().sub_(z.amax(dim=-1, keepdim=True)).exp_()
+    edge = _nucleus_edge(_ordered_keys(z), masses, p * masses.sum(dim=-1, keepdim=True))
+    return logits.masked_fill(z < edge, -math.inf)
 
 
-def _keep_nucleus(logits: torch.Tensor, top: torch.Tensor, masses: torch.Tensor, threshold: torch.Tensor) -> torch.Tensor:
-    """Mask the tokens less likely than the last of the leading logits `top` (descending, with
-    float64 masses `masses`) needed to reach `threshold`."""
-    # The smallest count reaching the threshold: the leading tokens short of it, and one more.
-    short = (masses.cumsum(dim=-1) < threshold).sum(dim=-1, keepdim=True)
-    last = top.gather(-1, short.clamp_(max=top.shape[-1] - 1))
-    return logits.masked_fill(logits < last.to(logits.dtype), -math.inf)
+def _ordered_keys(z: torch.Tensor) -> torch.Tensor:
+    """int64 keys (int32 range) that order as the float32 values z, the trick radix sorts of
+    floats use: IEEE floats are sign and magnitude, so flipping the magnitude bits of the
+    negative ones makes their bits order as two's complement integers. -0.0 gets -1, +0.0 0."""
+    bits = z.view(torch.int32).long()
+    return (bits >> 31).bitwise_and_(0x7FFFFFFF).bitwise_xor_(bits)
+
+
+def _float_of_key(keys: torch.Tensor) -> torch.Tensor:
+    """The float32 values of `_ordered_keys` keys (the bit flip is its own inverse)."""
+    keys = keys.int()
+    return (keys ^ ((keys >> 31) & 0x7FFFFFFF)).view(torch.float32)
+
+
+_BINS = 1 << 16  # 16 bits of a key per pass: two passes select one of 2^32 keys
+
+
+def _nucleus_edge(keys: torch.Tensor, masses: torch.Tensor, threshold: torch.Tensor) -> torch.Tensor:
+    """The lowest logit kept [..., 1]: the largest key whose tokens at or above it hold mass >= threshold.
+
+    A radix select on the mass, exactly what a descending sort and a running sum find (ties
+    share a key, so they share a bin), in two fixed passes: a histogram of the mass over the
+    keys' high 16 bits, summed from the top, finds the bucket where the running mass reaches
+    the threshold; a histogram over the low 16 bits of that bucket's keys (the tokens above
+    the bucket in one extra bin on top, those below in one left out) finds the key. The bins
+    add the masses in another order than a sorted running sum, so the two sets can differ only
+    where a running mass lies within float64 rounding of the threshold (in practice, p within
+    ~1e-15 of 1, where the sorted sum's answer is a matter of rounding too).
+    """
+    half = _BINS // 2
+    bins = masses.new_zeros(*keys.shape[:-1], _BINS).scatter_add_(-1, (keys >> 16).add_(half), masses)
+    # No bucket reaches the threshold when p is within rounding of 1: the lowest, to keep all.
+    short = _bins_short(bins.flip(-1), threshold).clamp_(max=_BINS - 1)
+    base = (half - 1 - short) << 16  # the chosen bucket's lowest key
+    index = (keys - (base - 1)).clamp_(0, _BINS + 1)  # 1 + low bits in the bucket; 0 below, _BINS + 1 above
+    bins = masses.new_zeros(*keys.shape[:-1], _BINS + 2).scatter_add_(-1, index, masses)
+    short = _bins_short(bins[..., 1:].flip(-1), threshold).clamp_(1, _BINS)  # the top bin is "above"
+    return _float_of_key((base + _BINS - short).clamp_(min=-0x7F800000))  # at least -inf's key: keep all
+
+
+def _bins_short(bins: torch.Tensor, threshold: torch.Tensor) -> torch.Tensor:
+    """How many leading bins hold less mass than the threshold together: the next one reaches it."""
+    return (bins.cumsum(dim=-1) < threshold).sum(dim=-1, keepdim=True)
 
 
 def min_p_filter(logits: torch.Tensor, min_p: float) -> torch.Tensor:
@@ -121,6 +151,7 @@ def choose_tokens(
     keys and counters ([batch] int64) select each row's random stream and draw (see
     `counter_uniforms`). Greedy decoding samples from a point mass: its log-prob is 0.
     """
+    logits = logits.float()  # once for every step below; also, bf16 argmax is ~3x slower on CPU
     if params.greedy:
         tokens = logits.argmax(dim=-1)
         return tokens, token_logprobs(logits, tokens), torch.zeros(tokens.shape, device=logits.device)
