@@ -29,6 +29,7 @@ from collections.abc import Callable
 
 import torch
 
+from reasoning.device import describe
 from reasoning.generation import Prompt, generate
 from reasoning.model.config import Qwen3Config
 from reasoning.model.quantize import quantize_int8
@@ -145,9 +146,32 @@ def single_stream(ours, reference, args, device, quantized=None) -> list[float]:
 
     runs = [ours_run(ours), lambda n: hf_generate(reference, [prompt], n, device)]
     runs += [ours_run(quantized)] if quantized is not None else []
+    runs += [book_run(prompt, ours.embed_tokens.weight.dtype, device)] if args.book else []
     for run in runs:
         run(2)  # warm-up (and compilation)
     return [new / seconds for seconds in best_of(args.repeats, *map(decode_time, runs))]
+
+
+def book_run(prompt: list[int], dtype: torch.dtype, device: torch.device) -> Callable[[int], object]:
+    """The book's own greedy loop (reasoning-from-scratch's Qwen3Model and KV cache, random
+    weights of the 0.6B shape): prefill, then one token at a time, as its chapter 2 decodes."""
+    from reasoning_from_scratch.qwen3 import QWEN_CONFIG_06_B, KVCache
+    from reasoning_from_scratch.qwen3 import Qwen3Model as BookModel
+
+    config = dict(QWEN_CONFIG_06_B, dtype=dtype)
+    with torch.device(device):
+        model = BookModel(config).eval()
+    ids = torch.tensor([prompt], device=device)
+
+    @torch.inference_mode()
+    def run(n: int) -> None:
+        cache = KVCache(n_layers=config["n_layers"])
+        model.reset_kv_cache()
+        logits = model(ids, cache=cache)[:, -1]
+        for _ in range(n - 1):
+            logits = model(logits.argmax(dim=-1, keepdim=True), cache=cache)[:, -1]
+
+    return run
 
 
 def workload(requests: int, mean_new_tokens: float, seed: int) -> list[tuple[list[int], int]]:
@@ -210,13 +234,14 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true", help="torch.compile our decode step")
     parser.add_argument("--skip", choices=["single", "many"], help="leave one measurement out")
     parser.add_argument("--quantize", choices=["none", "int8"], default="none", help="int8: also time an int8-weight copy of ours")
+    parser.add_argument("--book", action="store_true", help="also time the book's code (pip install --no-deps reasoning-from-scratch)")
     args = parser.parse_args()
     if args.full:
         args.requests, args.mean_new_tokens, args.max_batch_size = 64, 100, 32
     device, dtype = torch.device(args.device), getattr(torch, args.dtype)
     ours, reference = build_models(args.preset, dtype, device)
     quantized = quantize_int8(copy.deepcopy(ours)) if args.quantize == "int8" else None
-    where = f"{args.preset} random weights, {args.dtype}, {device}, {torch.get_num_threads()} threads"
+    where = f"{args.preset} random weights, {args.dtype}, {describe(device)}"
     print(f"bench_generation: {where}{', compiled' if args.compile else ''}")
     if args.compile:  # one graph for batches, one for single streams: compile both before timing
         warm = lambda model, prompts: generate(model, None, prompts, max_new_tokens=2, eos_token_ids=[], compile=True)
@@ -224,8 +249,11 @@ def main() -> None:
         seconds = clock(lambda: [(warm(model, [[1, 2, 3]] * 2), warm(model, [[1, 2, 3]])) for model in models], device)
         print(f"compiling the decode step took {seconds:.0f} s (batched and single-stream graphs)")
     if args.skip != "single":
-        mine, theirs, *int8 = single_stream(ours, reference, args, device, quantized)
+        mine, theirs, *more = single_stream(ours, reference, args, device, quantized)
+        int8, book = more[: quantized is not None], more[quantized is not None :]
         print(f"single-stream decode   ours {mine:7.2f} tok/s   transformers {theirs:7.2f} tok/s   ratio {mine / theirs:.2f}x")
+        if book:
+            print(f"single-stream decode   ours {mine:7.2f} tok/s   the book's code {book[0]:7.2f} tok/s   ratio {mine / book[0]:.2f}x")
         if int8:
             gib = 2**30
             print(

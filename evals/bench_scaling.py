@@ -21,12 +21,11 @@ from __future__ import annotations
 
 import argparse
 import math
-import platform
 import time
 
 import torch
 
-from reasoning.device import default_dtype
+from reasoning.device import default_dtype, describe
 from reasoning.generation.engine import Engine, Request
 from reasoning.generation.sampling import SamplingParams, request_key
 from reasoning.model.config import Qwen3Config
@@ -59,15 +58,6 @@ def timed(fn) -> float:
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
-
-
-def cpu_name() -> str:
-    """The CPU's 'model name' from /proc/cpuinfo (Linux), else what platform knows."""
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            return next(line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or platform.machine()
 
 
 def reference_seconds(dtype: torch.dtype, n: int, new_tokens: int) -> float:
@@ -117,7 +107,7 @@ def main() -> None:
         model = Qwen3Model(Qwen3Config.from_name(args.preset)).to(dtype).eval()
     jobs = workload(args.prompts, args.n, args.mean_new_tokens, seed=2)
     total = sum(sum(budgets) for _, budgets in jobs)
-    where = f"[{cpu_name()}, {str(dtype).removeprefix('torch.')}, {device}, {torch.get_num_threads()} threads]"
+    where = f"[{describe(device)}, {str(dtype).removeprefix('torch.')}]"
     print(f"bench_scaling: {args.preset} random weights {where}")
     print(f"{args.prompts} prompts x {args.n} samples, {total} tokens (budgets {sorted(b for _, bs in jobs for b in bs)})")
 

@@ -30,7 +30,7 @@ def add_eval_parser(subparsers: argparse._SubParsersAction) -> None:
                       help="prompt format: plain prompt (base) or chat template (reasoning); auto from the tokenizer")
     math.add_argument("--cot", action="store_true", help="append the chain-of-thought suffix")
     math.add_argument("--no-thinking", action="store_true", help="reasoning models: thinking off")
-    math.add_argument("--batch-size", type=positive_int, default=16, help="requests decoded at once (KV cache rows)")
+    math.add_argument("--batch-size", type=positive_int, default=16, help="requests decoded at once")
     math.add_argument("--strategy", default="greedy", choices=list(STRATEGIES),
                       help="inference-time method: greedy decoding, chain of thought (greedy + CoT prompt), one sample, "
                            "self-consistency (majority vote of --n samples), best-of-n (--scorer picks), self-refine")
@@ -85,7 +85,7 @@ def _add_run_parser(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--data-dir", type=_directory, help="read every benchmark from local files in DIR (offline copies)")
     run.add_argument("--data", type=input_file, help="read the one benchmark from this .json/.jsonl file")
     run.add_argument("--limit", type=positive_int, help="the first N problems of each benchmark")
-    run.add_argument("--batch-size", type=positive_int, default=16, help="sequences decoded at once (KV cache rows)")
+    run.add_argument("--batch-size", type=positive_int, default=16, help="sequences decoded at once")
     run.add_argument("--grade-timeout", type=positive_float, default=2.0, help="seconds one grade may take")
     run.add_argument("--device", default="auto")
     run.add_argument("--quantize", default="none", choices=QUANTIZE, help="int8: int8 weights in the linear layers (faster decoding on CPU)")

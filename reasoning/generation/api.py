@@ -180,6 +180,8 @@ def budget_sweep(
     if not budgets or budgets[0] < 0:
         raise ValueError(f"budgets must be a non-empty list of thinking budgets >= 0, got {list(budgets)}")
     config = (config or GenerationConfig()).with_options(**options, thinking_budget=budgets[-1])
+    if config.min_thinking > budgets[0]:
+        raise ValueError(f"min_thinking ({config.min_thinking}) exceeds the smallest budget ({budgets[0]})")
     groups = _requests(model, tokenizer, prompts, config)
     for request in (r for group in groups for r in group):
         request.branch_at = frozenset(budgets[:-1])

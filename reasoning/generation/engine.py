@@ -41,7 +41,7 @@ from reasoning.model.qwen3 import last_positions
 
 FINISH_EOS, FINISH_STOP, FINISH_LENGTH, FINISH_CANCELLED = "eos", "stop", "length", "cancelled"
 NO_BAN = -1
-COMPILE_MIN_STEPS = 4096  # compile=None compiles runs expected to take this many decode steps
+COMPILE_MIN_STEPS = 8192  # compile=None compiles runs that may take this many decode steps: where compiling pays
 
 
 @dataclass(eq=False)

@@ -120,7 +120,7 @@ FLAGS: dict[str, tuple[Any, str]] = {
     "answer_budget": (positive_int, "tokens after </think> (default: max-new-tokens bounds the whole)"),
     "thinking_closing": (str, "text forced at the thinking budget; must contain </think>"),
     "compile": (None, "torch.compile the decode step: a one-time cost (about 2 minutes for 0.6B on a 2-core CPU), "
-                "faster after (default: for runs that may take 4,096 decode steps or more)"),
+                "faster after (default: for runs that may take 8,192 decode steps or more)"),
 }
 SAMPLING_FLAGS = ("max_new_tokens", "temperature", "top_p", "top_k", "min_p", "seed")
 THINKING_FLAGS = THINKING_FIELDS = ("thinking_budget", "min_thinking", "wait", "answer_budget", "thinking_closing")
