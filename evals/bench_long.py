@@ -49,12 +49,15 @@ SMALL = Qwen3Config(
 )  # fmt: skip
 
 
-def old_engine_module():
-    """The engine before paging, loaded from git as a module of its own."""
+def old_engine_module(source_file: Path | None = None):
+    """The engine before paging as a module of its own: from `source_file`, or read from git."""
     root = Path(__file__).resolve().parents[1]
-    source = subprocess.run(
-        ["git", "show", f"{OLD_ENGINE}:reasoning/generation/engine.py"], cwd=root, capture_output=True, text=True, check=True
-    ).stdout
+    if source_file is not None:
+        source = source_file.read_text()
+    else:
+        source = subprocess.run(
+            ["git", "show", f"{OLD_ENGINE}:reasoning/generation/engine.py"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout
     path = Path(tempfile.mkdtemp()) / "engine_before_paging.py"
     path.write_text(source)
     spec = importlib.util.spec_from_file_location("engine_before_paging", path)
@@ -101,6 +104,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=8, help="the KV budget, in full-length rows")
     parser.add_argument("--block-size", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--old-engine", type=Path, help="the old engine's source (default: read from git at " + OLD_ENGINE + ")")
     args = parser.parse_args()
 
     torch.manual_seed(0)
@@ -120,7 +124,7 @@ def main() -> None:
           f"mean {sum(lengths) / len(lengths):.0f}, max {lengths[-1]} ({sum(lengths)} tokens)")  # fmt: skip
     print(f"KV budget: {cache_tokens} tokens = {args.rows} rows of {full_row} ({cache_tokens * per_token / 2**20:.0f} MiB)")
 
-    old = old_engine_module()
+    old = old_engine_module(args.old_engine)
     old_engine = old.Engine(model, max_batch_size=args.requests, max_cache_tokens=cache_tokens)
     paged = Engine(model, max_batch_size=args.requests, max_cache_tokens=cache_tokens, block_size=args.block_size, compile=False)
     warm = jobs[:2]

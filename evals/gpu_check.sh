@@ -3,6 +3,10 @@
 #
 #     bash evals/gpu_check.sh            # logs under $OUT (default /tmp/gpu_check)
 #
+# The device machine gets the working tree without git history: before sending it, write the
+# engine that bench_long compares against beside this script (untracked files travel):
+#     git show f0c13f2:reasoning/generation/engine.py > evals/engine_before_paging.py
+#
 # 1. the paged-cache tests on the GPU (equivalence under preemption, sharing, the compiled
 #    step under CUDA graphs against eager);
 # 2. decode speed of the 0.6B shape (random weights, bf16) against transformers in the same
@@ -28,10 +32,12 @@ part() {  # part NAME SECONDS COMMAND...: run, log to $OUT/NAME.log, remember th
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader >"$OUT/gpu.txt" 2>&1
 $PY -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda)" >>"$OUT/gpu.txt" 2>&1
 
-part tests 150 env REASONING_TEST_DEVICE=cuda $PY -m pytest -q -p no:cacheprovider -m "" tests/test_paged_engine.py
+part tests 120 env REASONING_TEST_DEVICE=cuda $PY -m pytest -q -p no:cacheprovider -m "" tests/test_paged_engine.py
 part eager 90 $PY evals/bench_generation.py --device cuda --repeats 3
-part graphs 120 $PY evals/bench_generation.py --device cuda --repeats 3 --compile
-part long 60 $PY evals/bench_long.py --device cuda --preset 0.6B --dtype bfloat16 --median 600 --sigma 0.5 --budget 2048
+part graphs 110 $PY evals/bench_generation.py --device cuda --repeats 3 --compile
+old_engine=()
+[ -f evals/engine_before_paging.py ] && old_engine=(--old-engine evals/engine_before_paging.py)
+part long 120 $PY evals/bench_long.py --device cuda --preset 0.6B --dtype bfloat16 --requests 32 --median 300 --sigma 0.6 --budget 1024 "${old_engine[@]}"
 part grpo 60 $PY evals/bench_grpo.py --device cuda --skip-reference --repeats 1
 
 echo
