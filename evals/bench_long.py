@@ -36,7 +36,8 @@ from pathlib import Path
 import torch
 
 from reasoning.device import describe
-from reasoning.generation.engine import Engine, Request
+from reasoning.generation.engine import Engine
+from reasoning.generation.request import Request
 from reasoning.generation.sampling import SamplingParams, request_key
 from reasoning.model.config import Qwen3Config
 from reasoning.model.paged import bytes_per_token

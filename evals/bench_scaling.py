@@ -26,7 +26,8 @@ import time
 import torch
 
 from reasoning.device import default_dtype, describe
-from reasoning.generation.engine import Engine, Request
+from reasoning.generation.engine import Engine
+from reasoning.generation.request import Request
 from reasoning.generation.sampling import SamplingParams, request_key
 from reasoning.model.config import Qwen3Config
 from reasoning.model.qwen3 import Qwen3Model

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from reasoning.generation import Prompt, generate
-from reasoning.generation.engine import Engine, Request
+from reasoning.generation.engine import Engine
+from reasoning.generation.request import Request
 from reasoning.generation.sampling import SamplingParams, process_logits
 from reasoning.model.config import Qwen3Config
 from reasoning.model.qwen3 import Qwen3Model

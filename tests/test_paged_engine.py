@@ -14,7 +14,9 @@ import pytest
 import torch
 
 from reasoning.generation.blocks import BlockAllocator
-from reasoning.generation.engine import Engine, Request, decode_step
+from reasoning.generation.decode import decode_step
+from reasoning.generation.engine import Engine
+from reasoning.generation.request import Request
 from reasoning.generation.sampling import SamplingParams, request_key
 from reasoning.model.paged import BlockPool, PagedKV
 from reasoning.model.qwen3 import Qwen3Model

@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 
 from reasoning.generation import budget_sweep, generate
-from reasoning.generation.engine import Engine, Request
+from reasoning.generation.engine import Engine
+from reasoning.generation.request import Request
 from reasoning.generation.sampling import SamplingParams, request_key
 from reasoning.generation.thinking import DEFAULT_CLOSING, ThinkingControl, ThinkingTracker
 from reasoning.rl.rollout import pack

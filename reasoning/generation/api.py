@@ -15,7 +15,8 @@ from typing import Any, Protocol
 from torch import nn
 
 from reasoning.generation.detokenize import IncrementalText, truncate_at_stop
-from reasoning.generation.engine import FINISH_EOS, FINISH_STOP, Engine, Request
+from reasoning.generation.engine import Engine
+from reasoning.generation.request import FINISH_EOS, FINISH_STOP, Request
 from reasoning.generation.options import GenerationConfig
 from reasoning.generation.sampling import request_key
 from reasoning.generation.thinking import DEFAULT_WAIT, ThinkingControl, ThinkingTracker

@@ -19,99 +19,25 @@ nothing back until its tokens are chosen (one transfer per step), so it compiles
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 import warnings
-import weakref
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
-from torch.fx.experimental import _config as fx_config
 
 from reasoning.generation.blocks import BlockAllocator
-from reasoning.generation.detokenize import IncrementalText
+from reasoning.generation.decode import CompiledStep, ban_tokens, eager_step
+from reasoning.generation.request import FINISH_LENGTH, Request
+from reasoning.generation.rows import LiveSequence, Rows, banned_token, to_device
 from reasoning.generation.sampling import SamplingParams, choose_tokens
-from reasoning.generation.thinking import THINKING, ThinkingTracker
 from reasoning.model.paged import SINK_BLOCK, BlockPool, PagedKV, bytes_per_token
 from reasoning.model.qwen3 import last_positions
 
-FINISH_EOS, FINISH_STOP, FINISH_LENGTH, FINISH_CANCELLED = "eos", "stop", "length", "cancelled"
-NO_BAN = -1
 COMPILE_MIN_STEPS = 8192  # compile=None compiles runs that may take this many decode steps: where compiling pays
-
-
-@dataclass(eq=False)
-class Request:
-    """One sequence to generate and its progress: tokens, log-probs and why it stopped."""
-
-    prompt: list[int]
-    max_new_tokens: int
-    key: int = 0  # its random stream (see sampling.request_key)
-    text: IncrementalText | None = None  # decodes as it goes, for stop strings and streaming
-    thinking: ThinkingTracker | None = None  # thinking budget, floor and wait extension
-    tokens: list[int] = field(default_factory=list)
-    logprobs: list[float] = field(default_factory=list)
-    sampling_logprobs: list[float] = field(default_factory=list)
-    forced: list[bool] = field(default_factory=list)  # appended by thinking control, not sampled
-    finish_reason: str | None = None
-    branch_at: frozenset[int] = frozenset()  # thinking budgets at which to branch (the budget sweep)
-    branches: dict[int, Request] = field(default_factory=dict)  # budget -> the branch closed there
-    inherited: int = 0  # tokens a branch took over from its parent (decoded once, by the parent)
-
-    def add(self, token: int, logprob: float, sampling_logprob: float, eos_token_ids: frozenset[int], forced: bool = False) -> bool:
-        """Record one generated token; True when the request is finished.
-
-        A forced token has no log-probs of its own (0.0 in both lists): it was not sampled.
-        """
-        self.tokens.append(token)
-        self.logprobs.append(0.0 if forced else logprob)
-        self.sampling_logprobs.append(0.0 if forced else sampling_logprob)
-        self.forced.append(forced)
-        if token in eos_token_ids and not forced:
-            self.finish_reason = FINISH_EOS
-        elif self.text is not None and self.text.push(token):
-            self.finish_reason = FINISH_STOP
-        elif len(self.tokens) >= self.max_new_tokens or (self.thinking is not None and self.thinking.finished):
-            self.finish_reason = FINISH_LENGTH
-        if self.finish_reason is not None and self.text is not None:
-            self.text.flush()
-        return self.finish_reason is not None
-
-    def branch(self) -> Request | None:
-        """When the thinking has just reached a budget in branch_at: a copy of this request that
-        closes its thinking there (as a run with that budget would), recorded in `branches`."""
-        tracker = self.thinking
-        if tracker is None or tracker.phase != THINKING or tracker.thinking not in self.branch_at or tracker.thinking in self.branches:
-            return None
-        branch = Request(
-            self.prompt, self.max_new_tokens, self.key, None if self.text is None else self.text.copy(),
-            tracker.with_budget(tracker.thinking), list(self.tokens), list(self.logprobs), list(self.sampling_logprobs),
-            list(self.forced), self.finish_reason, inherited=len(self.tokens),
-        )  # fmt: skip
-        self.branches[tracker.thinking] = branch
-        return branch
-
-    def cancel(self) -> None:
-        """Stop generating this request; the engine drops it before its next step."""
-        if self.finish_reason is None:
-            self.finish_reason = FINISH_CANCELLED
-            if self.text is not None:
-                self.text.flush()
-
-
-@dataclass(eq=False)
-class _Sequence:
-    """A live request: its blocks and how many of its positions the pool holds."""
-
-    request: Request
-    blocks: list[int]
-    cached: int
-    admitted: int = 0  # admission order, set when placed: the latest admitted is preempted first
-    banned: int = -1  # the token its row may not sample next, as last written to the device
 
 
 @dataclass
@@ -127,7 +53,7 @@ class _Waiting:
 class _Run:
     """One `Engine.run`'s state: the live rows, the blocks, who waits, how tokens are chosen."""
 
-    rows: _Rows
+    rows: Rows
     allocator: BlockAllocator
     waiting: deque[_Waiting]
     params: SamplingParams
@@ -147,72 +73,6 @@ class EngineStats:
     @property
     def peak_blocks(self) -> int:
         return max(self.blocks, default=0)
-
-
-class _Rows:
-    """Per-row device tensors of the live sequences, in row order."""
-
-    def __init__(self, rows: int, width: int, device: torch.device) -> None:
-        self.sequences: list[_Sequence] = []
-        self.admissions = 0
-        long = dict(dtype=torch.long, device=device)
-        self.tokens = torch.zeros(rows, **long)  # each row's next input token
-        self.keys = torch.zeros(rows, **long)  # random stream per row
-        self.counters = torch.zeros(rows, **long)  # draws made per row
-        self.lengths = torch.zeros(rows, **long)  # positions cached per row
-        self.banned = torch.full((rows,), NO_BAN, **long)  # a token each row may not sample next (thinking floor)
-        self.tables = torch.full((rows, width), SINK_BLOCK, **long)  # block ids; the sink past a row's blocks
-
-    @property
-    def live(self) -> int:
-        return len(self.sequences)
-
-    def place(self, sequences: list[_Sequence], next_tokens: list[int], counters: list[int]) -> None:
-        """Put new sequences in the rows after the live ones (one host-to-device copy)."""
-        start, width = self.live, self.tables.shape[1]
-        columns = (self.tokens, self.keys, self.counters, self.lengths, self.banned)
-        values = torch.full((len(sequences), len(columns) + width), SINK_BLOCK, dtype=torch.long)
-        for row, (sequence, token, counter) in enumerate(zip(sequences, next_tokens, counters)):
-            sequence.admitted, self.admissions = self.admissions, self.admissions + 1
-            sequence.banned = _banned(sequence.request)
-            values[row, : len(columns)] = torch.tensor([token, sequence.request.key, counter, sequence.cached, sequence.banned])
-            values[row, len(columns) : len(columns) + len(sequence.blocks)] = torch.tensor(sequence.blocks)
-        values = _to_device(values, self.tokens.device)
-        stop = start + len(sequences)
-        for column, tensor in enumerate(columns):
-            tensor[start:stop] = values[:, column]
-        self.tables[start:stop] = values[:, len(columns) :]
-        self.sequences.extend(sequences)
-
-    def set_values(self, tensor: torch.Tensor, rows: list[int], values: list[int]) -> None:
-        """Write `values` into `tensor` at `rows` (one host-to-device copy)."""
-        if rows:
-            rows_and_values = _to_device(torch.tensor([rows, values], dtype=torch.long), tensor.device)
-            tensor[rows_and_values[0]] = rows_and_values[1]
-
-    def set_blocks(self, entries: list[tuple[int, int, int]]) -> None:
-        """Write (row, column, block) entries into the block tables (one host-to-device copy)."""
-        if entries:
-            rows, columns, blocks = _to_device(torch.tensor(entries, dtype=torch.long), self.tables.device).unbind(1)
-            self.tables[rows, columns] = blocks
-
-    def remove(self, rows: list[int]) -> None:
-        """Drop rows (ascending), moving rows from the end into their places."""
-        kept = self.live - len(rows)
-        gone = set(rows)
-        holes = [row for row in rows if row < kept]
-        movers = [row for row in range(kept, self.live) if row not in gone]
-        for hole, mover in zip(holes, movers):
-            self.sequences[hole] = self.sequences[mover]
-        if holes:
-            to, source = (_to_device(torch.tensor(x), self.tokens.device) for x in (holes, movers))
-            for tensor in (self.tokens, self.keys, self.counters, self.lengths, self.banned, self.tables):
-                tensor[to] = tensor[source]
-        # Rows past the live ones may be decoded as padding: keep them empty and on the sink.
-        self.lengths[kept : self.live] = 0
-        self.banned[kept : self.live] = NO_BAN
-        self.tables[kept : self.live] = SINK_BLOCK
-        del self.sequences[kept:]
 
 
 class Engine:
@@ -283,7 +143,7 @@ class Engine:
         allocator = self._allocate(sum(len(g) for g in groups), longest)
         decode = self._decoder(steps)
         width = math.ceil(longest / self.block_size) + 1  # one spare: compiled steps read at least 2 blocks
-        rows = _Rows(max(self.max_batch_size, 2), width, self.device)
+        rows = Rows(max(self.max_batch_size, 2), width, self.device)
         run = _Run(rows, allocator, deque(_Waiting(g[0].prompt, deque(g)) for g in groups), params, frozenset(eos_token_ids))
         self.stats = EngineStats(self.block_size, allocator.num_blocks)
         while run.waiting or rows.live:
@@ -319,7 +179,7 @@ class Engine:
         if compile and self.device.type == "mps":
             warnings.warn("torch.compile is not used on MPS; decoding runs eagerly", stacklevel=4)
             compile = False
-        return _CompiledStep(self.model, self.max_batch_size == 1) if compile else _eager_step(self.model)
+        return CompiledStep(self.model, self.max_batch_size == 1) if compile else eager_step(self.model)
 
     def _admit(self, run: _Run) -> list[Request]:
         """Prefill waiting prompts into free rows and blocks; sample the first token of new ones.
@@ -360,20 +220,20 @@ class Engine:
                     allocator.share(blocks[:full])
                     own = blocks[:full] + [allocator.take() for _ in blocks[full:]]
                     copies += zip(blocks[full:], own[full:])
-                sequences.append(_Sequence(request, own, len(entry.prompt)))
+                sequences.append(LiveSequence(request, own, len(entry.prompt)))
                 next_tokens.append(request.tokens[-1] if entry.resumed else 0)  # new rows: set once sampled
                 if not entry.resumed:
                     sources.append(index)
         if copies:
-            source, target = _to_device(torch.tensor(copies, dtype=torch.long), self.device).unbind(1)
+            source, target = to_device(torch.tensor(copies, dtype=torch.long), self.device).unbind(1)
             self._pool.copy_blocks(source, target)
         start = rows.live
         rows.place(sequences, next_tokens, [len(s.request.tokens) for s in sequences])
         if not sources:
             return []
         stop = start + len(sources)
-        logits = logits[_to_device(torch.tensor(sources), self.device)]
-        chosen = choose_tokens(ban_tokens(logits, rows.banned[start:stop]), run.params, rows.keys[start:stop], rows.counters[start:stop])
+        logits = logits[to_device(torch.tensor(sources), self.device)]
+        chosen = choose_tokens(ban_tokens(logits, rows.banned[start:stop] if rows.has_bans else None), run.params, rows.keys[start:stop], rows.counters[start:stop])
         return self._record(run, start, chosen)
 
     def _prefill(self, prompts: list[list[int]], blocks: list[list[int]]) -> torch.Tensor:
@@ -387,7 +247,7 @@ class Engine:
             for row, i in enumerate(chunk):
                 tables[row, : len(blocks[i])] = torch.tensor(blocks[i])
             lengths = torch.zeros(len(chunk), dtype=torch.long, device=self.device)
-            cache = PagedKV(self._pool, _to_device(tables, self.device), lengths, fresh=True)
+            cache = PagedKV(self._pool, to_device(tables, self.device), lengths, fresh=True)
             chunk_logits = self.model.logits(last_positions(self.model(ids, attention_mask=mask, cache=cache), mask))
             for row, i in enumerate(chunk):
                 logits[i] = chunk_logits[row]
@@ -469,14 +329,14 @@ class Engine:
         allocator.share(parent.blocks[:full])
         blocks = parent.blocks[:full] + [allocator.take() for _ in range(partial)]
         if partial:
-            self._pool.copy_blocks(*(_to_device(torch.tensor([block]), self.device) for block in (parent.blocks[full], blocks[-1])))
-        rows.place([_Sequence(branch, blocks, parent.cached)], [branch.tokens[-1]], [len(branch.tokens)])
+            self._pool.copy_blocks(*(to_device(torch.tensor([block]), self.device) for block in (parent.blocks[full], blocks[-1])))
+        rows.place([LiveSequence(branch, blocks, parent.cached)], [branch.tokens[-1]], [len(branch.tokens)])
 
-    def _update_bans(self, rows: _Rows, start: int, stop: int) -> None:
+    def _update_bans(self, rows: Rows, start: int, stop: int) -> None:
         """Write each row's banned token to the device where thinking control changed it."""
-        changed = [row for row in range(start, stop) if rows.sequences[row].banned != _banned(rows.sequences[row].request)]
+        changed = [row for row in range(start, stop) if rows.sequences[row].banned != banned_token(rows.sequences[row].request)]
         for row in changed:
-            rows.sequences[row].banned = _banned(rows.sequences[row].request)
+            rows.sequences[row].banned = banned_token(rows.sequences[row].request)
         rows.set_values(rows.banned, changed, [rows.sequences[row].banned for row in changed])
 
     def _drop(self, run: _Run, finished: list[int]) -> None:
@@ -488,19 +348,6 @@ class Engine:
 def _resumed(request: Request) -> _Waiting:
     """A request with tokens, waiting to be prefilled again (its last token is its next input)."""
     return _Waiting(request.prompt + request.tokens[:-1], deque([request]), resumed=True)
-
-
-def _banned(request: Request) -> int:
-    """The token the request may not sample next (NO_BAN: none)."""
-    banned = None if request.thinking is None else request.thinking.banned
-    return NO_BAN if banned is None else banned
-
-
-def ban_tokens(logits: torch.Tensor, banned: torch.Tensor) -> torch.Tensor:
-    """Logits [batch, vocab] with token banned[row] of each row at -inf (NO_BAN: none); no host sync."""
-    index = banned.clamp(min=0)[:, None]
-    kept = logits.gather(1, index)
-    return logits.scatter(1, index, torch.where(banned[:, None] == NO_BAN, kept, -math.inf))
 
 
 def _blocks_needed(prompt_length: int, samples: int, block_size: int) -> int:
@@ -534,13 +381,6 @@ def _right_pad(prompts: list[list[int]], device: torch.device) -> tuple[torch.Te
     return ids.to(device), mask.to(device)
 
 
-def _to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """A host tensor on `device`; on CUDA through pinned memory, so the copy does not wait for the GPU."""
-    if device.type != "cuda":
-        return tensor.to(device)
-    return tensor.pin_memory().to(device, non_blocking=True)
-
-
 def _free_memory(device: torch.device) -> int:
     """Bytes free on the device (CUDA) or available to this process (elsewhere)."""
     if device.type == "cuda":
@@ -551,95 +391,3 @@ def _free_memory(device: torch.device) -> int:
         return int(fields["MemAvailable"].split()[0]) * 1024
     except (OSError, KeyError, ValueError):
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
-
-
-# ---------------------------------------------------------------------------- the decode step
-
-
-def decode_step(
-    model: nn.Module, pool: BlockPool, tokens: torch.Tensor, lengths: torch.Tensor, tables: torch.Tensor,
-    keys: torch.Tensor, counters: torch.Tensor, banned: torch.Tensor, params: SamplingParams,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
-    """One token for each row: the forward over its next input, then sampling. No host sync."""
-    hidden = model(tokens[:, None], cache=PagedKV(pool, tables, lengths))
-    return choose_tokens(ban_tokens(model.logits(hidden[:, -1]), banned), params, keys, counters)
-
-
-def _eager_step(model: nn.Module):
-    def step(pool: BlockPool, rows: _Rows, live: int, width: int, params: SamplingParams) -> tuple[torch.Tensor, ...]:
-        return decode_step(
-            model, pool, rows.tokens[:live], rows.lengths[:live], rows.tables[:live, :width], rows.keys[:live],
-            rows.counters[:live], rows.banned[:live], params,
-        )  # fmt: skip
-
-    return step
-
-
-class _CompiledStep:
-    """The decode step through torch.compile: one graph (fullgraph) for every batch and length.
-
-    Inputs must never look special to the compiler: batches and table widths below 2 are
-    padded to 2 (an idle row on the sink, a masked sink block), and sizes that happen to be
-    equal are not assumed equal (duck shaping off); an engine of one row (streaming, chat)
-    gets its own one-row graph. On CUDA the step runs under CUDA graphs (reduce-overhead),
-    with batches and widths rounded up to powers of two so a few graphs serve every step.
-
-    Weights: while a model's weights stay as they were at its first compile, the graph is
-    compiled with inductor's freezing (weights as constants; on CPU oneDNN then runs bf16
-    linears on prepacked weights, about twice as fast). Once they change in place (a training
-    step), or for models passed to `decode_with_live_weights`, a second graph reads them as
-    inputs, so RL rollouts always decode with the current policy.
-    """
-
-    def __init__(self, model: nn.Module, single_row: bool) -> None:
-        self.model, self.single_row = model, single_row
-        self.cuda = next(model.parameters()).device.type == "cuda"
-
-    def __call__(self, pool: BlockPool, rows: _Rows, live: int, width: int, params: SamplingParams) -> tuple[torch.Tensor, ...]:
-        batch = live if self.single_row else max(live, 2)
-        width = max(width, 2)
-        if self.cuda:
-            batch, width = min(_power_of_two(batch), rows.tokens.shape[0]), min(_power_of_two(width), rows.tables.shape[1])
-        frozen = self.model not in _LIVE_WEIGHTS and _FROZEN_VERSIONS.setdefault(self.model, _weights_version(self.model)) == _weights_version(self.model)
-        step = _compiled_steps(self.cuda)[frozen]
-        with torch._inductor.config.patch(freezing=frozen), fx_config.patch(use_duck_shape=False):
-            chosen = step(
-                self.model, pool, rows.tokens[:batch], rows.lengths[:batch], rows.tables[:batch, :width],
-                rows.keys[:batch], rows.counters[:batch], rows.banned[:batch], params,
-            )  # fmt: skip
-        return tuple(value[:live] for value in chosen)
-
-
-def _frozen_weights_step(*args):
-    return decode_step(*args)
-
-
-def _live_weights_step(*args):
-    return decode_step(*args)
-
-
-@functools.cache
-def _compiled_steps(cuda: bool) -> dict[bool, object]:
-    """The compiled step by frozen-or-not. Two functions, so two code objects: torch.compile
-    caches graphs per code object, and a frozen graph must never serve changed weights."""
-    mode = "reduce-overhead" if cuda else None
-    compile = functools.partial(torch.compile, dynamic=True, fullgraph=True, mode=mode)
-    return {True: compile(_frozen_weights_step), False: compile(_live_weights_step)}
-
-
-_FROZEN_VERSIONS: weakref.WeakKeyDictionary[nn.Module, int] = weakref.WeakKeyDictionary()
-_LIVE_WEIGHTS: weakref.WeakSet[nn.Module] = weakref.WeakSet()
-
-
-def decode_with_live_weights(model: nn.Module) -> None:
-    """Compiled decoding of `model` reads its weights at every step (training changes them)."""
-    _LIVE_WEIGHTS.add(model)
-
-
-def _weights_version(model: nn.Module) -> int:
-    """Sum of the parameters' in-place modification counters: changes when any weight is written."""
-    return sum(parameter._version for parameter in model.parameters())
-
-
-def _power_of_two(value: int) -> int:
-    return 1 << (value - 1).bit_length()

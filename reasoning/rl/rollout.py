@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from reasoning.generation.api import GenerationConfig, GenerationResult, Tokenizer, generate
-from reasoning.generation.engine import decode_with_live_weights
+from reasoning.generation.decode import decode_with_live_weights
 
 
 @dataclass(frozen=True)
