@@ -19,7 +19,7 @@ from pathlib import Path
 from reasoning.checkpoint import load_pretrained
 from reasoning.cli import run_command
 from reasoning.evaluation.benchmarks import load_benchmarks, parse_benchmarks
-from reasoning.evaluation.budget import budget_curve, evaluate_budgets, format_budget_curve, plot_budget_curves
+from reasoning.evaluation.budget import evaluate_budgets, report_budget_curves
 from reasoning.evaluation.protocols import get_protocol
 from reasoning.flags import positive_int
 from reasoning.generation import generate
@@ -56,11 +56,7 @@ def main() -> None:
         model, tokenizer, suite, protocol, budgets, args.out, model_name=args.model, kind="reasoning",
         answer_budget=args.answer_budget, batch_size=args.batch_size, resume=args.resume,
     )  # fmt: skip
-    curves = [budget_curve(args.out, name) for name in names]
-    print("\n\n".join(format_budget_curve(curve) for curve in curves))
-    if args.plot:
-        plot_budget_curves(curves, str(args.plot))
-        print(f"plot: {args.plot}")
+    print(report_budget_curves(args.out, names, plot=args.plot))
 
 
 OFFLINE = (

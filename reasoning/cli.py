@@ -64,6 +64,7 @@ def add_convert_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--preset", default="0.6B", help="the size the file holds (RoPE base and context come from it)")
     parser.add_argument("--kind", choices=["base", "reasoning"], default="reasoning",
                         help="tokenizer flavour: base (ends at <|endoftext|>) or reasoning (chat, <|im_end|>)")
+    parser.add_argument("--overwrite", action="store_true", help="replace a checkpoint already in OUT")
     parser.set_defaults(func=run_convert)
 
 
@@ -72,6 +73,8 @@ def run_convert(args: argparse.Namespace) -> None:
     from reasoning.checkpoint import save_pretrained
     from reasoning.tokenizer import Qwen3Tokenizer, build_offline_tokenizer
 
+    if (args.out / "config.json").exists() and not args.overwrite:
+        raise ValueError(f"{args.out} already holds a checkpoint: pass --overwrite to replace it, or choose another directory")
     model = load_book_checkpoint(args.checkpoint, preset=args.preset)
     out = save_pretrained(model, Qwen3Tokenizer(build_offline_tokenizer(), base=args.kind == "base"), args.out)
     print(f"{args.checkpoint} -> {out} ({sum(p.numel() for p in model.parameters()) / 1e9:.3f} B parameters)")

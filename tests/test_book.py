@@ -53,6 +53,9 @@ def test_convert_writes_a_hugging_face_checkpoint_with_the_same_logits(saved, tm
     with torch.no_grad():
         torch.testing.assert_close(converted.logits(converted(ids)), book_logits(model, ids), atol=1e-4, rtol=1e-4)
     assert tokenizer.base
+    assert main(["convert", str(path), str(tmp_path / "hf")]) == 2  # refused: a checkpoint is there
+    assert "--overwrite" in capsys.readouterr().err
+    assert main(["convert", str(path), str(tmp_path / "hf"), "--overwrite"]) == 0
 
 
 def test_wrong_files_are_refused_by_name(saved, tmp_path):

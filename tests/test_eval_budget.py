@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from reasoning.evaluation.benchmarks import load_benchmarks
-from reasoning.evaluation.budget import budget_curve, budget_name, evaluate_budgets, format_budget_curve
+from reasoning.evaluation.budget import budget_curve, budget_name, evaluate_budgets, format_budget_curve, report_budget_curves
 from reasoning.evaluation.cli import _budgets
 from reasoning.evaluation.protocols import get_protocol
 from reasoning.evaluation.records import RecordsError
@@ -94,3 +94,11 @@ def test_eval_run_records_a_thinking_budget_and_each_samples_token_split(tmp_pat
     samples = [s for r in records for s in r["samples"]]
     assert all(s["thinking_tokens"] <= 3 and s["text"].endswith("\\boxed{4}") for s in samples)
     assert all(s["tokens"] == s["thinking_tokens"] + s["forced_tokens"] + s["answer_tokens"] + 1 for s in samples)  # + <think>
+
+
+def test_the_report_holds_every_benchmark_table_and_draws_the_curve(tmp_path):
+    run(tmp_path)
+    plot = tmp_path / "curve.png"
+    report = report_budget_curves(tmp_path, ["gsm8k"], plot=plot)
+    assert report.startswith(format_budget_curve(budget_curve(tmp_path, "gsm8k"))) and report.endswith(f"plot: {plot}")
+    assert plot.stat().st_size > 1000

@@ -18,15 +18,19 @@ TINY = Qwen3Config(
 )  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def model() -> Qwen3Model:
-    """Large random weights, so logits are O(1) and greedy choices are far from ties."""
+def large_random_model() -> Qwen3Model:
+    """TINY with large random weights, so logits are O(1) and greedy choices are far from ties."""
     torch.manual_seed(0)
     model = Qwen3Model(TINY).eval()
     with torch.no_grad():
         for name, param in model.named_parameters():
             param.copy_(1 + 0.5 * torch.randn_like(param)) if name.endswith("norm.weight") else param.normal_(0, 0.3)
     return model
+
+
+@pytest.fixture(scope="module")
+def model() -> Qwen3Model:
+    return large_random_model()
 
 
 def random_prompts(lengths: list[int], seed: int = 1) -> list[list[int]]:

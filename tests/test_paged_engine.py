@@ -20,7 +20,7 @@ from reasoning.generation.request import Request
 from reasoning.generation.sampling import SamplingParams, request_key
 from reasoning.model.paged import BlockPool, PagedKV
 from reasoning.model.qwen3 import Qwen3Model
-from tests.test_generation import TINY, greedy_without_cache, random_prompts
+from tests.test_generation import TINY, greedy_without_cache, large_random_model, random_prompts
 
 SAMPLED = SamplingParams(temperature=0.8, top_k=50, top_p=0.9)
 DEVICE = torch.device(os.environ.get("REASONING_TEST_DEVICE", "cpu"))
@@ -28,12 +28,7 @@ DEVICE = torch.device(os.environ.get("REASONING_TEST_DEVICE", "cpu"))
 
 @pytest.fixture(scope="module")
 def model() -> Qwen3Model:
-    torch.manual_seed(0)
-    model = Qwen3Model(TINY).eval()
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            param.copy_(1 + 0.5 * torch.randn_like(param)) if name.endswith("norm.weight") else param.normal_(0, 0.3)
-    return model.to(DEVICE)
+    return large_random_model().to(DEVICE)
 
 
 def groups_of(prompts: list[list[int]], budgets: list[int], n: int = 1) -> list[list[Request]]:

@@ -148,3 +148,12 @@ def test_the_sweep_branches_through_preemption_and_full_batches():
     roomy = budget_sweep(WANDERER, TOKENIZER, [[PROMPT_END]], budgets, **options)
     tight = budget_sweep(WANDERER, TOKENIZER, [[PROMPT_END]], budgets, max_batch_size=3, max_cache_tokens=32, **options)
     assert [{b: r.token_ids for b, r in s.by_budget.items()} for s in tight] == [{b: r.token_ids for b, r in s.by_budget.items()} for s in roomy]
+
+
+def test_the_cli_prints_the_token_split(capsys):
+    from reasoning.generation.cli import _print_stats
+
+    [result] = generate(FOREVER, TOKENIZER, [[PROMPT_END]], max_new_tokens=100, thinking_budget=3, eos_token_ids=[EOS])
+    _print_stats(result, seconds=2.0)
+    total = 1 + 3 + len(CLOSING) + 2  # <think>, thinking, the forced close, the answer and EOS
+    assert capsys.readouterr().err.strip() == f"[{total} tokens (3 thinking, {len(CLOSING)} forced, 2 answer), {total / 2:.1f} tokens/s, eos]"

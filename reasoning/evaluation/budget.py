@@ -164,6 +164,14 @@ def format_budget_curve(curve: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def report_budget_curves(out_dir: str | Path, benches: Sequence[str], plot: str | Path | None = None) -> str:
+    """The tables of a sweep's benchmarks (and the curve drawn to `plot`, if given)."""
+    curves = [budget_curve(out_dir, bench) for bench in benches]
+    if plot:
+        plot_budget_curves(curves, str(plot))
+    return "\n\n".join(format_budget_curve(curve) for curve in curves) + (f"\nplot: {plot}" if plot else "")
+
+
 def plot_budget_curves(curves: Sequence[dict[str, Any]], out: str) -> None:
     """pass@1 against thinking budget (log scale), one line per benchmark, 95% error bars."""
     try:

@@ -142,22 +142,29 @@ def _directory(text: str) -> Path:
     return path
 
 
-def run_suite(args: argparse.Namespace) -> None:
-    from reasoning.checkpoint import load_pretrained
-    from reasoning.device import get_device
+def _benchmarks_and_protocol(args: argparse.Namespace):
+    """The benchmark names, the protocol with the flags' overrides, and the problems (read
+    before any weights, so a missing file fails in a second)."""
     from reasoning.evaluation.benchmarks import load_benchmarks, parse_benchmarks
     from reasoning.evaluation.protocols import get_protocol
-    from reasoning.evaluation.suite import Share
-    from reasoning.evaluation.suite_model import evaluate_suite
-    from reasoning.evaluation.summary import format_summaries
-    from reasoning.rl import distributed
 
     names = parse_benchmarks(args.bench)
     protocol = get_protocol(args.protocol).with_overrides(
         n=args.n, temperature=args.temperature, top_p=args.top_p, top_k=args.top_k, min_p=args.min_p,
         max_new_tokens=args.max_new_tokens,
     )  # fmt: skip
-    suite = load_benchmarks(names, data_dir=args.data_dir, data=args.data, limit=args.limit)  # before the weights
+    return names, protocol, load_benchmarks(names, data_dir=args.data_dir, data=args.data, limit=args.limit)
+
+
+def run_suite(args: argparse.Namespace) -> None:
+    from reasoning.checkpoint import load_pretrained
+    from reasoning.device import get_device
+    from reasoning.evaluation.suite import Share
+    from reasoning.evaluation.suite_model import evaluate_suite
+    from reasoning.evaluation.summary import format_summaries
+    from reasoning.rl import distributed
+
+    names, protocol, suite = _benchmarks_and_protocol(args)
     device = distributed.local_device(get_device(args.device))  # cuda:LOCAL_RANK under torchrun
     with distributed.process_group(device) as world:  # the ranks only wait for each other between benchmarks
         model, tokenizer = load_pretrained(args.model, device=device, quantize=args.quantize)
@@ -176,26 +183,15 @@ def run_suite(args: argparse.Namespace) -> None:
 
 def run_budget(args: argparse.Namespace) -> None:
     from reasoning.checkpoint import load_pretrained
-    from reasoning.evaluation.benchmarks import load_benchmarks, parse_benchmarks
-    from reasoning.evaluation.budget import budget_curve, evaluate_budgets, format_budget_curve, plot_budget_curves
-    from reasoning.evaluation.protocols import get_protocol
+    from reasoning.evaluation.budget import evaluate_budgets, report_budget_curves
 
-    names = parse_benchmarks(args.bench)
-    protocol = get_protocol(args.protocol).with_overrides(
-        n=args.n, temperature=args.temperature, top_p=args.top_p, top_k=args.top_k, min_p=args.min_p,
-        max_new_tokens=args.max_new_tokens,
-    )  # fmt: skip
-    suite = load_benchmarks(names, data_dir=args.data_dir, data=args.data, limit=args.limit)  # before the weights
+    names, protocol, suite = _benchmarks_and_protocol(args)
     model, tokenizer = load_pretrained(args.model, device=args.device)
     evaluate_budgets(
         model, tokenizer, suite, protocol, args.budgets, args.out, model_name=args.model, kind="reasoning",
         answer_budget=args.answer_budget, seed=args.seed, batch_size=args.batch_size, resume=args.resume,
     )  # fmt: skip
-    curves = [budget_curve(args.out, name) for name in names]
-    print("\n\n".join(format_budget_curve(curve) for curve in curves))
-    if args.plot:
-        plot_budget_curves(curves, str(args.plot))
-        print(f"plot: {args.plot}")
+    print(report_budget_curves(args.out, names, plot=args.plot))
     print(f"records and summary.json: {args.out}")
 
 
