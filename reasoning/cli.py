@@ -21,6 +21,7 @@ from reasoning.evaluation.cli import add_eval_parser
 from reasoning.flags import input_file, output_dir
 from reasoning.generation.cli import add_chat_parser, add_generate_parser
 from reasoning.rl.cli import add_plot_parser, add_train_parser
+from reasoning.sft.distill_cli import add_distill_parser
 
 OFFLINE_TASK = "run offline: reasoning train grpo --task toy-addition"
 
@@ -90,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_eval_parser(subparsers)
     add_train_parser(subparsers)
     add_plot_parser(subparsers)
+    add_distill_parser(subparsers)
     return parser
 
 
@@ -149,17 +151,19 @@ def _offline_message(error: hub.HubUnavailableError, args: argparse.Namespace | 
     if args is None:
         return str(error)
     fixes = []
-    if hasattr(args, "data_dir"):  # eval run: several benchmarks
-        if args.data_dir is None and args.data is None:
-            fixes.append("--data-dir DIR (local copies of the benchmarks)")
-    elif getattr(args, "data", ...) is None:
-        fixes.append("--data PATH (a local MATH-500 .json/.jsonl)")
     dataset = getattr(args, "dataset", None)
-    if dataset and not Path(dataset).expanduser().is_file():
+    if dataset is None:  # benchmarks by name; a --dataset names its own source
+        if hasattr(args, "data_dir"):  # eval run: several benchmarks
+            if args.data_dir is None and args.data is None:
+                fixes.append("--data-dir DIR (local copies of the benchmarks)")
+        elif getattr(args, "data", ...) is None:
+            fixes.append("--data PATH (a local MATH-500 .json/.jsonl)")
+    elif not Path(dataset).expanduser().is_file():
         fixes.append("--dataset PATH (a local .json/.jsonl file)")
-    model = getattr(args, "model", None)
-    if model and not Path(model).expanduser().is_dir():
-        fixes.append("a local checkpoint directory as --model")
+    for flag in ("model", "teacher"):
+        name = getattr(args, flag, None)
+        if name and not Path(name).expanduser().is_dir():
+            fixes.append(f"a local checkpoint directory as --{flag}")
     advice = f"pass {' and '.join(fixes)}, or {OFFLINE_TASK}" if fixes else OFFLINE_TASK
     return f"{problem}: {advice}"
 

@@ -111,7 +111,7 @@ def _records(source: str | Path, split: str, config: str | None) -> Iterator[tup
     if not path.is_file():
         raise FileNotFoundError(f"dataset file not found: {path}")
     if path.suffix.lower() == ".jsonl":
-        return _read_jsonl(path)
+        return read_jsonl(path)
     if path.suffix.lower() == ".json":
         return _read_json(path)
     raise DatasetError(f"{path}: unsupported file type {path.suffix!r}; expected one of {', '.join(FILE_SUFFIXES)}")
@@ -124,7 +124,7 @@ def _is_hub_name(source: str | Path) -> bool:
     return _HUB_NAME.fullmatch(source) is not None
 
 
-def _read_jsonl(path: Path) -> Iterator[tuple[str, Any]]:
+def read_jsonl(path: Path) -> Iterator[tuple[str, Any]]:
     """Yield one record per non-blank line, lazily, so `limit` stops reading early."""
     with path.open("rb") as lines:
         for number, raw in enumerate(lines, start=1):
@@ -146,7 +146,7 @@ def _read_json(path: Path) -> Iterator[tuple[str, Any]]:
         data = json.loads(text)
     except json.JSONDecodeError as error:
         if text.lstrip().startswith("{"):  # JSON Lines, as `Dataset.to_json` writes by default
-            return _read_jsonl(path)
+            return read_jsonl(path)
         raise DatasetError(f"{path}, line {error.lineno}: invalid JSON ({error.msg})") from None
     if not isinstance(data, list):
         raise DatasetError(
@@ -190,11 +190,11 @@ def _to_problem(
         raise DatasetError(f"{where}: expected a JSON object, got {type(record).__name__}")
     question = _get(where, record, question_field)
     if not isinstance(question, str) or not question.strip():
-        raise DatasetError(f"{where}: field {question_field!r} must be a non-empty string, got {_show(question)}")
+        raise DatasetError(f"{where}: field {question_field!r} must be a non-empty string, got {short_repr(question)}")
     answer = "" if answer_field is None else _get(where, record, answer_field)
     if answer_field is not None and not _is_answer(answer):
         raise DatasetError(
-            f"{where}: field {answer_field!r} must be a non-empty string or a finite number, got {_show(answer)}"
+            f"{where}: field {answer_field!r} must be a non-empty string or a finite number, got {short_repr(answer)}"
         )
     if id_field is None:
         problem_id = str(index)
@@ -202,7 +202,7 @@ def _to_problem(
         problem_id = _get(where, record, id_field)
         if isinstance(problem_id, bool) or not isinstance(problem_id, (str, int)) or not str(problem_id).strip():
             raise DatasetError(
-                f"{where}: field {id_field!r} must be a non-empty string or an integer, got {_show(problem_id)}"
+                f"{where}: field {id_field!r} must be a non-empty string or an integer, got {short_repr(problem_id)}"
             )
     meta = {key: value for key, value in record.items() if key not in (question_field, answer_field, id_field)}
     return Problem(id=str(problem_id), question=question, answer=str(answer), meta=meta)
@@ -224,7 +224,7 @@ def _is_answer(value: Any) -> bool:
     return math.isfinite(value)
 
 
-def _show(value: Any) -> str:
+def short_repr(value: Any) -> str:
     """A short repr for error messages, so one huge field does not flood the terminal."""
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."

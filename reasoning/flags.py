@@ -8,8 +8,11 @@ No torch here: the parser is built from these without importing the model stack.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 
 def positive_int(text: str) -> int:
@@ -101,6 +104,35 @@ def _writable(path: Path) -> Path:
     if not os.access(ancestor, os.W_OK | os.X_OK):
         raise argparse.ArgumentTypeError(f"cannot create {path}: no permission to write in {ancestor}")
     return path
+
+
+def boolean(text: str) -> bool:
+    """true/false, 1/0 or yes/no."""
+    if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    return text.lower() in ("true", "1", "yes")
+
+
+def add_config_flags(
+    parser: argparse.ArgumentParser, config: type, *, help: dict[str, str], types: dict[str, Callable[[str], Any]]
+) -> None:
+    """One flag per field of the frozen dataclass `config` (`lora_rank` -> `--lora-rank`), each
+    defaulting to None so that only the flags given override a preset (`config_overrides`)."""
+    for field in dataclasses.fields(config):
+        flag = "--" + field.name.replace("_", "-")
+        kind = str(field.type)
+        if kind == "bool":
+            parser.add_argument(flag, type=boolean, metavar="{true,false}", help=help.get(field.name))
+        elif kind.startswith("tuple"):
+            parser.add_argument(flag, type=float, nargs=2, help=help.get(field.name))
+        else:
+            parser.add_argument(flag, type=types.get(field.name, {"int": int, "float": float, "str": str}[kind]), help=help.get(field.name))
+
+
+def config_overrides(args: argparse.Namespace, config: type) -> dict[str, Any]:
+    """The fields of `config` that were given on the command line."""
+    names = {field.name for field in dataclasses.fields(config)}
+    return {name: value for name, value in vars(args).items() if name in names and value is not None}
 
 
 def _parse(text: str, kind: type, words: str) -> int | float:

@@ -186,3 +186,13 @@ def download(name_or_path: str | Path, patterns: tuple[str, ...] = CHECKPOINT_FI
             f"`reasoning train grpo --task toy-addition` (RL on a CPU in about a minute)",
             name=repo_id,
         ) from error
+
+
+def base_model_name(model: str | None) -> str | None:
+    """What adapter checkpoints name as their base: the hub id of an alias or hub id, a local
+    directory's absolute path, None for a model built in code (the toy task's)."""
+    if model is None:
+        return None
+    if looks_like_path(model) or Path(model).expanduser().is_dir():
+        return str(Path(model).expanduser().resolve())
+    return resolve_repo_id(model)

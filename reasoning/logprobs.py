@@ -5,12 +5,14 @@ log-probs (`teacher_forced_logprobs` on a batch of prompt + completion rows, wit
 and best-of-n's confidence scorer (`completion_logprobs` of one completion, no gradients).
 
 Two ways through the LM head, the same numbers:
-- shared prompts (the default): consecutive rows with the same prompt (a GRPO group) run it
-  once and their completions against its keys and values (`PrefixKV`), so the prompt's share
-  of the forward and backward pass is paid once per group, not G times; and the head runs in
-  chunks (`chunked_logprobs`), so no [tokens, vocab] tensor outlives a chunk: through
-  autograd, 8 completions of 4,096 tokens over Qwen3's 151,936-token vocabulary would keep
-  20 GB of float32 logits. The backward pass recomputes one chunk of logits at a time.
+- chunked (the default): the head runs in chunks over the completion tokens only
+  (`chunked_logprobs`), so no [tokens, vocab] tensor outlives a chunk: through autograd, 8
+  completions of 4,096 tokens over Qwen3's 151,936-token vocabulary would keep 20 GB of
+  float32 logits. The backward pass recomputes one chunk of logits at a time. When
+  consecutive rows share a prompt (a GRPO group), the prompt runs once and their completions
+  against its keys and values (`PrefixKV`), so its share of the forward and backward pass is
+  paid once per group, not G times; rows that share nothing (supervised examples) run in one
+  plain causal pass.
 - one pass: every row in full, the head over completion positions only, and autograd keeps
   those logits. FSDP needs that, as its hooks expect each block's output on the gradient path
   (a prompt's blocks are reached through their keys) and shard the head's weight.
@@ -27,7 +29,7 @@ from torch import nn
 
 from reasoning.model.cache import PrefixKV
 
-CHUNK_TOKENS = 1024  # [1024, 151936] float32 logits: 0.6 GB per chunk
+CHUNK_TOKENS = 256  # [256, 151936] float32 logits: 0.16 GB per chunk, a small share of a training step's peak
 # Logits per entropy chunk: on CPU ~4 MB float32 temporaries stay in cache, which makes the
 # passes below ~3x faster than one pass over 1,024 rows; on an accelerator a chunk is a few
 # kernel launches, so chunks are larger (256 MB temporaries).
@@ -56,12 +58,14 @@ def teacher_forced_logprobs(
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """log p(token) [N, L - 1] under log-softmax(logits / temperature), and optionally the entropy.
 
-    share_prompts: run each group's prompt once and the head in chunks (see the module's
-    docstring); off, one pass over every row (what FSDP needs). Either way the LM head and the
-    float32 work run over completions only, and prompt and padding positions hold 0.
+    share_prompts: run each group's prompt once (if any is shared) and the head in chunks (see
+    the module's docstring); off, one pass over every row (what FSDP needs). Either way the LM
+    head and the float32 work run over completions only, and prompt and padding positions hold 0.
     """
     if share_prompts:
-        hidden, targets, place = _shared_prompt_hidden(model, batch)
+        inputs = _SharedPrompts.of(batch)
+        shared = len(inputs.context_ids) < batch.input_ids.shape[0]
+        hidden, targets, place = _shared_prompt_hidden(model, batch, inputs) if shared else _completion_hidden(model, batch)
         logprobs, entropy = chunked_logprobs(hidden, model.head_weight, targets, temperature, with_entropy=with_entropy)
     else:
         logits, targets, place = _one_pass_logits(model, batch)
@@ -84,12 +88,12 @@ def completion_logprobs(model: nn.Module, prompt_ids: Sequence[int], token_ids: 
     ids = torch.tensor([list(prompt_ids) + list(token_ids)], device=device)
     completion = torch.zeros(1, ids.shape[1] - 1, device=device)
     completion[0, len(prompt_ids) - 1 :] = 1
-    logprobs, _ = teacher_forced_logprobs(model, _Rows(ids, torch.ones_like(ids), completion))
+    logprobs, _ = teacher_forced_logprobs(model, TokenRows(ids, torch.ones_like(ids), completion))
     return tuple(logprobs[0, len(prompt_ids) - 1 :].tolist())
 
 
-class _Rows(NamedTuple):
-    """A TokenBatch built here."""
+class TokenRows(NamedTuple):
+    """A plain TokenBatch (what supervised fine-tuning and the scorers build)."""
 
     input_ids: torch.Tensor
     attention_mask: torch.Tensor
@@ -109,9 +113,16 @@ def _one_pass_logits(model: nn.Module, batch: TokenBatch) -> tuple[torch.Tensor,
     return logits, batch.input_ids[:, start + 1 :], place
 
 
-def _shared_prompt_hidden(model: nn.Module, batch: TokenBatch) -> tuple[torch.Tensor, torch.Tensor, Placer]:
+def _completion_hidden(model: nn.Module, batch: TokenBatch) -> tuple[torch.Tensor, torch.Tensor, Placer]:
+    """Final hidden states before every completion token [K, H] from one pass over the rows; targets, placement."""
+    hidden = model(batch.input_ids, attention_mask=batch.attention_mask)[:, :-1]
+    mask = batch.completion_mask.bool()
+    place = lambda values: values.new_zeros(mask.shape).masked_scatter(mask, values)
+    return hidden[mask], batch.input_ids[:, 1:][mask], place
+
+
+def _shared_prompt_hidden(model: nn.Module, batch: TokenBatch, inputs: _SharedPrompts) -> tuple[torch.Tensor, torch.Tensor, Placer]:
     """Final hidden states before every completion token, each group's prompt run once; targets, placement."""
-    inputs = _SharedPrompts.of(batch)
     rows, context_mask = inputs.group_of_row, inputs.context_mask
     # Keys and values of each prompt but its last token, once per group.
     prefix = PrefixKV.empty(len(model.layers))
@@ -119,7 +130,8 @@ def _shared_prompt_hidden(model: nn.Module, batch: TokenBatch) -> tuple[torch.Te
     # Then each row from its prompt's last token on: the states that predict its completion tokens.
     known = torch.cat((context_mask.index_select(0, rows), inputs.step_mask), dim=1)
     hidden = model(inputs.step_ids, attention_mask=known, cache=prefix.extended(rows))
-    return hidden, inputs.targets, functools.partial(inputs.place, width=batch.completion_mask.shape[1])
+    width = batch.completion_mask.shape[1]
+    return hidden, inputs.targets, lambda values: inputs.place(values, width) * batch.completion_mask  # 0 where forced
 
 
 class _SharedPrompts(NamedTuple):
@@ -142,15 +154,19 @@ class _SharedPrompts(NamedTuple):
     @classmethod
     def of(cls, batch: TokenBatch) -> _SharedPrompts:
         ids, lengths = batch.input_ids.tolist(), batch.attention_mask.sum(dim=1).tolist()
+        # A completion starts at its row's first masked-in token: later tokens may be left out
+        # (forced by thinking control), so the mask's sum would not find the prompt's end.
+        first, has_completion = batch.completion_mask.argmax(dim=1).tolist(), batch.completion_mask.any(dim=1).tolist()
         prompts, completions, group_of_row = [], [], []
-        for row, (length, size) in enumerate(zip(lengths, batch.completion_mask.sum(dim=1).long().tolist())):
-            prompt = ids[row][: length - size]
+        for row, length in enumerate(lengths):
+            end = first[row] + 1 if has_completion[row] else length
+            prompt = ids[row][:end]
             if not prompt:
                 raise ValueError(f"row {row} has no prompt token to predict its completion from")
             if not prompts or prompt != prompts[-1]:
                 prompts.append(prompt)
             group_of_row.append(len(prompts) - 1)
-            completions.append(ids[row][length - size : length])
+            completions.append(ids[row][end:length])
         width, context = max(1, *map(len, completions)), max(1, *(len(p) - 1 for p in prompts))
         tensor = functools.partial(torch.tensor, device=batch.input_ids.device)
         steps = [prompts[g][-1:] + c[:-1] for g, c in zip(group_of_row, completions)]
@@ -204,7 +220,7 @@ class _ChunkedLogprobs(torch.autograd.Function):
             # d log p(target) / d logits = onehot(target) - softmax, times 1 / temperature.
             grad = (logits - logsumexp[part, None]).exp_().neg_()
             grad.scatter_add_(1, targets[part, None], torch.ones_like(grad[:, :1]))
-            grad = (grad * (grad_logprobs[part, None] / ctx.temperature)).to(weight.dtype)
+            grad = grad.mul_(grad_logprobs[part, None] / ctx.temperature).to(weight.dtype)
             if grad_hidden is not None:
                 grad_hidden[part] = grad @ weight
             if ctx.needs_input_grad[1]:

@@ -5,26 +5,34 @@
 and optimizer state: what lets a 0.6B model train on a consumer GPU. `save_lora` writes
 adapter_config.json and adapter_model.safetensors as PEFT does for a Hugging Face
 Qwen3ForCausalLM, so transformers + PEFT and vLLM load the adapter onto the hub checkpoint;
-`merge_lora` folds the adapters into the weights (a plain checkpoint again); `lora_disabled`
-runs the base model without a second copy in memory (the KL reference in GRPO).
+`merge_lora` folds the adapters into the weights (a plain checkpoint again) and `save_merged`
+writes that as a full checkpoint; `lora_disabled` runs the base model without a second copy in
+memory (the KL reference in GRPO).
 
 Needs the `peft` package (`pip install 'reasoning[lora]'`).
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
+
+from reasoning.checkpoint import save_pretrained
+from reasoning.tokenizer import Qwen3Tokenizer
 
 PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 CONFIG_FILE, WEIGHTS_FILE = "adapter_config.json", "adapter_model.safetensors"
 _HUB_PREFIX = "base_model.model.model."  # PEFT's names for a Qwen3ForCausalLM's decoder
+MERGED_DIR = "merged"  # under a run's directory: the final model with its adapters folded in (--merge)
+_ADAPTER = "default"  # the name PEFT gives the one adapter inject_adapter_in_model adds
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,8 @@ def _peft():
 
 def add_lora(model: nn.Module, settings: LoraSettings = LoraSettings()) -> nn.Module:
     """Put LoRA adapters on `model`'s projections (in place) and freeze all other weights."""
+    if has_lora(model):
+        raise ValueError("the model already has LoRA adapters: pass it without them, or lora_rank=0 to train those")
     peft = _peft()
     config = peft.LoraConfig(
         r=settings.rank, lora_alpha=settings.alpha, lora_dropout=settings.dropout, target_modules=list(settings.targets),
@@ -66,12 +76,19 @@ def add_lora(model: nn.Module, settings: LoraSettings = LoraSettings()) -> nn.Mo
     return model
 
 
+def check_merge(lora_rank: int, merge: bool) -> None:
+    """Refuse `merge` without adapters to fold in (before any model is loaded)."""
+    if merge and not lora_rank:
+        raise ValueError("--merge folds LoRA adapters into the weights: it needs --lora-rank > 0 (a full fine-tune's checkpoints are full already)")
+
+
 def has_lora(model: nn.Module) -> bool:
     return hasattr(model, "lora_config")
 
 
-def save_lora(model: nn.Module, out_dir: str | Path, base_model: str = "Qwen/Qwen3-0.6B") -> Path:
-    """Write the adapters in PEFT's format (adapter_config.json, adapter_model.safetensors)."""
+def save_lora(model: nn.Module, out_dir: str | Path, base_model: str | None = "Qwen/Qwen3-0.6B") -> Path:
+    """Write the adapters in PEFT's format (adapter_config.json, adapter_model.safetensors);
+    `base_model` (a hub id or path; None when there is none) is what they were trained on."""
     if not has_lora(model):
         raise ValueError("the model has no LoRA adapters (add_lora first)")
     peft = _peft()
@@ -87,20 +104,34 @@ def save_lora(model: nn.Module, out_dir: str | Path, base_model: str = "Qwen/Qwe
 
 def load_lora(model: nn.Module, adapter_dir: str | Path) -> nn.Module:
     """Add the adapters saved in `adapter_dir` (PEFT's format) to `model`, in place."""
-    peft, directory = _peft(), Path(adapter_dir)
+    directory = Path(adapter_dir)
+    weights = read_adapter(directory)
+    saved = json.loads((directory / CONFIG_FILE).read_text())
+    settings = LoraSettings(saved["r"], saved["lora_alpha"], saved.get("lora_dropout", 0.0), tuple(saved["target_modules"]))
+    add_lora(model, settings)
+    result = model.load_state_dict(weights, strict=False)
+    missing = [name for name in result.missing_keys if "lora_" in name]
+    if missing or result.unexpected_keys:
+        raise ValueError(f"{directory / WEIGHTS_FILE} does not fit the model: {(missing or result.unexpected_keys)[0]}")
+    return model
+
+
+def read_adapter(adapter_dir: str | Path) -> dict[str, torch.Tensor]:
+    """The adapter weights saved in `adapter_dir`, under the state-dict names of a model with
+    `add_lora`'s adapters (PEFT inserts its adapter name, "default"), to load one sharded or not."""
+    directory = Path(adapter_dir)
     for name in (CONFIG_FILE, WEIGHTS_FILE):
         if not (directory / name).is_file():
             raise FileNotFoundError(f"{directory / name} not found: not a PEFT adapter directory")
-    saved = json.loads((directory / CONFIG_FILE).read_text())
-    targets = saved["target_modules"]
-    settings = LoraSettings(saved["r"], saved["lora_alpha"], saved.get("lora_dropout", 0.0), tuple(targets))
-    add_lora(model, settings)
-    state = {name.removeprefix(_HUB_PREFIX): tensor for name, tensor in load_file(directory / WEIGHTS_FILE).items()}
-    result = peft.set_peft_model_state_dict(model, state)
-    missing = [name for name in result.missing_keys if "lora_" in name]
-    if missing:
-        raise ValueError(f"{directory / WEIGHTS_FILE} lacks {missing[0]}")
-    return model
+    return {_model_name(name): tensor for name, tensor in load_file(directory / WEIGHTS_FILE).items()}
+
+
+def _model_name(saved: str) -> str:
+    """`base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight` -> `layers.0.self_attn.q_proj.lora_A.default.weight`."""
+    name = saved.removeprefix(_HUB_PREFIX)
+    for matrix in ("lora_A", "lora_B"):
+        name = name.replace(f".{matrix}.", f".{matrix}.{_ADAPTER}.")
+    return name
 
 
 def merge_lora(model: nn.Module) -> nn.Module:
@@ -115,6 +146,14 @@ def merge_lora(model: nn.Module) -> nn.Module:
         parameter.requires_grad_(True)
     del model.lora_config
     return model
+
+
+def save_merged(model: nn.Module, tokenizer: Qwen3Tokenizer | None, out_dir: str | Path) -> Path:
+    """Write `model` with its adapters folded in as a plain Hugging Face checkpoint (`save_pretrained`),
+    merging a copy so the live model keeps its adapters exactly (merge then unmerge would round)."""
+    if not has_lora(model):
+        raise ValueError("the model has no LoRA adapters to merge (add_lora first)")
+    return save_pretrained(merge_lora(copy.deepcopy(model)), tokenizer, out_dir)
 
 
 @contextmanager

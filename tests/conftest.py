@@ -74,14 +74,19 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-@pytest.fixture
-def closed_endpoint(monkeypatch):
-    """HF_ENDPOINT at a local port where nothing listens: the hub is offline, at once and for sure."""
+def free_port() -> int:
+    """A local TCP port nothing listens on (for a process group's rendezvous, or a closed endpoint)."""
     import socket
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def closed_endpoint(monkeypatch):
+    """HF_ENDPOINT at a local port where nothing listens: the hub is offline, at once and for sure."""
+    port = free_port()
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     return f"http://127.0.0.1:{port}"

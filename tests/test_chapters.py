@@ -110,3 +110,37 @@ def test_ch04b_shows_one_budget_by_hand_then_prints_the_curve(checkpoint, tmp_pa
     table = printed[printed.index("gsm8k: accuracy against thinking budget") :].splitlines()
     assert [line.split()[:2] for line in table[2:4]] == [["2", "2"], ["4", "2"]]  # budget, problems
     assert re.search(r"^decoded by the sweep: \d+ tokens; separate runs: \d+ \(\d+\.\d\dx\)$", printed, re.M)
+
+
+def test_ch08_distils_the_toy_teacher_into_a_student_that_does_better_on_unseen_sums(tmp_path, monkeypatch, capsys):
+    printed = run_chapter("ch08_distillation.py", "--out", tmp_path / "ch08", monkeypatch=monkeypatch, capsys=capsys)
+    teacher = re.search(r"^teacher: greedy accuracy on unseen sums (\d+)%$", printed, re.M)
+    traces = re.search(r"^traces: (\d+) kept of (\d+) samples \((\d+) correct, (\d+) duplicates\)$", printed, re.M)
+    student = re.search(r"^student \(full fine-tuning\): greedy accuracy on unseen sums (\d+)% before, (\d+)% after$", printed, re.M)
+    assert teacher and traces and student, printed
+    kept, samples, correct, duplicates = map(int, traces.groups())
+    assert samples == 4 * 88 and kept == correct - duplicates > 0
+    assert sum(1 for _ in open(tmp_path / "ch08" / "traces.jsonl")) == kept
+    before, after = map(int, student.groups())
+    assert before <= 20 and after >= before + 40
+
+
+def test_ch08_with_a_teacher_writes_traces_fine_tunes_the_student_and_evaluates_it_before_and_after(tmp_path, monkeypatch, capsys):
+    import scripted
+
+    chat = Qwen3Tokenizer(build_offline_tokenizer(), base=False)
+    [newline], [blank], [hmm] = chat.encode("\n"), chat.encode("\n\n"), chat.encode(" hmm")
+    answer = [chat.think_start_id, hmm, chat.think_end_id, blank, *chat.encode("\\boxed{4}")]
+    teacher = save_pretrained(scripted.scripted_model(scripted.chain([newline, *answer], chat.eos_token_id)), chat, tmp_path / "teacher")
+    torch.manual_seed(0)
+    student = save_pretrained(Qwen3Model(Qwen3Config.from_name("0.6B", hidden_size=32, intermediate_size=64, num_layers=1, num_heads=2,
+                                                               num_kv_heads=1, head_dim=16)), chat, tmp_path / "student")  # fmt: skip
+    problems = tmp_path / "problems.jsonl"
+    problems.write_text("".join(json.dumps({"question": f"What is 2+2? ({k})", "answer": "4"}) + "\n" for k in range(3)))
+    argv = ("--teacher", teacher, "--student", student, "--dataset", problems, "--bench", "math500", "--bench-data", MATH500_FILE,
+            "--limit", "2", "--n", "2", "--max-new-tokens", "12", "--out", tmp_path / "ch08")  # fmt: skip
+    printed = run_chapter("ch08_distillation.py", *argv, monkeypatch=monkeypatch, capsys=capsys)
+    assert "traces: 3 kept of 6 samples (6 correct)" in printed  # two identical samples per problem: one kept
+    assert re.search(rf"^math500 greedy pass@1 of {re.escape(str(student))}: 0\.0% before, 0\.0% after distillation$", printed, re.M)
+    assert (tmp_path / "ch08" / "student" / "eval" / "step-000000" / "math500.jsonl").is_file()
+    assert (tmp_path / "ch08" / "student" / "eval" / "step-000001" / "math500.jsonl").is_file()

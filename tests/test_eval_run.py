@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from conftest import free_port
 from reasoning.checkpoint import load_model, save_pretrained
 from reasoning.cli import main
 from reasoning.evaluation import suite_model
@@ -121,12 +121,6 @@ def test_loglik_scoring_picks_the_likeliest_letter(checkpoint, tmp_path):
         assert sample["correct"] == (sample["extracted"] == r["gold"])
         assert r["prompt"].rstrip().endswith("Answer:")
     assert main([*args[:3], "gsm8k", *args[4:-1], str(tmp_path / "x")]) == 2  # not multiple choice
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_two_ranks_split_the_problems_and_merge_one_summary(checkpoint, tmp_path):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import socket
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from safetensors.torch import load_file, save_file
 
+from conftest import free_port
 from reasoning.generation import GenerationConfig
 from reasoning.rl import distributed, trainer
 from reasoning.rl.config import GRPOConfig
@@ -85,12 +85,6 @@ def skipping_step(task):
     trainer.score = alternating  # this process only
     row, _ = grpo_step(prepare(task.model, task.tokenizer, dataclasses.replace(CONFIG, dynamic_sampling="skip")), task.train, 1, task.prompt_fn)
     return row
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.slow  # two processes, each starting torch

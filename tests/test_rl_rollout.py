@@ -93,12 +93,22 @@ def test_gradient_checkpointing_gives_the_same_update():
         assert torch.allclose(tensor, states[1][1][name], atol=1e-6), name
 
 
-@pytest.mark.parametrize("rows", [slice(None), slice(2, 7)], ids=["whole-batch", "micro-batch-splitting-groups"])
-def test_shared_prompts_give_the_one_pass_logprobs_and_gradients(model, rows):
-    """Each group's prompt run once (PrefixKV) equals one full forward of every row, values and gradients."""
+@pytest.mark.parametrize(
+    ("rows", "forced"),
+    [(slice(None), False), (slice(2, 7), False), (torch.tensor([0, 3, 7]), False), (slice(None), True)],
+    ids=["whole-batch", "micro-batch-splitting-groups", "no-prompt-shared", "forced-tokens-inside"],
+)
+def test_shared_prompts_give_the_one_pass_logprobs_and_gradients(model, rows, forced):
+    """Each group's prompt run once (PrefixKV), or rows sharing nothing in one causal pass, equals
+    one full forward of every row, values and gradients; tokens forced by thinking control (left
+    out of the loss mid-completion) do not move the prompt's end."""
     results = generate_rollouts(model, None, [[1, 2, 3, 4, 5], [6], [8, 9, 10]], GenerationConfig(n=3, max_new_tokens=6, temperature=1.0, seed=5))
-    cut = lambda r, n: dataclasses.replace(r, token_ids=r.token_ids[:n], sampling_logprobs=r.sampling_logprobs[:n])
+    cut = lambda r, n: dataclasses.replace(
+        r, token_ids=r.token_ids[:n], sampling_logprobs=r.sampling_logprobs[:n],
+        forced=tuple(forced and 1 <= k <= 2 < n - 1 for k in range(n)),
+    )  # fmt: skip
     batch = pack([cut(r, 1 + i % 6) for i, r in enumerate(results)], pad_id=0).select(rows)  # ragged completions
+    assert forced == bool((batch.completion_mask.sum(dim=1) < batch.attention_mask.sum(dim=1) - torch.tensor([len(r.prompt_token_ids) for r in results])[rows]).any())
     weights = torch.randn(batch.completion_mask.shape, generator=torch.Generator().manual_seed(0))
     outcomes = []
     for share in (True, False):

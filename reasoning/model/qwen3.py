@@ -237,12 +237,15 @@ def sequence_layout(
     [batch, T], boolean mask [batch, 1, T, keys] (None where plain causal attention is exact), keys.
 
     The keys are attention_mask's columns, the T queries its last ones; positions count real
-    tokens, so left padding is safe.
+    tokens, so left padding is safe. Right padding needs no mask: padding queries' outputs are
+    left unused.
     """
     batch, length = ids.shape
+    if not prefix and (attention_mask is None or bool((attention_mask[:, 1:] <= attention_mask[:, :-1]).all())):
+        # No padding, or padding on the right only: plain causal attention is exact for every real
+        # token (none sees a later position), and the fused kernels keep no attention weights.
+        return torch.arange(length, device=ids.device).expand(batch, -1), None, length
     if attention_mask is None:
-        if not prefix:
-            return torch.arange(length, device=ids.device).expand(batch, -1), None, length
         attention_mask = torch.ones(batch, prefix + length, dtype=torch.long, device=ids.device)
     positions = (attention_mask.long().cumsum(dim=1) - 1).clamp(min=0)[:, -length:]
     keys = attention_mask.shape[1]

@@ -7,10 +7,9 @@ keep the preset's value. Run under `torchrun --nproc-per-node N` to train on N p
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from pathlib import Path
 
-from reasoning.flags import input_file, non_negative_float, non_negative_int, output_dir, output_file, positive_float, positive_int, probability
+from reasoning.flags import add_config_flags, config_overrides, input_file, non_negative_float, non_negative_int, output_dir, output_file, positive_float, positive_int, probability
 
 _HELP = {
     "group_size": "completions per prompt (G)", "prompts_per_step": "prompts per step, over all ranks",
@@ -18,6 +17,7 @@ _HELP = {
     "eps_high": "upper clip epsilon (DAPO clip-higher: 0.28)", "aggregation": "token, sequence or constant",
     "dynamic_sampling": "groups with equal rewards: off, skip or refill", "micro_batch_size": "sequences per backward pass",
     "thinking_budget": "rollouts: thinking tokens before the close is forced (0: no budget)",
+    "lora_rank": "train LoRA adapters of this rank, base frozen (0: full fine-tuning)", "lora_alpha": "LoRA scale alpha / rank",
 }  # fmt: skip
 # Flags checked by argparse, in their own words, before a model is built (GRPOConfig checks again).
 _TYPES = {
@@ -25,16 +25,20 @@ _TYPES = {
     **dict.fromkeys(("lr", "temperature"), positive_float),
     **dict.fromkeys(("beta", "eps_low", "eps_high", "max_grad_norm", "weight_decay"), non_negative_float),
     "top_p": probability,
-    "thinking_budget": non_negative_int,
+    **dict.fromkeys(("thinking_budget", "lora_rank"), non_negative_int),
+    "lora_alpha": positive_int,
+    "lora_dropout": non_negative_float,
 }  # fmt: skip
 
 
 def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
-    """Register `train grpo`."""
+    """Register `train grpo` and `train sft`."""
     from reasoning.rl.config import PRESETS, GRPOConfig
+    from reasoning.sft.cli import add_sft_parser
 
-    parser = subparsers.add_parser("train", help="train a model with reinforcement learning (GRPO)")
+    parser = subparsers.add_parser("train", help="train a model: reinforcement learning (GRPO) or supervised fine-tuning (SFT)")
     commands = parser.add_subparsers(dest="train_command", required=True)
+    add_sft_parser(commands)
     grpo = commands.add_parser("grpo", help="GRPO with verifiable rewards; metrics to CSV/JSONL, checkpoints, --resume")
     grpo.add_argument("--task", choices=["math", "toy-addition"], default="math",
                       help="toy-addition: a tiny model learns to add, offline, in a few CPU minutes")
@@ -50,15 +54,8 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     start = grpo.add_mutually_exclusive_group()
     start.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
     start.add_argument("--overwrite", action="store_true", help="replace the run already in --out (its metrics and checkpoints)")
-    for field in dataclasses.fields(GRPOConfig):
-        flag = "--" + field.name.replace("_", "-")
-        if field.type in ("bool", bool):
-            grpo.add_argument(flag, type=_boolean, metavar="{true,false}", help=_HELP.get(field.name))
-        elif field.name == "adam_betas":
-            grpo.add_argument(flag, type=float, nargs=2)
-        else:
-            kind = {"int": int, "float": float, "str": str}[str(field.type)]
-            grpo.add_argument(flag, type=_TYPES.get(field.name, kind), help=_HELP.get(field.name))
+    grpo.add_argument("--merge", action="store_true", help="LoRA: also write the final policy, adapters folded in, to OUT/merged")
+    add_config_flags(grpo, GRPOConfig, help=_HELP, types=_TYPES)
     grpo.set_defaults(func=run_train_grpo)
 
 
@@ -71,31 +68,31 @@ def add_plot_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run_plot)
 
 
-def _boolean(text: str) -> bool:
-    if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
-        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
-    return text.lower() in ("true", "1", "yes")
-
-
 def run_train_grpo(args: argparse.Namespace) -> None:
     from reasoning.rl.config import GRPOConfig
     from reasoning.rl.metrics import read_metrics, reward_trend
+    from reasoning.hub import base_model_name
+    from reasoning.lora import MERGED_DIR, check_merge
     from reasoning.rl.run import build_task, train_task
     from reasoning.rl.state import refuse_existing_run
 
-    fields = {f.name for f in dataclasses.fields(GRPOConfig)}
-    overrides = {name: value for name, value in vars(args).items() if name in fields and value is not None}
+    overrides = config_overrides(args, GRPOConfig)
     preset = args.preset or ("toy-addition" if args.task == "toy-addition" else "grpo")
     config = GRPOConfig.from_name(preset, **overrides)
+    check_merge(config.lora_rank, args.merge)
     if not (args.resume or args.overwrite):
         refuse_existing_run(args.out)  # before any model is loaded
     task = build_task(
         args.task, model=args.model, dataset=args.dataset, question_field=args.question_field, answer_field=args.answer_field,
         limit=args.limit, eval_data=args.eval_data, eval_limit=config.eval_limit, device=args.device, seed=config.seed,
     )  # fmt: skip
-    train_task(task, config, args.out, resume=args.resume, overwrite=args.overwrite, on_step=_print_row)
+    train_task(
+        task, config, args.out, resume=args.resume, overwrite=args.overwrite, on_step=_print_row, merge=args.merge,
+        base_model=base_model_name(args.model) if args.task == "math" else None,
+    )  # fmt: skip
     print(reward_trend(read_metrics(args.out / "metrics.csv")))
-    print(f"metrics: {args.out / 'metrics.csv'}   checkpoints: {args.out / 'checkpoints'}")
+    merged = f"   merged: {args.out / MERGED_DIR}" if args.merge else ""
+    print(f"metrics: {args.out / 'metrics.csv'}   checkpoints: {args.out / 'checkpoints'}{merged}")
 
 
 def _print_row(row: dict) -> None:

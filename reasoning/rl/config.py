@@ -53,6 +53,11 @@ class GRPOConfig:
     # rates on long runs prefer float32 (no float32 master copy is kept).
     dtype: str = "bfloat16"
     gradient_checkpointing: bool = False
+    # LoRA (reasoning.lora): adapters of this rank on every projection, the rest frozen; with beta > 0
+    # the KL reference is the policy with its adapters off. 0: full fine-tuning.
+    lora_rank: int = 0
+    lora_alpha: int = 32  # the adapters' scale is alpha / rank
+    lora_dropout: float = 0.0
     # bookkeeping
     seed: int = 0
     checkpoint_every: int = 50  # 0: only at the end
@@ -81,6 +86,11 @@ class GRPOConfig:
             raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
         if self.beta < 0 or self.lr <= 0 or self.max_grad_norm < 0:
             raise ValueError("need beta >= 0, lr > 0 and max_grad_norm >= 0")
+        if self.lora_rank < 0 or self.lora_alpha <= 0 or not 0 <= self.lora_dropout < 1:
+            raise ValueError(
+                f"need lora_rank >= 0 (0: full fine-tuning), lora_alpha > 0 and lora_dropout in [0, 1), "
+                f"got {self.lora_rank}, {self.lora_alpha} and {self.lora_dropout}"
+            )
         object.__setattr__(self, "adam_betas", tuple(self.adam_betas))
 
     @classmethod

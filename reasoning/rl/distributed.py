@@ -82,6 +82,19 @@ def shard_model(model: nn.Module, world: World) -> nn.Module:
     return model
 
 
+def adamw(model: nn.Module, world: World, *, lr: float, betas: tuple[float, float], weight_decay: float) -> torch.optim.Optimizer:
+    """AdamW over the parameters that train (only the adapters under LoRA), gradients cleared.
+
+    A frozen weight's stale gradient (a warm-up's) would count in the clipped norm. The fused
+    kernel (one pass over each tensor) is ~10x faster than the per-tensor loop on CPU; sharded
+    (DTensor) parameters take the default implementation.
+    """
+    model.zero_grad(set_to_none=True)
+    trainable = [parameter for parameter in model.parameters() if parameter.requires_grad]
+    fused = not world.distributed and trainable[0].device.type in ("cpu", "cuda")
+    return torch.optim.AdamW(trainable, lr=lr, betas=betas, weight_decay=weight_decay, fused=fused or None)
+
+
 def rollout_model(model: nn.Module, world: World) -> nn.Module:
     """The model rollouts decode with: the policy itself, or (call before sharding) a plain copy."""
     if not world.distributed:

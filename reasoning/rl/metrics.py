@@ -1,5 +1,8 @@
 """Training metrics: one row per step appended to metrics.csv and metrics.jsonl, and their plot.
 
+GRPO writes the columns below (`COLUMNS`); supervised fine-tuning writes its own
+(`reasoning.sft.trainer.COLUMNS`) through the same log.
+
 Rows are flushed as each step ends, so a killed run keeps every finished step; on resume both
 files are cut back to the checkpoint's step, so rows never repeat and the files read as if
 the run had never stopped.
@@ -29,24 +32,25 @@ TIMING = ("tokens_per_s", "seconds", "rollout_seconds")  # the columns that diff
 
 
 class MetricsLog:
-    """metrics.csv + metrics.jsonl in `out_dir` (and samples.jsonl of completions)."""
+    """metrics.csv + metrics.jsonl in `out_dir` (and samples.jsonl of completions), with `columns`."""
 
-    def __init__(self, out_dir: Path, *, resume_step: int | None = None) -> None:
+    def __init__(self, out_dir: Path, *, resume_step: int | None = None, columns: tuple[str, ...] = COLUMNS) -> None:
         self.csv, self.jsonl, self.samples = out_dir / "metrics.csv", out_dir / "metrics.jsonl", out_dir / "samples.jsonl"
+        self.columns = columns
         out_dir.mkdir(parents=True, exist_ok=True)
         if resume_step is None:
             for path in (self.jsonl, self.samples):
                 path.write_text("")
-            self.csv.write_text(",".join(COLUMNS) + "\n")
+            self.csv.write_text(",".join(columns) + "\n")
         else:
             self._truncate(resume_step)
 
     def append(self, row: dict[str, Any], samples: list[dict[str, Any]] = ()) -> None:
-        unknown = set(row) - set(COLUMNS)
+        unknown = set(row) - set(self.columns)
         if unknown:
             raise ValueError(f"unknown metric columns {sorted(unknown)}")
         with self.csv.open("a", newline="") as handle:
-            csv.writer(handle).writerow([_cell(row.get(column)) for column in COLUMNS])
+            csv.writer(handle).writerow([_cell(row.get(column)) for column in self.columns])
         with self.jsonl.open("a") as handle:
             handle.write(json.dumps(row) + "\n")
         if samples:
@@ -58,8 +62,8 @@ class MetricsLog:
         rows = [row for row in read_metrics(self.csv) if int(row["step"]) <= step] if self.csv.is_file() else []
         with self.csv.open("w", newline="") as handle:
             writer = csv.writer(handle)
-            writer.writerow(COLUMNS)
-            writer.writerows([[_cell(row.get(column)) for column in COLUMNS] for row in rows])
+            writer.writerow(self.columns)
+            writer.writerows([[_cell(row.get(column)) for column in self.columns] for row in rows])
         for path in (self.jsonl, self.samples):
             lines = path.read_text().splitlines() if path.is_file() else []
             kept = [line for line in lines if _complete_step(line) is not None and _complete_step(line) <= step]
@@ -103,9 +107,11 @@ def _complete_step(line: str) -> int | None:
 
 
 def plot_metrics(csv_path: str | Path, out: str | Path, *, window: int = 10, columns: tuple[str, ...] = (
-    "reward_mean", "accuracy", "response_length", "kl", "clip_fraction", "entropy", "grad_norm", "tokens_per_s",
+    "reward_mean", "accuracy", "response_length", "kl", "clip_fraction", "entropy", "loss", "eval_loss", "eval_accuracy",
+    "lr", "grad_norm", "tokens_per_s",
 )) -> Path:  # fmt: skip
-    """Draw each column against the step (raw, faint) with its moving average; save to `out`."""
+    """Draw each column present (GRPO's or SFT's) against the step (raw, faint) with its moving
+    average; save to `out`."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -11,9 +11,11 @@ from typing import Any
 
 import torch
 
+from reasoning.lora import MERGED_DIR, check_merge, save_merged
 from reasoning.rl import distributed, tasks, trainer
 from reasoning.rl.config import GRPOConfig
 from reasoning.rl.rewards import Reward
+
 
 
 def build_task(
@@ -52,13 +54,20 @@ def build_task(
 
 def train_task(
     task: tasks.Task, config: GRPOConfig, out_dir: str | Path, *, resume: bool = False, overwrite: bool = False,
-    rewards: list[Reward] | None = None, on_step: Callable[[dict[str, Any]], None] | None = None,
+    rewards: list[Reward] | None = None, on_step: Callable[[dict[str, Any]], None] | None = None, merge: bool = False,
+    base_model: str | None = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Prepare the task's model and train it, in the process group torchrun describes (if any);
-    on_step sees each step's metrics on rank 0 only."""
+    on_step sees each step's metrics on rank 0 only. With LoRA, `merge` also writes the final
+    policy with its adapters folded in to out_dir/merged (a full checkpoint); `base_model` is
+    the name the adapters' checkpoints record."""
+    check_merge(config.lora_rank, merge)
     with distributed.process_group(next(task.model.parameters()).device) as world:
-        run = trainer.prepare(task.model, task.tokenizer, config, rewards)
-        return trainer.train(
+        run = trainer.prepare(task.model, task.tokenizer, config, rewards, base_model=base_model)
+        rows = trainer.train(
             run, task.train, out_dir, prompt_fn=task.prompt_fn, eval_problems=task.held_out, resume=resume, overwrite=overwrite,
             on_step=on_step if world.is_main else None,
         )  # fmt: skip
+        if merge and world.is_main:  # the rollout copy holds the final weights (synced for the last checkpoint)
+            save_merged(run.rollout, run.tokenizer, Path(out_dir) / MERGED_DIR)
+        return rows

@@ -6,6 +6,11 @@ as is, and beside it optimizer.safetensors (AdamW's moments), trainer_state.json
 config, learning-rate groups, Python/NumPy RNG states) and rng.safetensors (torch's RNG
 state). No pickle: tensors go to safetensors, everything else to JSON. trainer_state.json
 is written last, so a directory without it (a run killed mid-save) is never resumed from.
+
+A model with LoRA adapters is checkpointed as the adapters alone, in PEFT's format
+(adapter_config.json, adapter_model.safetensors: `reasoning.lora.save_lora`), with the tokenizer
+beside them and no base weights, which training never changes; transformers + PEFT and vLLM load
+the directory as an adapter onto the base checkpoint.
 """
 
 from __future__ import annotations
@@ -21,7 +26,9 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from reasoning.checkpoint import save_pretrained
+from reasoning.checkpoint import save_pretrained, weight_files
+from reasoning.lora import WEIGHTS_FILE as ADAPTER_FILE
+from reasoning.lora import has_lora, read_adapter, save_lora
 from reasoning.rl import distributed
 from reasoning.rl.distributed import World
 
@@ -67,15 +74,16 @@ def latest_checkpoint(out_dir: Path) -> Path | None:
 
 def save_checkpoint(
     out_dir: Path, step: int, model: nn.Module, plain_model: nn.Module, tokenizer: Any, optimizer: torch.optim.Optimizer,
-    config: dict[str, Any], world: World,
+    config: dict[str, Any], world: World, *, base_model: str | None = None,
 ) -> Path:  # fmt: skip
-    """Write the checkpoint of `step` (rank 0 writes; every rank takes part in gathering)."""
+    """Write the checkpoint of `step` (rank 0 writes; every rank takes part in gathering); of a model
+    with LoRA, the adapters only, made for `base_model` (a hub id or path, None if it has none)."""
     optimizer_state = distributed.full_optimizer_state(model, optimizer)
     target = checkpoint_dir(out_dir, step)
     if world.is_main:
         if target.exists():
             shutil.rmtree(target)
-        save_pretrained(plain_model, tokenizer, target)
+        _save_weights(plain_model, tokenizer, target, base_model)
         tensors, groups = _flatten_optimizer(optimizer_state)
         save_file(tensors, str(target / OPTIMIZER_FILE))
         save_file({"torch": torch.get_rng_state()}, str(target / RNG_FILE))
@@ -86,10 +94,9 @@ def save_checkpoint(
 
 
 def load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
-    """Restore weights, optimizer, and RNG states from `path` into the live objects; its state dict."""
-    state = json.loads((path / STATE_FILE).read_text())
-    weights = {name.removeprefix("model."): tensor for name, tensor in _read_weights(path).items()}
-    distributed.load_full_model_state(model, weights)
+    """Restore weights (or LoRA adapters), optimizer, and RNG states from `path` into the live objects; its state dict."""
+    state = read_trainer_state(path)
+    distributed.load_full_model_state(model, _saved_weights(path, model))
     distributed.load_full_optimizer_state(model, optimizer, _unflatten_optimizer(load_file(str(path / OPTIMIZER_FILE)), state["param_groups"]))
     torch.set_rng_state(load_file(str(path / RNG_FILE))["torch"])
     random.setstate(_as_tuple(state["python_rng"]))
@@ -98,13 +105,49 @@ def load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimiz
     return state
 
 
-def _read_weights(path: Path) -> dict[str, torch.Tensor]:
-    from reasoning.checkpoint import weight_files
+def resume_checkpoint(
+    out_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer, config: dict[str, Any], resumable: tuple[str, ...]
+) -> int:
+    """Load the latest checkpoint under out_dir into the live objects; its step. Settings other
+    than `resumable` must equal the saved run's (checked before any weight is read)."""
+    path = latest_checkpoint(out_dir)
+    if path is None:
+        raise FileNotFoundError(f"cannot resume: no complete checkpoint under {out_dir / 'checkpoints'}")
+    saved = read_trainer_state(path)["config"]
+    plain = lambda value: list(value) if isinstance(value, tuple) else value
+    changed = sorted(k for k in config if k not in resumable and plain(config[k]) != plain(saved.get(k)))
+    if changed:
+        raise ValueError(f"cannot resume from {path}: settings differ from the saved run in {', '.join(changed)}")
+    return int(load_checkpoint(path, model, optimizer)["step"])
 
-    weights: dict[str, torch.Tensor] = {}
-    for file in weight_files(path):
-        weights.update(load_file(str(file)))
-    return weights
+
+def read_trainer_state(path: Path) -> dict[str, Any]:
+    """A checkpoint's trainer_state.json: step, config, optimizer groups and RNG states."""
+    return json.loads((path / STATE_FILE).read_text())
+
+
+def _save_weights(model: nn.Module, tokenizer: Any, target: Path, base_model: str | None) -> None:
+    if not has_lora(model):
+        save_pretrained(model, tokenizer, target)
+        return
+    save_lora(model, target, base_model=base_model)
+    if tokenizer is not None:
+        tokenizer.save_pretrained(target)
+
+
+def _saved_weights(path: Path, model: nn.Module) -> dict[str, torch.Tensor]:
+    """The whole state dict to load into `model`: the saved one, or (LoRA) the model's own with the saved adapters."""
+    adapter = (path / ADAPTER_FILE).is_file()
+    if adapter != has_lora(model):
+        held, model_has = ("a LoRA adapter", "no adapters") if adapter else ("full weights", "LoRA adapters")
+        raise ValueError(f"{path} holds {held} but the model has {model_has}: resume with the LoRA settings it was saved with")
+    if not adapter:
+        return {name.removeprefix("model."): tensor for file in weight_files(path) for name, tensor in load_file(str(file)).items()}
+    current, saved = distributed.full_model_state(model), read_adapter(path)
+    wrong = sorted(saved.keys() ^ {name for name in current if "lora_" in name})
+    if wrong:
+        raise ValueError(f"the adapter in {path} does not fit the model's adapters ({wrong[0]}): other LoRA settings?")
+    return {**current, **saved}
 
 
 def _flatten_optimizer(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], list[dict[str, Any]]]:

@@ -9,6 +9,9 @@ loss uses: with mu = 1 they are the current log-probs detached (ratio 1, as in T
 mu > 1 a no-grad forward pass computes them once before the first update. That temperature
 is the one rollouts were sampled at, so the policy gradient is that of the distribution
 actually sampled (top-p aside).
+
+With LoRA (lora_rank > 0) only the adapters train and hold AdamW state, rollouts decode through
+them, and the KL reference is the policy with its adapters off (no second copy in memory).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from reasoning.data import Problem
 from reasoning.generation.api import GenerationConfig, GenerationResult, Tokenizer, generate
 from reasoning.generation.sampling import request_key
 from reasoning.logprobs import teacher_forced_logprobs
+from reasoning.lora import LoraSettings, add_lora, has_lora, lora_disabled
 from reasoning.rl import distributed
 from reasoning.rl.config import GRPOConfig
 from reasoning.rl.distributed import World
@@ -37,7 +41,7 @@ from reasoning.rl.losses import group_advantages, grpo_loss, token_weights, zero
 from reasoning.rl.metrics import MetricsLog
 from reasoning.rl.rewards import Reward, correctness_reward, default_rewards, score
 from reasoning.rl.rollout import RolloutBatch, generate_rollouts, pack
-from reasoning.rl.state import latest_checkpoint, load_checkpoint, save_checkpoint, start_fresh
+from reasoning.rl.state import resume_checkpoint, save_checkpoint, start_fresh
 
 PromptFn = Callable[[Problem], str]
 # Fields a resumed run may change; any other difference is refused.
@@ -46,7 +50,8 @@ RESUMABLE_CHANGES = ("steps", "checkpoint_every", "eval_every", "eval_limit", "l
 
 @dataclass
 class Run:
-    """What a training run holds: the policy (maybe sharded), its rollout copy, the optimizer."""
+    """What a training run holds: the policy (maybe sharded), its rollout copy, the optimizer; the KL
+    reference is a frozen copy, or under LoRA (reference None) the policy with its adapters off."""
 
     model: nn.Module
     rollout: nn.Module
@@ -57,26 +62,36 @@ class Run:
     reference: nn.Module | None = None
     pad_id: int = 0
     rewards: list[Reward] = field(default_factory=list)
+    base_model: str | None = None  # what LoRA adapters are saved against (a hub id or path)
 
 
-def prepare(model: nn.Module, tokenizer: Tokenizer, config: GRPOConfig, rewards: Sequence[Reward] | None = None) -> Run:
-    """Cast, (maybe) shard and checkpoint the policy, copy the reference, build AdamW."""
+def prepare(
+    model: nn.Module, tokenizer: Tokenizer, config: GRPOConfig, rewards: Sequence[Reward] | None = None, *,
+    base_model: str | None = None,
+) -> Run:  # fmt: skip
+    """Cast the policy, add LoRA adapters (lora_rank > 0), copy the reference (not under LoRA),
+    (maybe) shard and checkpoint it, build AdamW over what trains."""
     world = distributed.current_world()
     model.to(getattr(torch, config.dtype)).train()
-    reference = distributed.frozen_copy(model) if config.beta > 0 else None
-    rollout = distributed.rollout_model(model, world)  # copies come before wrapping and sharding
+    adapters = config.lora_rank or has_lora(model)  # under LoRA the reference is the model with adapters off
+    reference = distributed.frozen_copy(model) if config.beta > 0 and not adapters else None
+    model, rollout, optimizer = trainable(model, config, world)
+    pad_id = getattr(tokenizer, "pad_token_id", None) or 0
+    rewards = list(rewards) if rewards else default_rewards(config.correctness_weight, config.format_weight)
+    return Run(model, rollout, tokenizer, optimizer, config, world, reference, pad_id, rewards, base_model)
+
+
+def trainable(model: nn.Module, config: GRPOConfig | Any, world: World) -> tuple[nn.Module, nn.Module, torch.optim.Optimizer]:
+    """The model to train: LoRA adapters added (config.lora_rank > 0), blocks checkpointed, and
+    sharded under torchrun; its plain copy for generation and saving (the model itself on one
+    process); AdamW over what trains. `config`: a GRPOConfig or an SFTConfig (same field names)."""
+    if config.lora_rank:
+        add_lora(model, LoraSettings(config.lora_rank, config.lora_alpha, config.lora_dropout))
+    plain = distributed.rollout_model(model, world)  # copies come before wrapping and sharding
     if config.gradient_checkpointing:
         checkpoint_blocks(model)
     model = distributed.shard_model(model, world)
-    # The fused kernel (one pass over each tensor) is ~10x faster than the per-tensor loop on CPU;
-    # sharded (DTensor) parameters take the default implementation.
-    fused = not world.distributed and next(model.parameters()).device.type in ("cpu", "cuda")
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.lr, betas=config.adam_betas, weight_decay=config.weight_decay, fused=fused or None
-    )
-    pad_id = getattr(tokenizer, "pad_token_id", None) or 0
-    rewards = list(rewards) if rewards else default_rewards(config.correctness_weight, config.format_weight)
-    return Run(model, rollout, tokenizer, optimizer, config, world, reference, pad_id, rewards)
+    return model, plain, distributed.adamw(model, world, lr=config.lr, betas=config.adam_betas, weight_decay=config.weight_decay)
 
 
 def train(
@@ -117,26 +132,17 @@ def train(
             on_step(row)
         if step == config.steps or (config.checkpoint_every and step % config.checkpoint_every == 0):
             distributed.sync_rollout_model(run.model, run.rollout, world)
-            save_checkpoint(out_dir, step, run.model, run.rollout, run.tokenizer, run.optimizer, config.to_dict(), world)
+            save_checkpoint(
+                out_dir, step, run.model, run.rollout, run.tokenizer, run.optimizer, config.to_dict(), world, base_model=run.base_model
+            )  # fmt: skip
     return rows
 
 
 def _resume(run: Run, out_dir: Path) -> int:
     """Load the latest checkpoint under out_dir into the run; its step."""
-    path = latest_checkpoint(out_dir)
-    if path is None:
-        raise FileNotFoundError(f"cannot resume: no complete checkpoint under {out_dir / 'checkpoints'}")
-    saved = load_checkpoint(path, run.model, run.optimizer)
-    now = run.config.to_dict()
-    changed = sorted(k for k in now if k not in RESUMABLE_CHANGES and _plain(now[k]) != _plain(saved["config"].get(k)))
-    if changed:
-        raise ValueError(f"cannot resume from {path}: settings differ from the saved run in {', '.join(changed)}")
+    step = resume_checkpoint(out_dir, run.model, run.optimizer, run.config.to_dict(), RESUMABLE_CHANGES)
     distributed.sync_rollout_model(run.model, run.rollout, run.world)
-    return int(saved["step"])
-
-
-def _plain(value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value
+    return step
 
 
 def step_problems(problems: Sequence[Problem], step: int, count: int, seed: int) -> list[Problem]:
@@ -297,7 +303,7 @@ def update(run: Run, batch: RolloutBatch, advantages: torch.Tensor, active: torc
     slices = [slice(i * size, (i + 1) * size) if i < local else slice(0, 1) for i in range(micro)]
     idle = [i >= local for i in range(micro)]
     share = not world.distributed  # see teacher_forced_logprobs
-    reference = [_no_grad_logprobs(run.reference, batch.select(s), config.temperature, share) for s in slices] if run.reference is not None else None
+    reference = [_reference_logprobs(run, batch.select(s), share) for s in slices] if config.beta > 0 else None
     old = [_no_grad_logprobs(run.model, batch.select(s), config.temperature, share) for s in slices] if config.mu > 1 else None
     sums = {"loss": 0.0, "kl": 0.0, "clipped_tokens": 0.0, "entropy": 0.0}
     grad_norm = 0.0
@@ -321,7 +327,7 @@ def update(run: Run, batch: RolloutBatch, advantages: torch.Tensor, active: torc
         run.optimizer.step()
     sums = distributed.all_reduce_sums(sums, world)
     return {
-        "loss": sums["loss"], "kl": sums["kl"] if run.reference is not None else None,
+        "loss": sums["loss"], "kl": sums["kl"] if config.beta > 0 else None,
         "clip_fraction": sums["clipped_tokens"] / max(tokens * config.mu, 1.0), "entropy": sums["entropy"] / max(tokens, 1.0),
         "grad_norm": grad_norm,
     }  # fmt: skip
@@ -330,6 +336,14 @@ def update(run: Run, batch: RolloutBatch, advantages: torch.Tensor, active: torc
 @torch.no_grad()
 def _no_grad_logprobs(model: nn.Module, batch: RolloutBatch, temperature: float, share_prompts: bool) -> torch.Tensor:
     return teacher_forced_logprobs(model, batch, temperature, share_prompts=share_prompts)[0]
+
+
+def _reference_logprobs(run: Run, batch: RolloutBatch, share_prompts: bool) -> torch.Tensor:
+    """The KL reference's log-probs: the frozen copy's, or under LoRA the policy's own with its adapters off."""
+    if run.reference is not None:
+        return _no_grad_logprobs(run.reference, batch, run.config.temperature, share_prompts)
+    with lora_disabled(run.model):
+        return _no_grad_logprobs(run.model, batch, run.config.temperature, share_prompts)
 
 
 def evaluate(model: nn.Module, tokenizer: Tokenizer, problems: Sequence[Problem], prompt_fn: PromptFn, max_new_tokens: int) -> float:

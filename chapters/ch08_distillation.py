@@ -1,0 +1,112 @@
+"""Chapter 8: distilling reasoning. A teacher samples solutions with their thinking, the grader
+keeps the correct ones (rejection sampling), and a student is fine-tuned on them, fully or
+with LoRA adapters; the student is evaluated before and after.
+
+Without a teacher this runs offline on the toy addition task: the teacher is the toy model
+fine-tuned on the sums it is taught, the student the same model before that; the student
+learns from the teacher's sampled, graded traces of the training sums only, and its greedy
+accuracy on sums it never saw rises from about 8% to about 80% in seconds.
+The same jobs are `reasoning distill generate` and `reasoning train sft`.
+
+    python chapters/ch08_distillation.py                                  # toy task, CPU, offline
+    python chapters/ch08_distillation.py --teacher qwen3-4b --student qwen3-0.6b \\
+        --dataset train.jsonl --bench math500 --limit 100 --lora-rank 16
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+from reasoning.cli import run_command
+from reasoning.flags import non_negative_int, positive_int
+from reasoning.generation import GenerationConfig
+from reasoning.sft import distill, trainer
+from reasoning.sft.config import SFTConfig
+from reasoning.sft.data import read_conversations, tokenize
+
+
+def toy(args: argparse.Namespace) -> None:
+    from reasoning.sft.run import toy_setting
+
+    teacher = toy_setting(seed=args.seed)
+    taught, _ = tokenize(teacher.traces, teacher.tokenizer, max_length=64)
+    trainer.train(trainer.prepare(teacher.model, teacher.tokenizer, SFTConfig.from_name("toy")), taught, args.out / "teacher", overwrite=True)
+    print(f"teacher: greedy accuracy on unseen sums {teacher.evaluate(teacher.model, 0)['eval_accuracy']:.0%}")
+
+    sampling = GenerationConfig(n=args.n, temperature=1.0, max_new_tokens=8, seed=args.seed)
+    traces = args.out / "traces.jsonl"
+    counts = distill.generate_traces(
+        teacher.model, teacher.tokenizer, teacher.train, traces, teacher="toy teacher", config=sampling, prompt="plain",
+        resume=traces.exists(), progress=False,
+    )  # fmt: skip
+    print(f"traces: {counts['kept']} kept of {counts['samples']} samples ({counts['correct']} correct, {counts['duplicates']} duplicates)")
+
+    student = toy_setting(seed=args.seed)
+    before = student.evaluate(student.model, 0)["eval_accuracy"]
+    lora = {"lora_rank": args.lora_rank, "lora_alpha": 2 * args.lora_rank, "lr": 1e-2} if args.lora_rank else {}
+    config = SFTConfig.from_name("toy", **lora)
+    examples, _ = tokenize(read_conversations(traces, prompt="plain"), student.tokenizer, max_length=config.max_length)
+    run = trainer.prepare(student.model, student.tokenizer, config)
+    rows = trainer.train(run, examples, args.out / "student", evaluate=student.evaluate, overwrite=True)
+    print(f"student ({'LoRA rank ' + str(args.lora_rank) if args.lora_rank else 'full fine-tuning'}): "
+          f"greedy accuracy on unseen sums {before:.0%} before, {rows[-1]['eval_accuracy']:.0%} after")  # fmt: skip
+
+
+def real(args: argparse.Namespace) -> None:
+    from reasoning.checkpoint import load_pretrained
+    from reasoning.data import load_problems
+    from reasoning.evaluation.benchmarks import load_benchmark
+    from reasoning.sft.run import load_examples, suite_evaluator
+
+    problems = load_problems(args.dataset, question_field=args.question_field, answer_field=args.answer_field)
+    bench = load_benchmark(args.bench, data=args.bench_data, limit=args.limit)  # before any weights: a bad file fails now
+    teacher, tokenizer = load_pretrained(args.teacher)
+    traces = args.out / "traces.jsonl"
+    sampling = dataclasses.replace(distill.DISTILL_CONFIG, n=args.n, max_new_tokens=args.max_new_tokens)
+    counts = distill.generate_traces(teacher, tokenizer, problems, traces, teacher=args.teacher, config=sampling, resume=traces.exists())
+    print(f"traces: {counts['kept']} kept of {counts['samples']} samples ({counts['correct']} correct)")
+    del teacher
+
+    student, tokenizer = load_pretrained(args.student)
+    config = SFTConfig.from_name("lora" if args.lora_rank else "full", **({"lora_rank": args.lora_rank} if args.lora_rank else {}))
+    evaluate = suite_evaluator(tokenizer, args.bench, bench, args.out / "student", model_name=args.student, max_new_tokens=args.max_new_tokens)
+    before = evaluate(student, 0)["eval_accuracy"]
+    examples = load_examples(traces, tokenizer, config)
+    run = trainer.prepare(student, tokenizer, config, base_model=args.student)
+    rows = trainer.train(run, examples.train, args.out / "student", evaluate=evaluate, resume=args.resume, overwrite=not args.resume)
+    print(f"{args.bench} greedy pass@1 of {args.student}: {before:.1%} before, {rows[-1]['eval_accuracy']:.1%} after distillation")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--teacher", help="alias, hub id or checkpoint directory (default: the toy task)")
+    parser.add_argument("--student", default="qwen3-0.6b")
+    parser.add_argument("--dataset", help="training problems with reference answers (.json/.jsonl or a hub dataset)")
+    parser.add_argument("--question-field", default="question")
+    parser.add_argument("--answer-field", default="answer")
+    parser.add_argument("--bench", default="math500", help="what the student is evaluated on")
+    parser.add_argument("--bench-data", type=Path, help="local file of --bench (default: the hub)")
+    parser.add_argument("--limit", type=positive_int, default=100, help="problems of --bench")
+    parser.add_argument("--n", type=positive_int, default=4, help="teacher samples per problem")
+    parser.add_argument("--max-new-tokens", type=positive_int, default=4096, help="the teacher's samples and the student's answers")
+    parser.add_argument("--lora-rank", type=non_negative_int, default=0, help="0: full fine-tuning")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=Path("runs/ch08"))
+    parser.add_argument("--resume", action="store_true", help="continue the student's run in --out")
+    args = parser.parse_args()
+    if args.teacher and not args.dataset:
+        raise ValueError("a teacher needs --dataset: the problems it writes traces for")
+    if args.teacher is None:
+        toy(args)
+    else:
+        real(args)
+
+
+OFFLINE = "pass local checkpoint directories as --teacher and --student, or leave out --teacher to run the toy task offline"
+
+if __name__ == "__main__":
+    if status := run_command("ch08_distillation.py", main, offline=OFFLINE):  # no SystemExit on success (runpy, %run)
+        sys.exit(status)

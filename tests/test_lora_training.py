@@ -1,0 +1,223 @@
+"""GRPO with LoRA on the toy task: only adapters train, the KL reference is the base model with
+the adapters off, checkpoints hold the adapter (PEFT's format) and resume exactly, --merge writes
+a full checkpoint with the same logits."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from reasoning.checkpoint import load_pretrained
+from reasoning.cli import main
+from reasoning.generation import GenerationConfig
+from reasoning.logprobs import teacher_forced_logprobs
+from reasoning.lora import has_lora, load_lora, save_merged
+from reasoning.rl import trainer
+from reasoning.rl.config import GRPOConfig
+from reasoning.rl.losses import group_advantages
+from reasoning.rl.metrics import TIMING, read_metrics
+from reasoning.rl.rollout import generate_rollouts, pack
+from reasoning.rl.state import latest_checkpoint, load_checkpoint
+from reasoning.rl.tasks import toy_addition_task
+from reasoning.rl.trainer import prepare, train, update
+
+pytest.importorskip("peft")
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: see conftest
+
+LORA = GRPOConfig.from_name(
+    "toy-addition", steps=4, prompts_per_step=8, group_size=4, checkpoint_every=2, eval_every=0, lora_rank=4,
+    lora_alpha=8, lr=1e-2, beta=0.05, mu=2, dynamic_sampling="refill",
+)  # fmt: skip
+IDS = torch.tensor([[5, 9, 17, 3, 22, 40, 7, 11]])
+
+
+def logits(model: torch.nn.Module) -> torch.Tensor:
+    with torch.no_grad():
+        return model.logits(model(IDS))
+
+
+def base_weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The non-adapter weights under plain names (PEFT moves `q_proj.weight` to `q_proj.base_layer.weight`)."""
+    return {name.replace(".base_layer", ""): t.clone() for name, t in model.state_dict().items() if "lora_" not in name}
+
+
+def lora_names(model: torch.nn.Module) -> set[str]:
+    return {name for name, _ in model.named_parameters() if "lora_" in name}
+
+
+def fixed_batch(task):
+    """Rollouts of 4 prompts x 4 samples and their advantages."""
+    results = generate_rollouts(
+        task.model, task.tokenizer, [p.question for p in task.train[:4]], GenerationConfig(n=4, max_new_tokens=8, temperature=1.0, seed=7)
+    )  # fmt: skip
+    rewards = torch.tensor([float(i % 3 == 0) for i in range(16)])
+    return pack(results, 0), group_advantages(rewards, 4)
+
+
+def test_only_adapters_get_gradients_and_optimizer_state_and_the_kl_reference_is_the_base(monkeypatch):
+    task = toy_addition_task(warmup_steps=30)
+    base = copy.deepcopy(task.model)
+    batch, advantages = fixed_batch(task)
+    config = dataclasses.replace(LORA, mu=1, micro_batch_size=16)
+    run = prepare(task.model, task.tokenizer, config)
+    assert run.reference is None  # no second copy: the reference is the policy with its adapters off
+    optimized = {id(p) for group in run.optimizer.param_groups for p in group["params"]}
+    named = dict(run.model.named_parameters())
+    assert optimized == {id(named[name]) for name in lora_names(run.model)} and len(optimized) == 2 * 7 * 2
+    references, grpo_loss = [], trainer.grpo_loss
+
+    def recording(*args, ref_logprobs=None, **kwargs):
+        references.append(ref_logprobs)
+        return grpo_loss(*args, ref_logprobs=ref_logprobs, **kwargs)
+
+    monkeypatch.setattr(trainer, "grpo_loss", recording)
+    expected = teacher_forced_logprobs(base.train(), batch, config.temperature)[0].detach()
+    first = update(run, batch, advantages, torch.ones(16))
+    assert first["kl"] == 0.0  # fresh adapters (B = 0): the policy is the base model
+    assert all(named[name].grad is None for name in named if "lora_" not in name)
+    stateful = {id(p) for p in run.optimizer.state}
+    assert {name for name, p in named.items() if id(p) in stateful} == lora_names(run.model)
+    second = update(run, batch, advantages, torch.ones(16))
+    assert second["kl"] > 0  # the adapters moved the policy away from the base
+    assert len(references) == 2
+    for reference in references:
+        torch.testing.assert_close(reference, expected, rtol=1e-6, atol=1e-6)
+
+
+def test_a_lora_run_moves_only_the_adapters_and_checkpoints_them_in_peft_format(tmp_path):
+    task = toy_addition_task(warmup_steps=30)
+    base = copy.deepcopy(task.model)
+    run = prepare(task.model, task.tokenizer, dataclasses.replace(LORA, steps=2), base_model="Qwen/Qwen3-0.6B")
+    train(run, task.train, tmp_path, prompt_fn=task.prompt_fn)
+    after, before = base_weights(run.model), base_weights(base)
+    assert after.keys() == before.keys() and all(torch.equal(after[name], before[name]) for name in before)  # bit-identical
+    assert any(p.abs().max() > 0 for name, p in run.model.named_parameters() if "lora_B" in name)  # B starts at 0
+    directory = latest_checkpoint(tmp_path)
+    files = {path.name for path in directory.iterdir()}
+    assert {"adapter_config.json", "adapter_model.safetensors", "tokenizer.json", "optimizer.safetensors"} <= files
+    assert not files & {"model.safetensors", "config.json"}  # the base weights never change: not saved again
+    saved = json.loads((directory / "adapter_config.json").read_text())
+    assert saved["base_model_name_or_path"] == "Qwen/Qwen3-0.6B" and saved["r"] == 4
+    torch.testing.assert_close(logits(load_lora(base, directory)), logits(run.model), rtol=0, atol=0)
+
+
+def comparable(rows):
+    return [{k: v for k, v in row.items() if k not in TIMING} for row in rows]
+
+
+def test_lora_resume_equals_uninterrupted_run(tmp_path):
+    task = toy_addition_task(warmup_steps=30)
+    whole = prepare(task.model, task.tokenizer, LORA)
+    train(whole, task.train, tmp_path / "whole", prompt_fn=task.prompt_fn)
+
+    task = toy_addition_task(warmup_steps=30)
+    train(prepare(task.model, task.tokenizer, dataclasses.replace(LORA, steps=2)), task.train, tmp_path / "split", prompt_fn=task.prompt_fn)
+    torch.manual_seed(1234)  # the resumed run must restore every generator itself
+    task = toy_addition_task(warmup_steps=30)
+    second = prepare(task.model, task.tokenizer, LORA)
+    train(second, task.train, tmp_path / "split", prompt_fn=task.prompt_fn, resume=True)
+
+    expected, got = read_metrics(tmp_path / "whole" / "metrics.csv"), read_metrics(tmp_path / "split" / "metrics.csv")
+    assert [row["step"] for row in got] == [1, 2, 3, 4]
+    assert comparable(got) == comparable(expected)
+    assert any(row["kl"] > 0 for row in got)
+    for (name, p), q in zip(whole.model.named_parameters(), second.model.parameters()):
+        assert torch.equal(p, q), name
+
+
+def test_save_merged_writes_a_full_checkpoint_with_the_lora_models_logits(tmp_path):
+    task = toy_addition_task(warmup_steps=0)
+    run = prepare(task.model, task.tokenizer, LORA)
+    with torch.no_grad():
+        for name, p in run.model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.05)  # trained adapters: B is no longer 0
+    adapted = logits(run.model)
+    merged, _ = load_pretrained(save_merged(run.model, task.tokenizer, tmp_path / "merged"), device="cpu", dtype=torch.float32)
+    torch.testing.assert_close(logits(merged), adapted, rtol=1e-5, atol=1e-5)
+    assert has_lora(run.model) and torch.equal(logits(run.model), adapted)  # the live model is untouched
+
+
+def test_cli_merge_writes_the_merged_policy_and_refuses_without_lora(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "run"
+    argv = ["train", "grpo", "--task", "toy-addition", "--steps", "1", "--prompts-per-step", "4", "--group-size", "4",
+            "--eval-every", "0", "--lora-rank", "4", "--lr", "0.01", "--merge", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    assert f"merged: {out / 'merged'}" in capsys.readouterr().out
+    adapted = load_lora(toy_addition_task().model, out / "checkpoints" / "step-000001")  # the CLI's base: the default task
+    merged, _ = load_pretrained(out / "merged", device="cpu", dtype=torch.float32)
+    torch.testing.assert_close(logits(merged), logits(adapted), rtol=1e-5, atol=1e-5)
+
+    monkeypatch.setattr("reasoning.rl.run.build_task", lambda *a, **k: pytest.fail("loaded a task before refusing"))
+    assert main(["train", "grpo", "--task", "toy-addition", "--merge", "--out", str(tmp_path / "full")]) == 2
+    assert "--merge folds LoRA adapters into the weights: it needs --lora-rank > 0" in capsys.readouterr().err
+
+
+def test_bad_lora_settings_and_mismatched_checkpoints_are_refused(tmp_path):
+    for bad in ({"lora_rank": -1}, {"lora_alpha": 0}, {"lora_dropout": 1.0}):
+        with pytest.raises(ValueError, match="lora_rank >= 0"):
+            GRPOConfig(**bad)
+    task = toy_addition_task(warmup_steps=0)
+    run = prepare(task.model, task.tokenizer, dataclasses.replace(LORA, steps=1, beta=0.0, mu=1, dynamic_sampling="off"))
+    with pytest.raises(ValueError, match="already has LoRA adapters"):
+        prepare(run.model, task.tokenizer, LORA)
+    train(run, task.train, tmp_path, prompt_fn=task.prompt_fn)
+    full = prepare(toy_addition_task(warmup_steps=0).model, task.tokenizer, dataclasses.replace(LORA, steps=2, lora_rank=0))
+    with pytest.raises(ValueError, match="settings differ .* lora_rank"):
+        train(full, task.train, tmp_path, prompt_fn=task.prompt_fn, resume=True)
+    with pytest.raises(ValueError, match="holds a LoRA adapter but the model has no adapters"):
+        load_checkpoint(latest_checkpoint(tmp_path), full.model, full.optimizer)
+
+
+def fsdp_worker(rank: int, port: int, out: str) -> None:
+    """Train LoRA GRPO for 2 steps on 2 processes, resume to 4, and run 4 at once."""
+    import torch.distributed as dist
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
+    try:
+        config = dataclasses.replace(LORA, dynamic_sampling="off", micro_batch_size=3)
+        for directory, steps, resume in (("run", 2, False), ("run", 4, True), ("whole", 4, False)):
+            task = toy_addition_task(warmup_steps=30)
+            run = prepare(task.model, task.tokenizer, dataclasses.replace(config, steps=steps))
+            train(run, task.train, f"{out}/{directory}", prompt_fn=task.prompt_fn, resume=resume)
+        if rank == 0:
+            save_file(base_weights(run.rollout), f"{out}/base_after.safetensors")
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.slow  # two processes, each starting torch
+def test_two_process_fsdp_lora_run_resumes_exactly_and_keeps_the_base(tmp_path):
+    import socket
+
+    import torch.distributed as dist
+    import torch.multiprocessing as mp
+
+    if not dist.is_available() or not dist.is_gloo_available():
+        pytest.skip("needs torch.distributed with gloo")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.spawn(fsdp_worker, args=(port, str(tmp_path)), nprocs=2, join=True)
+
+    resumed, whole = (read_metrics(tmp_path / d / "metrics.csv") for d in ("run", "whole"))
+    assert [row["step"] for row in resumed] == [1, 2, 3, 4]
+    for a, b in zip(comparable(resumed), comparable(whole), strict=True):
+        assert a.keys() == b.keys()
+        for key in a:
+            assert (a[key] is None and b[key] is None) or a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-7), (a["step"], key)
+    assert any(row["kl"] > 0 for row in resumed)
+    adapters = [load_file(str(tmp_path / d / "checkpoints" / "step-000004" / "adapter_model.safetensors")) for d in ("run", "whole")]
+    assert any(name.endswith("lora_B.weight") and t.abs().max() > 0 for name, t in adapters[1].items())
+    for name, tensor in adapters[1].items():
+        assert torch.allclose(adapters[0][name], tensor, rtol=1e-5, atol=1e-7), name
+    assert not (tmp_path / "run" / "checkpoints" / "step-000004" / "model.safetensors").exists()
+    base = base_weights(toy_addition_task(warmup_steps=30).model)
+    after = load_file(str(tmp_path / "base_after.safetensors"))
+    assert after.keys() == base.keys() and all(torch.equal(after[name], base[name]) for name in base)
