@@ -12,7 +12,8 @@
 # 2. decode speed of the 0.6B shape (random weights, bf16) against transformers in the same
 #    run: single stream and 16 ragged requests, eager, then compiled (CUDA graphs);
 # 3. the paged engine against the row engine on long generations (bench_long, 0.6B shape);
-# 4. one GRPO step (bench_grpo).
+# 4. one GRPO step (bench_grpo);
+# 5. peak memory of one SFT step, full fine-tuning against LoRA (bench_train_memory).
 # Each part has its own time limit, so one that hangs costs only its share.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -39,18 +40,20 @@ old_engine=()
 [ -f evals/engine_before_paging.py ] && old_engine=(--old-engine evals/engine_before_paging.py)
 part long 120 $PY evals/bench_long.py --device cuda --preset 0.6B --dtype bfloat16 --requests 32 --median 300 --sigma 0.6 --budget 1024 "${old_engine[@]}"
 part grpo 60 $PY evals/bench_grpo.py --device cuda --skip-reference --repeats 1
+part memory 60 $PY evals/bench_train_memory.py --device cuda
 
 echo
 echo "GPU check, $(date -u +%Y-%m-%d), $(head -1 "$OUT/gpu.txt"); $(sed -n 2p "$OUT/gpu.txt")"
 echo
 echo "| part | exit | result |"
 echo "|---|---|---|"
-for name in tests eager graphs long grpo; do
+for name in tests eager graphs long grpo memory; do
     case $name in
         tests) result=$(tail -1 "$OUT/tests.log") ;;
         eager | graphs) result=$(grep -E "tok/s|ratio" "$OUT/$name.log" | tr '\n' ' ' | cut -c1-300) ;;
         long) result=$(grep -E "tokens/s|ratio" "$OUT/long.log" | tr '\n' ' ' | cut -c1-300) ;;
         grpo) result=$(grep -E "step|s/step|seconds" "$OUT/grpo.log" | tail -2 | tr '\n' ' ' | cut -c1-300) ;;
+        memory) result=$(grep -E "^(full|LoRA)" "$OUT/memory.log" | tr -s ' ' | tr '\n' ';' | cut -c1-300) ;;
     esac
     echo "| $name | $(cat "$OUT/$name.rc") | ${result:-see $OUT/$name.log} |"
 done

@@ -114,19 +114,21 @@ def boolean(text: str) -> bool:
 
 
 def add_config_flags(
-    parser: argparse.ArgumentParser, config: type, *, help: dict[str, str], types: dict[str, Callable[[str], Any]]
+    parser: argparse.ArgumentParser, config: type, *, help: dict[str, str], types: dict[str, Callable[[str], Any]],
+    choices: dict[str, tuple[str, ...]] | None = None,
 ) -> None:
     """One flag per field of the frozen dataclass `config` (`lora_rank` -> `--lora-rank`), each
     defaulting to None so that only the flags given override a preset (`config_overrides`)."""
     for field in dataclasses.fields(config):
-        flag = "--" + field.name.replace("_", "-")
+        flag, text = "--" + field.name.replace("_", "-"), help.get(field.name)
         kind = str(field.type)
         if kind == "bool":
-            parser.add_argument(flag, type=boolean, metavar="{true,false}", help=help.get(field.name))
+            parser.add_argument(flag, type=boolean, metavar="{true,false}", help=text)
         elif kind.startswith("tuple"):
-            parser.add_argument(flag, type=float, nargs=2, help=help.get(field.name))
+            parser.add_argument(flag, type=float, nargs=2, help=text)
         else:
-            parser.add_argument(flag, type=types.get(field.name, {"int": int, "float": float, "str": str}[kind]), help=help.get(field.name))
+            kind = types.get(field.name, {"int": int, "float": float, "str": str}[kind])
+            parser.add_argument(flag, type=kind, choices=(choices or {}).get(field.name), help=text)
 
 
 def config_overrides(args: argparse.Namespace, config: type) -> dict[str, Any]:

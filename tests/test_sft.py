@@ -297,3 +297,23 @@ def test_lora_sft_moves_only_the_adapters_checkpoints_them_resumes_exactly_and_m
     ids = torch.tensor([toy_setting(seed=0).tokenizer.encode("3+4=\\boxed{7}")])
     with torch.no_grad():
         torch.testing.assert_close(merged.logits(merged(ids)), adapted.logits(adapted(ids)), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--too-long", "cut"], "argument --too-long: invalid choice: 'cut'"),
+        (["--micro-batch-size", "0"], "argument --micro-batch-size: must be a positive integer, got 0"),
+        (["--gradient-checkpointing", "maybe"], "expected true or false, got 'maybe'"),
+        (["--model", "m"], "train sft needs --model and --data"),
+    ],
+)
+def test_bad_flags_are_one_line_before_any_model_is_loaded(argv, message, tmp_path, capsys):
+    from reasoning.cli import main
+
+    try:
+        code = main(["train", "sft", "--out", str(tmp_path / "run"), *argv])
+    except SystemExit as exit:
+        code = exit.code
+    err = capsys.readouterr().err
+    assert code == 2 and message in err.strip().splitlines()[-1] and "Traceback" not in err

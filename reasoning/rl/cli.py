@@ -14,8 +14,8 @@ from reasoning.flags import add_config_flags, config_overrides, input_file, non_
 _HELP = {
     "group_size": "completions per prompt (G)", "prompts_per_step": "prompts per step, over all ranks",
     "mu": "optimisation passes per batch of rollouts", "beta": "KL coefficient to the frozen reference (k3)",
-    "eps_high": "upper clip epsilon (DAPO clip-higher: 0.28)", "aggregation": "token, sequence or constant",
-    "dynamic_sampling": "groups with equal rewards: off, skip or refill", "micro_batch_size": "sequences per backward pass",
+    "eps_high": "upper clip epsilon (DAPO clip-higher: 0.28)", "aggregation": "how token losses become one number",
+    "dynamic_sampling": "groups with equal rewards: kept, skipped or refilled", "micro_batch_size": "sequences per backward pass",
     "thinking_budget": "rollouts: thinking tokens before the close is forced (0: no budget)",
     "lora_rank": "train LoRA adapters of this rank, base frozen (0: full fine-tuning)", "lora_alpha": "LoRA scale alpha / rank",
 }  # fmt: skip
@@ -33,7 +33,7 @@ _TYPES = {
 
 def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register `train grpo` and `train sft`."""
-    from reasoning.rl.config import PRESETS, GRPOConfig
+    from reasoning.rl.config import AGGREGATIONS, DTYPES, DYNAMIC_SAMPLING, PRESETS, GRPOConfig
     from reasoning.sft.cli import add_sft_parser
 
     parser = subparsers.add_parser("train", help="train a model: reinforcement learning (GRPO) or supervised fine-tuning (SFT)")
@@ -55,7 +55,10 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     start.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
     start.add_argument("--overwrite", action="store_true", help="replace the run already in --out (its metrics and checkpoints)")
     grpo.add_argument("--merge", action="store_true", help="LoRA: also write the final policy, adapters folded in, to OUT/merged")
-    add_config_flags(grpo, GRPOConfig, help=_HELP, types=_TYPES)
+    add_config_flags(
+        grpo, GRPOConfig, help=_HELP, types=_TYPES,
+        choices={"aggregation": AGGREGATIONS, "dynamic_sampling": DYNAMIC_SAMPLING, "dtype": DTYPES},
+    )  # fmt: skip
     grpo.set_defaults(func=run_train_grpo)
 
 

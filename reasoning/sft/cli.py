@@ -27,7 +27,7 @@ _TYPES = {
 
 def add_sft_parser(commands: argparse._SubParsersAction) -> None:
     """Register `train sft`."""
-    from reasoning.sft.config import PRESETS, SFTConfig
+    from reasoning.sft.config import DTYPES, PRESETS, SCHEDULES, TOO_LONG, SFTConfig
 
     sft = commands.add_parser("sft", help="supervised fine-tuning on traces or prompt/response pairs (full or LoRA); --resume")
     sft.add_argument("--task", choices=["data", "toy-addition"], default="data",
@@ -52,7 +52,7 @@ def add_sft_parser(commands: argparse._SubParsersAction) -> None:
     start.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
     start.add_argument("--overwrite", action="store_true", help="replace the run already in --out")
     sft.add_argument("--merge", action="store_true", help="LoRA: also write the model with its adapters merged to OUT/merged")
-    add_config_flags(sft, SFTConfig, help=_HELP, types=_TYPES)
+    add_config_flags(sft, SFTConfig, help=_HELP, types=_TYPES, choices={"too_long": TOO_LONG, "schedule": SCHEDULES, "dtype": DTYPES})
     sft.set_defaults(func=run_train_sft)
 
 
