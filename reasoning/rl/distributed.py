@@ -103,9 +103,14 @@ def rollout_model(model: nn.Module, world: World) -> nn.Module:
 
 
 def sync_rollout_model(model: nn.Module, copy_: nn.Module, world: World) -> None:
-    """Refresh the rollout copy with the policy's current weights (an all-gather); no-op on one process."""
+    """Refresh the rollout copy with the policy's current weights (an all-gather); no-op on one process.
+
+    Only the weights that train travel: frozen ones (the base under LoRA) are the copy's since
+    it was made, so a LoRA step gathers megabytes of adapters, not the whole model."""
     if world.distributed:
-        copy_.load_state_dict(full_model_state(model))
+        frozen = any(not parameter.requires_grad for parameter in model.parameters())
+        options = StateDictOptions(full_state_dict=True, ignore_frozen_params=frozen)
+        copy_.load_state_dict(get_model_state_dict(model, options=options), strict=not frozen)
 
 
 def frozen_copy(model: nn.Module) -> nn.Module:
