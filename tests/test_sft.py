@@ -34,6 +34,9 @@ def test_a_chat_student_learns_the_thinking_and_answer_up_to_its_end_of_turn():
     prompt, response = render(Conversation("What is 2+2?", "It is \\boxed{4}.", "2 and 2 make 4."), CHAT)
     assert prompt == CHAT.apply_chat_template([{"role": "user", "content": "What is 2+2?"}], add_generation_prompt=True)
     assert response == "<think>\n2 and 2 make 4.\n</think>\n\nIt is \\boxed{4}.<|im_end|>"
+    (example,), _ = tokenize([Conversation("What is 2+2?", "It is \\boxed{4}.", "2 and 2 make 4.")], CHAT, max_length=100)
+    assert example.response_ids[0] == CHAT.think_start_id and example.response_ids[-1] == CHAT.im_end_id
+    assert CHAT.decode(example.prompt_ids + example.response_ids) == prompt + response  # special tokens as single ids
 
 
 def test_a_non_thinking_student_gets_the_empty_think_block_in_its_prompt_and_learns_the_answer():

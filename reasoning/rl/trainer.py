@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 import torch.utils.checkpoint
@@ -81,10 +81,22 @@ def prepare(
     return Run(model, rollout, tokenizer, optimizer, config, world, reference, pad_id, rewards, base_model)
 
 
-def trainable(model: nn.Module, config: GRPOConfig | Any, world: World) -> tuple[nn.Module, nn.Module, torch.optim.Optimizer]:
+class TrainingSettings(Protocol):
+    """What `trainable` reads: fields that GRPOConfig and SFTConfig share."""
+
+    lora_rank: int
+    lora_alpha: int
+    lora_dropout: float
+    gradient_checkpointing: bool
+    lr: float
+    adam_betas: tuple[float, float]
+    weight_decay: float
+
+
+def trainable(model: nn.Module, config: TrainingSettings, world: World) -> tuple[nn.Module, nn.Module, torch.optim.Optimizer]:
     """The model to train: LoRA adapters added (config.lora_rank > 0), blocks checkpointed, and
     sharded under torchrun; its plain copy for generation and saving (the model itself on one
-    process); AdamW over what trains. `config`: a GRPOConfig or an SFTConfig (same field names)."""
+    process); AdamW over what trains."""
     if config.lora_rank:
         add_lora(model, LoraSettings(config.lora_rank, config.lora_alpha, config.lora_dropout))
     plain = distributed.rollout_model(model, world)  # copies come before wrapping and sharding
