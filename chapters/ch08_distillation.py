@@ -59,6 +59,7 @@ def real(args: argparse.Namespace) -> None:
     from reasoning.checkpoint import load_pretrained
     from reasoning.data import load_problems
     from reasoning.evaluation.benchmarks import load_benchmark
+    from reasoning.hub import base_model_name
     from reasoning.sft.run import load_examples, suite_evaluator
 
     problems = load_problems(args.dataset, question_field=args.question_field, answer_field=args.answer_field)
@@ -75,7 +76,7 @@ def real(args: argparse.Namespace) -> None:
     evaluate = suite_evaluator(tokenizer, args.bench, bench, args.out / "student", model_name=args.student, max_new_tokens=args.max_new_tokens)
     before = evaluate(student, 0)["eval_accuracy"]
     examples = load_examples(traces, tokenizer, config)
-    run = trainer.prepare(student, tokenizer, config, base_model=args.student)
+    run = trainer.prepare(student, tokenizer, config, base_model=base_model_name(args.student))
     rows = trainer.train(run, examples.train, args.out / "student", evaluate=evaluate, resume=args.resume, overwrite=not args.resume)
     print(f"{args.bench} greedy pass@1 of {args.student}: {before:.1%} before, {rows[-1]['eval_accuracy']:.1%} after distillation")
 

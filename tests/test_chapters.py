@@ -125,7 +125,8 @@ def test_ch08_distils_the_toy_teacher_into_a_student_that_does_better_on_unseen_
     assert before <= 20 and after >= before + 40
 
 
-def test_ch08_with_a_teacher_writes_traces_fine_tunes_the_student_and_evaluates_it_before_and_after(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("lora_rank", [0, 4], ids=["full", "lora"])
+def test_ch08_with_a_teacher_writes_traces_fine_tunes_the_student_and_evaluates_it_before_and_after(lora_rank, tmp_path, monkeypatch, capsys):
     import scripted
 
     chat = Qwen3Tokenizer(build_offline_tokenizer(), base=False)
@@ -138,9 +139,13 @@ def test_ch08_with_a_teacher_writes_traces_fine_tunes_the_student_and_evaluates_
     problems = tmp_path / "problems.jsonl"
     problems.write_text("".join(json.dumps({"question": f"What is 2+2? ({k})", "answer": "4"}) + "\n" for k in range(3)))
     argv = ("--teacher", teacher, "--student", student, "--dataset", problems, "--bench", "math500", "--bench-data", MATH500_FILE,
-            "--limit", "2", "--n", "2", "--max-new-tokens", "12", "--out", tmp_path / "ch08")  # fmt: skip
+            "--limit", "2", "--n", "2", "--max-new-tokens", "12", "--lora-rank", lora_rank, "--out", tmp_path / "ch08")  # fmt: skip
     printed = run_chapter("ch08_distillation.py", *argv, monkeypatch=monkeypatch, capsys=capsys)
     assert "traces: 3 kept of 6 samples (6 correct)" in printed  # two identical samples per problem: one kept
     assert re.search(rf"^math500 greedy pass@1 of {re.escape(str(student))}: 0\.0% before, 0\.0% after distillation$", printed, re.M)
     assert (tmp_path / "ch08" / "student" / "eval" / "step-000000" / "math500.jsonl").is_file()
     assert (tmp_path / "ch08" / "student" / "eval" / "step-000001" / "math500.jsonl").is_file()
+    saved = tmp_path / "ch08" / "student" / "checkpoints" / "step-000001"
+    assert (saved / ("adapter_model.safetensors" if lora_rank else "model.safetensors")).is_file()
+    if lora_rank:
+        assert json.loads((saved / "adapter_config.json").read_text())["base_model_name_or_path"] == str(student.resolve())
