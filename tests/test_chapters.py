@@ -112,11 +112,13 @@ def test_ch04b_shows_one_budget_by_hand_then_prints_the_curve(checkpoint, tmp_pa
     assert re.search(r"^decoded by the sweep: \d+ tokens; separate runs: \d+ \(\d+\.\d\dx\)$", printed, re.M)
 
 
-def test_ch08_distils_the_toy_teacher_into_a_student_that_does_better_on_unseen_sums(tmp_path, monkeypatch, capsys):
-    printed = run_chapter("ch08_distillation.py", "--out", tmp_path / "ch08", monkeypatch=monkeypatch, capsys=capsys)
+@pytest.mark.parametrize("lora", [(), ("--lora-rank", "8")], ids=["full", "lora"])
+def test_ch08_distils_the_toy_teacher_into_a_student_that_does_better_on_unseen_sums(lora, tmp_path, monkeypatch, capsys):
+    printed = run_chapter("ch08_distillation.py", "--out", tmp_path / "ch08", *lora, monkeypatch=monkeypatch, capsys=capsys)
     teacher = re.search(r"^teacher: greedy accuracy on unseen sums (\d+)%$", printed, re.M)
     traces = re.search(r"^traces: (\d+) kept of (\d+) samples \((\d+) correct, (\d+) duplicates\)$", printed, re.M)
-    student = re.search(r"^student \(full fine-tuning\): greedy accuracy on unseen sums (\d+)% before, (\d+)% after$", printed, re.M)
+    method = "LoRA rank 8" if lora else "full fine-tuning"
+    student = re.search(rf"^student \({method}\): greedy accuracy on unseen sums (\d+)% before, (\d+)% after$", printed, re.M)
     assert teacher and traces and student, printed
     kept, samples, correct, duplicates = map(int, traces.groups())
     assert samples == 4 * 88 and kept == correct - duplicates > 0
