@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import sys
 from pathlib import Path
 
 from reasoning.cli import run_command
 from reasoning.flags import non_negative_int, positive_int
 from reasoning.generation import GenerationConfig
+from reasoning.rl.metrics import read_metrics
 from reasoning.sft import distill, trainer
 from reasoning.sft.config import SFTConfig
 from reasoning.sft.data import read_conversations, tokenize
@@ -73,12 +75,14 @@ def real(args: argparse.Namespace) -> None:
 
     student, tokenizer = load_pretrained(args.student)
     config = SFTConfig.from_name("lora" if args.lora_rank else "full", **({"lora_rank": args.lora_rank} if args.lora_rank else {}))
-    evaluate = suite_evaluator(tokenizer, args.bench, bench, args.out / "student", model_name=args.student, max_new_tokens=args.max_new_tokens)
-    before = evaluate(student, 0)["eval_accuracy"]
+    evaluator = functools.partial(suite_evaluator, tokenizer, args.bench, bench, model_name=args.student, max_new_tokens=args.max_new_tokens)
+    before = evaluator(args.out / "before")(student, 0)["eval_accuracy"]
     examples = load_examples(traces, tokenizer, config)
     run = trainer.prepare(student, tokenizer, config, base_model=base_model_name(args.student))
-    rows = trainer.train(run, examples.train, args.out / "student", evaluate=evaluate, resume=args.resume, overwrite=not args.resume)
-    print(f"{args.bench} greedy pass@1 of {args.student}: {before:.1%} before, {rows[-1]['eval_accuracy']:.1%} after distillation")
+    out = args.out / "student"
+    trainer.train(run, examples.train, out, evaluate=evaluator(out), resume=args.resume, overwrite=not args.resume)
+    after = read_metrics(out / "metrics.csv")[-1]["eval_accuracy"]  # also when --resume found the run finished
+    print(f"{args.bench} greedy pass@1 of {args.student}: {before:.1%} before, {after:.1%} after distillation")
 
 
 def main() -> None:

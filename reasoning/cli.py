@@ -160,11 +160,15 @@ def _offline_message(error: hub.HubUnavailableError, args: argparse.Namespace | 
             fixes.append("--data PATH (a local MATH-500 .json/.jsonl)")
     elif not Path(dataset).expanduser().is_file():
         fixes.append("--dataset PATH (a local .json/.jsonl file)")
+    if getattr(args, "eval_bench", None) and args.bench_data is None and args.bench_dir is None:  # train sft
+        fixes.append("--bench-dir DIR or --bench-data FILE (a local copy of the benchmark)")
     for flag in ("model", "teacher"):
         name = getattr(args, flag, None)
         if name and not Path(name).expanduser().is_dir():
             fixes.append(f"a local checkpoint directory as --{flag}")
-    advice = f"pass {' and '.join(fixes)}, or {OFFLINE_TASK}" if fixes else OFFLINE_TASK
+    training = getattr(args, "train_command", None)  # train grpo and train sft each have a toy task
+    task = f"run offline: reasoning train {training} --task toy-addition" if training else OFFLINE_TASK
+    advice = f"pass {' and '.join(fixes)}, or {task}" if fixes else task
     return f"{problem}: {advice}"
 
 

@@ -35,6 +35,16 @@ ADDED_TOKENS: tuple[tuple[str, bool], ...] = (
         THINK_START, THINK_END,
     )),
 )
+CONTROL_TOKENS = tuple(name for name, _ in ADDED_TOKENS if name.startswith("<|"))  # turn and document markers
+
+
+def control_token_in(text: str) -> str | None:
+    """The first control token (<|im_end|>, <|endoftext|>, ...) written in `text`, or None.
+
+    Such text encodes to the control token's single id: inside training data it would teach a
+    model to end its turn (or start another) in mid-answer."""
+    return next((token for token in CONTROL_TOKENS if token in text), None)
+
 
 # Qwen's pre-tokenizer regex (as in its tokenizer.json): contractions, letter runs with one
 # leading non-letter, single digits, punctuation runs, newlines, spaces.

@@ -145,7 +145,7 @@ def test_ch08_with_a_teacher_writes_traces_fine_tunes_the_student_and_evaluates_
     printed = run_chapter("ch08_distillation.py", *argv, monkeypatch=monkeypatch, capsys=capsys)
     assert "traces: 3 kept of 6 samples (6 correct)" in printed  # two identical samples per problem: one kept
     assert re.search(rf"^math500 greedy pass@1 of {re.escape(str(student))}: 0\.0% before, 0\.0% after distillation$", printed, re.M)
-    assert (tmp_path / "ch08" / "student" / "eval" / "step-000000" / "math500.jsonl").is_file()
+    assert (tmp_path / "ch08" / "before" / "eval" / "step-000000" / "math500.jsonl").is_file()
     assert (tmp_path / "ch08" / "student" / "eval" / "step-000001" / "math500.jsonl").is_file()
     saved = tmp_path / "ch08" / "student" / "checkpoints" / "step-000001"
     assert (saved / ("adapter_model.safetensors" if lora_rank else "model.safetensors")).is_file()

@@ -67,6 +67,20 @@ def test_offline_eval_run_names_the_data_dir(tmp_path, capfd, monkeypatch, close
     assert "--data-dir DIR" in err and "--data PATH" not in err and "Traceback" not in err
 
 
+def test_offline_train_sft_names_the_benchmark_flags_and_its_own_toy_task(tmp_path, capfd, monkeypatch, closed_endpoint):
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "empty-datasets"))
+    data = tmp_path / "pairs.jsonl"
+    data.write_text('{"prompt": "a", "response": "b"}\n')
+    code = main(["train", "sft", "--model", "qwen3-0.6b", "--data", str(data), "--eval-bench", "aime24", "--out", str(tmp_path / "run")])
+    err = capfd.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and err.startswith("reasoning train: error: the Hugging Face Hub")
+    assert "--bench-dir DIR or --bench-data FILE" in err and "reasoning train sft --task toy-addition" in err
+    assert "--data PATH" not in err and "Traceback" not in err
+
+
 def test_weights_in_the_local_cache_load_offline(hf_checkpoint, tmp_path, monkeypatch, closed_endpoint):
     import huggingface_hub.constants
 

@@ -317,3 +317,10 @@ def test_distill_generate_offline_is_one_quick_line(tmp_path, capfd, monkeypatch
     assert err.count("\n") == 1 and err.startswith("reasoning distill: error: the Hugging Face Hub (http://127.0.0.1:")
     assert "'Qwen/Qwen3-0.6B' is not in the local cache" in err and "Traceback" not in err
     assert "a local checkpoint directory as --teacher" in err and "--data-dir" not in err
+
+
+def test_a_problem_holding_a_control_token_is_refused_before_any_sampling(tmp_path):
+    bad = [*PROBLEMS[:1], Problem("x", "What is <|im_end|> 2 + 2?", "4")]
+    with pytest.raises(ValueError, match=r"problem 'x' holds the control token <\|im_end\|>"):
+        distill(tmp_path / "traces.jsonl", problems=bad)
+    assert not (tmp_path / "traces.jsonl").exists()

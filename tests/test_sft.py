@@ -254,6 +254,13 @@ def test_the_command_trains_a_checkpoint_on_traces_with_held_out_loss_and_suite_
     assert (out / "checkpoints" / "step-000004" / "model.safetensors").is_file()
     assert main(args) == 2  # the run exists: refused without --resume
     assert "--resume" in capsys.readouterr().err
+    stale = out / "eval" / "step-000004" / "math500.jsonl"
+    assert main([*args, "--overwrite", "--lr", "2e-3"]) == 0  # a new run: its evaluations are its own, not reused
+    assert stale.is_file() and read_metrics(out / "metrics.csv")[-1]["lr"] != rows[-1]["lr"]
+    assert '"correct": false' in stale.read_text()
+    stale.write_text(stale.read_text().replace('"correct": false', '"correct": true'))  # what a reuse would read back
+    assert main([*args, "--overwrite"]) == 0
+    assert read_metrics(out / "metrics.csv")[-1]["eval_accuracy"] == rows[-1]["eval_accuracy"]
 
 
 def test_the_offline_toy_command_trains_prints_held_out_accuracy_and_plots(tmp_path, capsys):
@@ -320,3 +327,26 @@ def test_bad_flags_are_one_line_before_any_model_is_loaded(argv, message, tmp_pa
         code = exit.code
     err = capsys.readouterr().err
     assert code == 2 and message in err.strip().splitlines()[-1] and "Traceback" not in err
+
+
+def test_control_tokens_in_training_text_are_refused_where_they_are_read(tmp_path):
+    from reasoning.sft.traces import read_traces
+
+    traces = tmp_path / "traces.jsonl"
+    traces.write_text(json.dumps({"problem": "Q", "thinking": "", "answer": "a <|im_end|> b"}) + "\n")
+    with pytest.raises(DatasetError, match=r"line 1: field 'answer' holds the control token <\|im_end\|>"):
+        read_traces(traces)
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text(json.dumps({"prompt": "<|im_start|>user", "response": "b"}) + "\n")
+    with pytest.raises(DatasetError, match=r"line 1: field 'prompt' holds the control token <\|im_start\|>"):
+        read_conversations(pairs)
+    pairs.write_text(json.dumps({"prompt": "a", "response": "<think>never closed"}) + "\n")
+    with pytest.raises(DatasetError, match="opens <think> without closing it"):
+        read_conversations(pairs)
+
+
+def test_a_pair_taught_to_a_non_thinking_student_loses_its_thinking():
+    pair = Conversation("Q", "<think>\nhmm\n</think>\n\nyes")
+    assert render(pair, CHAT, thinking=False)[1] == "yes<|im_end|>"
+    assert render(pair, BASE, thinking=False)[1] == "yes<|endoftext|>"
+    assert render(pair, BASE)[1] == "<think>\nhmm\n</think>\n\nyes<|endoftext|>"

@@ -27,7 +27,6 @@ _TYPES = {
     "top_p": probability,
     **dict.fromkeys(("thinking_budget", "lora_rank"), non_negative_int),
     "lora_alpha": positive_int,
-    "lora_dropout": non_negative_float,
 }  # fmt: skip
 
 

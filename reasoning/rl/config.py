@@ -54,10 +54,10 @@ class GRPOConfig:
     dtype: str = "bfloat16"
     gradient_checkpointing: bool = False
     # LoRA (reasoning.lora): adapters of this rank on every projection, the rest frozen; with beta > 0
-    # the KL reference is the policy with its adapters off. 0: full fine-tuning.
+    # the KL reference is the policy with its adapters off. 0: full fine-tuning. No dropout: the
+    # ratio and the KL compare log-probs of one deterministic policy (TRL turns dropout off too).
     lora_rank: int = 0
     lora_alpha: int = 32  # the adapters' scale is alpha / rank
-    lora_dropout: float = 0.0
     # bookkeeping
     seed: int = 0
     checkpoint_every: int = 50  # 0: only at the end
@@ -86,11 +86,8 @@ class GRPOConfig:
             raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
         if self.beta < 0 or self.lr <= 0 or self.max_grad_norm < 0:
             raise ValueError("need beta >= 0, lr > 0 and max_grad_norm >= 0")
-        if self.lora_rank < 0 or self.lora_alpha <= 0 or not 0 <= self.lora_dropout < 1:
-            raise ValueError(
-                f"need lora_rank >= 0 (0: full fine-tuning), lora_alpha > 0 and lora_dropout in [0, 1), "
-                f"got {self.lora_rank}, {self.lora_alpha} and {self.lora_dropout}"
-            )
+        if self.lora_rank < 0 or self.lora_alpha <= 0:
+            raise ValueError(f"need lora_rank >= 0 (0: full fine-tuning) and lora_alpha > 0, got {self.lora_rank} and {self.lora_alpha}")
         object.__setattr__(self, "adam_betas", tuple(self.adam_betas))
 
     @classmethod

@@ -119,13 +119,13 @@ def frozen_copy(model: nn.Module) -> nn.Module:
 
 
 def full_model_state(model: nn.Module) -> dict[str, torch.Tensor]:
-    """The whole model's state dict on every rank (on CPU), sharded or not."""
+    """The whole model's state dict on every rank (on the model's device), sharded or not."""
     return get_model_state_dict(model, options=_FULL)
 
 
-def load_full_model_state(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
-    """Load a whole-model state dict into a sharded or plain model."""
-    set_model_state_dict(model, state, options=StateDictOptions(full_state_dict=True))
+def load_full_model_state(model: nn.Module, state: dict[str, torch.Tensor], *, strict: bool = True) -> None:
+    """Load a whole-model state dict (or, not `strict`, some of its tensors) into a sharded or plain model."""
+    set_model_state_dict(model, state, options=StateDictOptions(full_state_dict=True, strict=strict))
 
 
 def full_optimizer_state(model: nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any]:

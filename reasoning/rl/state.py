@@ -33,6 +33,7 @@ from reasoning.rl import distributed
 from reasoning.rl.distributed import World
 
 STATE_FILE = "trainer_state.json"
+EVAL_DIR = "eval"  # a run's periodic evaluations through the suite, one directory per step
 OPTIMIZER_FILE = "optimizer.safetensors"
 RNG_FILE = "rng.safetensors"
 
@@ -42,9 +43,9 @@ class RunExistsError(ValueError):
 
 
 def refuse_existing_run(out_dir: Path) -> None:
-    """Raise RunExistsError if out_dir holds another run's metrics or checkpoints."""
+    """Raise RunExistsError if out_dir holds another run's metrics, checkpoints or evaluations."""
     found = [path for path in (out_dir / "metrics.jsonl", out_dir / "samples.jsonl") if path.is_file() and path.stat().st_size]
-    found += sorted((out_dir / "checkpoints").glob("step-*"))
+    found += sorted((out_dir / "checkpoints").glob("step-*")) + sorted((out_dir / EVAL_DIR).glob("step-*"))
     if found:
         raise RunExistsError(
             f"{out_dir} already holds a training run ({found[0].relative_to(out_dir)}): "
@@ -54,11 +55,13 @@ def refuse_existing_run(out_dir: Path) -> None:
 
 def start_fresh(out_dir: Path, world: World, *, overwrite: bool = False) -> None:
     """Refuse to start a new run over another, unless `overwrite`, which deletes the old
-    checkpoints first (so a later resume can never continue them under the new metrics)."""
+    checkpoints and evaluations first (so a later resume can never continue them, nor a periodic
+    evaluation reuse their records, under the new metrics)."""
     if not overwrite:
         refuse_existing_run(out_dir)
     elif world.is_main:
-        shutil.rmtree(out_dir / "checkpoints", ignore_errors=True)
+        for name in ("checkpoints", EVAL_DIR):
+            shutil.rmtree(out_dir / name, ignore_errors=True)
     distributed.barrier(world)
 
 
@@ -86,7 +89,10 @@ def save_checkpoint(
         _save_weights(plain_model, tokenizer, target, base_model)
         tensors, groups = _flatten_optimizer(optimizer_state)
         save_file(tensors, str(target / OPTIMIZER_FILE))
-        save_file({"torch": torch.get_rng_state()}, str(target / RNG_FILE))
+    distributed.barrier(world)
+    save_file(_torch_rng(), str(target / rng_file(world.rank)))  # each rank its own streams (dropout)
+    distributed.barrier(world)
+    if world.is_main:
         state = {"step": step, "config": config, "param_groups": groups, "python_rng": _python_rng(), "numpy_rng": _numpy_rng()}
         (target / STATE_FILE).write_text(json.dumps(state, indent=1))
     distributed.barrier(world)
@@ -96,9 +102,10 @@ def save_checkpoint(
 def load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
     """Restore weights (or LoRA adapters), optimizer, and RNG states from `path` into the live objects; its state dict."""
     state = read_trainer_state(path)
-    distributed.load_full_model_state(model, _saved_weights(path, model))
+    distributed.load_full_model_state(model, _saved_weights(path, model), strict=not has_lora(model))
     distributed.load_full_optimizer_state(model, optimizer, _unflatten_optimizer(load_file(str(path / OPTIMIZER_FILE)), state["param_groups"]))
-    torch.set_rng_state(load_file(str(path / RNG_FILE))["torch"])
+    own = path / rng_file(distributed.current_world().rank)
+    _set_torch_rng(load_file(str(own if own.is_file() else path / RNG_FILE)))
     random.setstate(_as_tuple(state["python_rng"]))
     name, keys, position, has_gauss, gauss = state["numpy_rng"]
     np.random.set_state((name, np.array(keys, dtype=np.uint32), position, has_gauss, gauss))
@@ -136,18 +143,18 @@ def _save_weights(model: nn.Module, tokenizer: Any, target: Path, base_model: st
 
 
 def _saved_weights(path: Path, model: nn.Module) -> dict[str, torch.Tensor]:
-    """The whole state dict to load into `model`: the saved one, or (LoRA) the model's own with the saved adapters."""
+    """The state dict to load into `model`: the whole saved one, or (LoRA) the saved adapters alone."""
     adapter = (path / ADAPTER_FILE).is_file()
     if adapter != has_lora(model):
         held, model_has = ("a LoRA adapter", "no adapters") if adapter else ("full weights", "LoRA adapters")
         raise ValueError(f"{path} holds {held} but the model has {model_has}: resume with the LoRA settings it was saved with")
     if not adapter:
         return {name.removeprefix("model."): tensor for file in weight_files(path) for name, tensor in load_file(str(file)).items()}
-    current, saved = distributed.full_model_state(model), read_adapter(path)
-    wrong = sorted(saved.keys() ^ {name for name in current if "lora_" in name})
+    saved = read_adapter(path)
+    wrong = sorted(saved.keys() ^ {name for name, _ in model.named_parameters() if "lora_" in name})
     if wrong:
         raise ValueError(f"the adapter in {path} does not fit the model's adapters ({wrong[0]}): other LoRA settings?")
-    return {**current, **saved}
+    return saved  # the frozen weights are the model's already
 
 
 def _flatten_optimizer(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], list[dict[str, Any]]]:
@@ -165,6 +172,25 @@ def _unflatten_optimizer(tensors: dict[str, torch.Tensor], groups: list[dict[str
         if "betas" in group:
             group["betas"] = tuple(group["betas"])
     return {"state": state, "param_groups": groups}
+
+
+def rng_file(rank: int) -> Path:
+    """Rank `rank`'s torch RNG states in a checkpoint; a rank it lacks (resumed on more ranks) takes rank 0's."""
+    return Path(RNG_FILE if rank == 0 else RNG_FILE.replace(".safetensors", f".rank{rank}.safetensors"))
+
+
+def _torch_rng() -> dict[str, torch.Tensor]:
+    """The CPU generator's state, and the current CUDA device's where there is one (LoRA dropout draws there)."""
+    states = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        states["cuda"] = torch.cuda.get_rng_state()
+    return states
+
+
+def _set_torch_rng(states: dict[str, torch.Tensor]) -> None:
+    torch.set_rng_state(states["torch"])
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state(states["cuda"])
 
 
 def _python_rng() -> list[Any]:

@@ -33,7 +33,7 @@ from reasoning.data import Problem
 from reasoning.generation.api import GenerationConfig, GenerationResult, Tokenizer, generate
 from reasoning.generation.sampling import request_key
 from reasoning.logprobs import teacher_forced_logprobs
-from reasoning.lora import LoraSettings, add_lora, has_lora, lora_disabled
+from reasoning.lora import LoraSettings, add_lora, lora_disabled
 from reasoning.rl import distributed
 from reasoning.rl.config import GRPOConfig
 from reasoning.rl.distributed import World
@@ -73,8 +73,9 @@ def prepare(
     (maybe) shard and checkpoint it, build AdamW over what trains."""
     world = distributed.current_world()
     model.to(getattr(torch, config.dtype)).train()
-    adapters = config.lora_rank or has_lora(model)  # under LoRA the reference is the model with adapters off
-    reference = distributed.frozen_copy(model) if config.beta > 0 and not adapters else None
+    # Adapters added here start at zero, so the base they leave is the starting policy: the KL
+    # reference is the model with its adapters off. A model that came with adapters is copied.
+    reference = distributed.frozen_copy(model) if config.beta > 0 and not config.lora_rank else None
     model, rollout, optimizer = trainable(model, config, world)
     pad_id = getattr(tokenizer, "pad_token_id", None) or 0
     rewards = list(rewards) if rewards else default_rewards(config.correctness_weight, config.format_weight)
@@ -86,19 +87,20 @@ class TrainingSettings(Protocol):
 
     lora_rank: int
     lora_alpha: int
-    lora_dropout: float
     gradient_checkpointing: bool
     lr: float
     adam_betas: tuple[float, float]
     weight_decay: float
 
 
-def trainable(model: nn.Module, config: TrainingSettings, world: World) -> tuple[nn.Module, nn.Module, torch.optim.Optimizer]:
+def trainable(
+    model: nn.Module, config: TrainingSettings, world: World, *, lora_dropout: float = 0.0
+) -> tuple[nn.Module, nn.Module, torch.optim.Optimizer]:
     """The model to train: LoRA adapters added (config.lora_rank > 0), blocks checkpointed, and
     sharded under torchrun; its plain copy for generation and saving (the model itself on one
     process); AdamW over what trains."""
     if config.lora_rank:
-        add_lora(model, LoraSettings(config.lora_rank, config.lora_alpha, config.lora_dropout))
+        add_lora(model, LoraSettings(config.lora_rank, config.lora_alpha, lora_dropout))
     plain = distributed.rollout_model(model, world)  # copies come before wrapping and sharding
     if config.gradient_checkpointing:
         checkpoint_blocks(model)

@@ -23,8 +23,10 @@ prompt alone leaves no room for one response token is always dropped.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +38,8 @@ from reasoning.generation.api import Tokenizer
 from reasoning.generation.sampling import request_key
 from reasoning.logprobs import TokenRows
 from reasoning.prompts import math_prompt
+from reasoning.sft.traces import read_traces, split_completion
+from reasoning.vocab import control_token_in
 
 PROMPTS = ("math", "plain")
 BUCKET_BATCHES = 16  # batches sorted by length together: little padding, still well mixed
@@ -47,7 +51,7 @@ class Conversation:
 
     user: str
     reply: str
-    thinking: str | None = None  # None: whatever the reply holds; "" or text: the thinking to show
+    thinking: str | None = None  # None: the reply's own <think>...</think>, if it has one
     group: str = ""
 
 
@@ -66,8 +70,6 @@ class Example:
 
 def read_conversations(path: str | Path, *, prompt: str = "math") -> list[Conversation]:
     """The conversations of a traces file or a prompt/response file (see the module's docstring)."""
-    from reasoning.sft.traces import read_traces
-
     if prompt not in PROMPTS:
         raise ValueError(f"prompt must be one of {', '.join(PROMPTS)}, got {prompt!r}")
     path = Path(path)
@@ -99,20 +101,28 @@ def _read_pairs(path: Path) -> list[Conversation]:
             value = record.get(name)
             if not isinstance(value, str) or not value.strip():
                 raise DatasetError(f"{where}: field {name!r} must be a non-empty string, got {short_repr(value)}")
+            if token := control_token_in(record[name]):
+                raise DatasetError(f"{where}: field {name!r} holds the control token {token}, which would end or open a turn mid-text")
+        if split_completion(record["response"]) is None:
+            raise DatasetError(f"{where}: field 'response' opens <think> without closing it, or has its tags out of place")
         conversations.append(Conversation(record["prompt"], record["response"], group=record["prompt"]))
     return conversations
 
 
 def render(conversation: Conversation, tokenizer: Tokenizer, *, thinking: bool = True) -> tuple[str, str]:
     """(prompt, response) text of one conversation for the student (see the module's docstring)."""
+    shown, answer = conversation.thinking, conversation.reply
+    if shown is None:  # a reply that may hold its own thinking: taken apart as a teacher's completion is
+        parts = split_completion(answer)
+        if parts is None:
+            raise ValueError(f"a reply's <think> block is never closed, or its tags are out of place: {short_repr(answer)}")
+        shown, answer = parts
+    shown = shown if thinking else ""
     if getattr(tokenizer, "base", False):
-        shown = conversation.thinking if thinking else ""
         think = f"<think>\n{shown.strip()}\n</think>\n\n" if shown else ""
-        return conversation.user, think + conversation.reply + tokenizer.eos_token
+        return conversation.user, think + answer + tokenizer.eos_token
     user = [{"role": "user", "content": conversation.user}]
-    reply = {"role": "assistant", "content": conversation.reply}
-    if conversation.thinking is not None or not thinking:
-        reply["reasoning_content"] = conversation.thinking if thinking else ""
+    reply = {"role": "assistant", "content": answer, "reasoning_content": shown}
     prompt = tokenizer.apply_chat_template(user, add_generation_prompt=True, enable_thinking=thinking)
     whole = tokenizer.apply_chat_template(user + [reply], add_generation_prompt=False, enable_thinking=thinking)
     if not whole.startswith(prompt):
@@ -152,6 +162,15 @@ def split_held_out(examples: Sequence[Example], count: int, seed: int = 0) -> tu
         raise ValueError(f"cannot hold out {count} problems of {len(groups)}: nothing would be left to train on")
     held = set(random.Random(seed).sample(groups, count))
     return [e for e in examples if e.group not in held], [e for e in examples if e.group in held]
+
+
+def fingerprint(examples: Sequence[Example]) -> str:
+    """A short hash of the examples' tokens, in order: a resumed run must train on the same data
+    (another file, prompt format or length rule would change its batches and schedule)."""
+    digest = hashlib.sha256()
+    for example in examples:
+        digest.update(array("q", (len(example.prompt_ids), *example.prompt_ids, *example.response_ids)).tobytes())
+    return digest.hexdigest()[:16]
 
 
 def steps_per_epoch(count: int, batch_size: int) -> int:

@@ -33,6 +33,7 @@ from reasoning.rl.rewards import correctness_reward
 from reasoning.sft.data import PROMPTS
 from reasoning.sft.traces import Trace, dedup_key, split_completion
 from reasoning.tokenizer import Qwen3Tokenizer
+from reasoning.vocab import control_token_in
 
 # Qwen3's recommended sampling in thinking mode (model card): T 0.6, top-p 0.95.
 DISTILL_CONFIG = GenerationConfig(max_new_tokens=4096, temperature=0.6, top_p=0.95, n=4, seed=0)
@@ -88,6 +89,9 @@ def generate_traces(
         raise ValueError("nothing to distill: no problems (an empty dataset, or --limit 0)")
     if config.seed is None:
         raise ValueError("generate_traces needs a seed, so that a resumed run draws the samples an uninterrupted one does")
+    for problem in problems:
+        if token := control_token_in(problem.question):
+            raise ValueError(f"problem {problem.id!r} holds the control token {token}: its trace could not be trained on")
     index_of = {problem.id: index for index, problem in enumerate(problems)}
     if len(index_of) != len(problems):
         raise ValueError("problem ids must be unique: the progress file tells the problems done by id")
@@ -150,7 +154,7 @@ def distill_problem(
     counts["samples"] = len(results)
     for result in results:
         split = split_completion(result.text or "") if result.finish_reason in FINISHED else None
-        if split is None:
+        if split is None or control_token_in(result.text or ""):  # cut off, thinking never closed, or malformed
             counts["unfinished"] += 1
             continue
         thinking, answer = split
@@ -173,7 +177,7 @@ def distill_problem(
 
 def summarize(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """The run's counts: problems done, samples, correct ones, unfinished ones (cut off by the
-    budget, or thinking never closed), traces kept, duplicates dropped, problems with at least
+    budget, thinking never closed, or a control token such as <|im_start|> in the text), traces kept, duplicates dropped, problems with at least
     one trace, and the share of samples kept."""
     totals = {name: sum(record[name] for record in records) for name in COUNTS}
     return {

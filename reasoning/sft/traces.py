@@ -20,6 +20,7 @@ from typing import Any
 
 from reasoning.data import DatasetError, read_jsonl, short_repr
 from reasoning.evaluation.records import write_records
+from reasoning.vocab import control_token_in
 
 THINK_START, THINK_END = "<think>", "</think>"
 REQUIRED = ("problem", "thinking", "answer")
@@ -49,6 +50,9 @@ class Trace:
         for name in ("thinking", "answer"):
             if THINK_START in getattr(self, name) or THINK_END in getattr(self, name):
                 raise ValueError(f"field {name!r} must not contain {THINK_START} or {THINK_END} tags (store the text between them)")
+        for name in ("problem", "thinking", "answer"):
+            if token := control_token_in(getattr(self, name)):
+                raise ValueError(f"field {name!r} holds the control token {token}, which would end or open a turn mid-text")
         for name in ("problem_id", "gold", "teacher"):
             if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
                 raise ValueError(f"field {name!r} must be a string or null, got {short_repr(getattr(self, name))}")
@@ -134,7 +138,7 @@ def _to_trace(where: str, record: Any, per_problem: dict[str, int]) -> Trace:
     missing = [name for name in REQUIRED if name not in record]
     if missing:
         raise DatasetError(f"{where}: missing field {missing[0]!r} (fields: {', '.join(map(repr, record)) or 'none'})")
-    meta = record.get("meta") or {}
+    meta = {} if record.get("meta") is None else record["meta"]
     if not isinstance(meta, dict):
         raise DatasetError(f"{where}: field 'meta' must be an object, got {short_repr(meta)}")
     values = {name: _as_text(where, name, record.get(name)) for name in ("id", "problem_id", "gold")}

@@ -4,8 +4,10 @@ One step: the step's batch (length-bucketed, fixed by seed and epoch), this rank
 it in micro-batches of similar length (gradient accumulation), the summed negative
 log-likelihood of every response token divided by the batch's response tokens over all ranks
 (a token-level mean, as TRL and the book's chapter 8 take it), clipping, AdamW at the
-schedule's learning rate. Prompt and padding positions carry no loss. Log-probs come from the
-chunked LM head (`reasoning.logprobs`), so no [tokens, vocabulary] tensor is kept.
+schedule's learning rate. Prompt and padding positions carry no loss. On one process log-probs
+come from the chunked LM head (`reasoning.logprobs`), so no [tokens, vocabulary] tensor is
+kept; under torchrun FSDP needs the one-pass head, which keeps a micro-batch's logits (about
+1.2 GB per 1,024 tokens in bf16 + float32), so keep micro-batches small there.
 
 It shares GRPO's machinery (`reasoning.rl`): metrics files, checkpoints with optimizer and
 RNG (adapters only under LoRA), FSDP2 under torchrun.
@@ -31,8 +33,9 @@ from reasoning.rl.metrics import MetricsLog
 from reasoning.rl.state import resume_checkpoint, save_checkpoint, start_fresh
 from reasoning.rl.trainer import trainable
 from reasoning.sft.config import SFTConfig
-from reasoning.sft.data import Example, collate, epoch_batches, steps_per_epoch
+from reasoning.sft.data import Example, collate, epoch_batches, fingerprint, steps_per_epoch
 
+# tokens: the step's response tokens (what the loss averages over), and tokens_per_s of those.
 COLUMNS = ("step", "epoch", "loss", "lr", "grad_norm", "tokens", "sequences", "eval_loss", "eval_accuracy", "tokens_per_s", "seconds")
 # Fields a resumed run may change; any other difference is refused (the schedule depends on the rest).
 RESUMABLE_CHANGES = ("checkpoint_every", "eval_every")
@@ -59,7 +62,7 @@ def prepare(model: nn.Module, tokenizer: Tokenizer, config: SFTConfig, *, base_m
     """Cast, add LoRA adapters (rank > 0), checkpoint, (maybe) shard the model; AdamW over what trains."""
     world = distributed.current_world()
     model.to(getattr(torch, config.dtype)).train()
-    model, plain, optimizer = trainable(model, config, world)
+    model, plain, optimizer = trainable(model, config, world, lora_dropout=config.lora_dropout)
     pad_id = getattr(tokenizer, "pad_token_id", None) or 0
     return Run(model, plain, tokenizer, optimizer, config, world, pad_id, base_model)
 
@@ -105,7 +108,8 @@ def train(
         raise ValueError("--resume continues the run in the output directory and --overwrite replaces it: pass one")
     if not resume:
         start_fresh(out_dir, world, overwrite=overwrite)
-    start = _resume(run, out_dir) if resume else 0
+    settings = {**config.to_dict(), "data": fingerprint(examples)}  # what a resume must share
+    start = _resume(run, out_dir, settings) if resume else 0
     log = MetricsLog(out_dir, resume_step=start if resume else None, columns=COLUMNS) if world.is_main else None
     per_epoch, last = steps_per_epoch(len(examples), config.batch_size), total_steps(config, len(examples))
     lengths, plan, rows = [len(e) for e in examples], {}, []
@@ -126,14 +130,14 @@ def train(
         if step == last or (config.checkpoint_every and step % config.checkpoint_every == 0):
             distributed.sync_rollout_model(run.model, run.plain, world)
             save_checkpoint(
-                out_dir, step, run.model, run.plain, run.tokenizer, run.optimizer, config.to_dict(), world, base_model=run.base_model
+                out_dir, step, run.model, run.plain, run.tokenizer, run.optimizer, settings, world, base_model=run.base_model
             )
     return rows
 
 
-def _resume(run: Run, out_dir: Path) -> int:
+def _resume(run: Run, out_dir: Path, settings: dict[str, Any]) -> int:
     """Load the latest checkpoint under out_dir into the run; its step."""
-    step = resume_checkpoint(out_dir, run.model, run.optimizer, run.config.to_dict(), RESUMABLE_CHANGES)
+    step = resume_checkpoint(out_dir, run.model, run.optimizer, settings, RESUMABLE_CHANGES)
     distributed.sync_rollout_model(run.model, run.plain, run.world)
     return step
 
