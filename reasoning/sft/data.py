@@ -6,7 +6,8 @@ Two kinds of JSON Lines file train the same way (the kind is told by the first r
   project's boxed-answer math prompt (`prompt="math"`, what `reasoning eval` asks, so the
   student learns the format it is graded in) or the problem text as is (`prompt="plain"`).
 - prompt/response pairs: the user turn and the reply as written; a reply may hold its own
-  `<think>...</think>`, which the chat template splits off like Qwen3's does.
+  `<think>...</think>`, taken apart into thinking and answer as a teacher's completion is.
+Text holding a control token (`<|im_end|>`, ...) is refused: it would encode to that token.
 
 Rendering: a chat student's prompt is the user turn under its template with the generation
 prompt, and the response is the rest of the whole conversation rendered by the same template,
