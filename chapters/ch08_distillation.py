@@ -80,7 +80,7 @@ def real(args: argparse.Namespace) -> None:
     examples = load_examples(traces, tokenizer, config)
     run = trainer.prepare(student, tokenizer, config, base_model=base_model_name(args.student))
     out = args.out / "student"
-    trainer.train(run, examples.train, out, evaluate=evaluator(out), resume=args.resume, overwrite=not args.resume)
+    trainer.train(run, examples.train, out, evaluate=evaluator(out), resume=args.resume, overwrite=args.overwrite)
     after = read_metrics(out / "metrics.csv")[-1]["eval_accuracy"]  # also when --resume found the run finished
     print(f"{args.bench} greedy pass@1 of {args.student}: {before:.1%} before, {after:.1%} after distillation")
 
@@ -100,7 +100,9 @@ def main() -> None:
     parser.add_argument("--lora-rank", type=non_negative_int, default=0, help="0: full fine-tuning")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("runs/ch08"))
-    parser.add_argument("--resume", action="store_true", help="continue the student's run in --out")
+    start = parser.add_mutually_exclusive_group()
+    start.add_argument("--resume", action="store_true", help="continue the student's run in --out (the traces always resume)")
+    start.add_argument("--overwrite", action="store_true", help="replace the student's run in --out")
     args = parser.parse_args()
     if args.teacher and not args.dataset:
         raise ValueError("a teacher needs --dataset: the problems it writes traces for")

@@ -107,7 +107,7 @@ def _one_pass_logits(model: nn.Module, batch: TokenBatch) -> tuple[torch.Tensor,
     """Logits from the first completion position of any row on, their targets, and their placement."""
     start = int(batch.completion_mask.argmax(dim=1).min())
     mask = batch.attention_mask
-    hidden = model(batch.input_ids, attention_mask=None if bool(mask.all()) else mask)
+    hidden = model(batch.input_ids, attention_mask=mask)  # no padding or right padding: plain causal (sequence_layout)
     logits = model.logits(hidden[:, start:-1])
     place = lambda values: torch.cat((values.new_zeros(values.shape[0], start), values), dim=1) * batch.completion_mask
     return logits, batch.input_ids[:, start + 1 :], place
@@ -126,7 +126,7 @@ def _shared_prompt_hidden(model: nn.Module, batch: TokenBatch, inputs: _SharedPr
     rows, context_mask = inputs.group_of_row, inputs.context_mask
     # Keys and values of each prompt but its last token, once per group.
     prefix = PrefixKV.empty(len(model.layers))
-    model(inputs.context_ids, attention_mask=None if bool(context_mask.all()) else context_mask, cache=prefix)
+    model(inputs.context_ids, attention_mask=context_mask, cache=prefix)
     # Then each row from its prompt's last token on: the states that predict its completion tokens.
     known = torch.cat((context_mask.index_select(0, rows), inputs.step_mask), dim=1)
     hidden = model(inputs.step_ids, attention_mask=known, cache=prefix.extended(rows))

@@ -147,6 +147,9 @@ def test_ch08_with_a_teacher_writes_traces_fine_tunes_the_student_and_evaluates_
     assert re.search(rf"^math500 greedy pass@1 of {re.escape(str(student))}: 0\.0% before, 0\.0% after distillation$", printed, re.M)
     assert (tmp_path / "ch08" / "before" / "eval" / "step-000000" / "math500.jsonl").is_file()
     assert (tmp_path / "ch08" / "student" / "eval" / "step-000001" / "math500.jsonl").is_file()
+    with pytest.raises(SystemExit) as refused:  # the student's run exists: neither --resume nor --overwrite
+        run_chapter("ch08_distillation.py", *argv, monkeypatch=monkeypatch, capsys=capsys)
+    assert refused.value.code == 2 and "--overwrite" in capsys.readouterr().err
     saved = tmp_path / "ch08" / "student" / "checkpoints" / "step-000001"
     assert (saved / ("adapter_model.safetensors" if lora_rank else "model.safetensors")).is_file()
     if lora_rank:
