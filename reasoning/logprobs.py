@@ -4,18 +4,18 @@ One module for every caller that scores tokens it already has: GRPO's policy and
 log-probs (`teacher_forced_logprobs` on a batch of prompt + completion rows, with gradients)
 and best-of-n's confidence scorer (`completion_logprobs` of one completion, no gradients).
 
-Two ways through the LM head, the same numbers:
-- chunked (the default): the head runs in chunks over the completion tokens only
-  (`chunked_logprobs`), so no [tokens, vocab] tensor outlives a chunk: through autograd, 8
-  completions of 4,096 tokens over Qwen3's 151,936-token vocabulary would keep 20 GB of
-  float32 logits. The backward pass recomputes one chunk of logits at a time. When
-  consecutive rows share a prompt (a GRPO group), the prompt runs once and their completions
-  against its keys and values (`PrefixKV`), so its share of the forward and backward pass is
-  paid once per group, not G times; rows that share nothing (supervised examples) run in one
-  plain causal pass.
-- one pass: every row in full, the head over completion positions only, and autograd keeps
-  those logits. FSDP needs that, as its hooks expect each block's output on the gradient path
-  (a prompt's blocks are reached through their keys) and shard the head's weight.
+The LM head runs in chunks over the completion tokens only (`chunked_logprobs`), so no
+[tokens, vocab] tensor outlives a chunk: through autograd, 8 completions of 4,096 tokens over
+Qwen3's 151,936-token vocabulary would keep 20 GB of float32 logits. The backward pass
+recomputes one chunk of logits at a time.
+
+When consecutive rows share a prompt (a GRPO group), the prompt runs once and their
+completions against its keys and values (`PrefixKV`), so its share of the forward and
+backward pass is paid once per group, not G times. Rows that share nothing (supervised
+examples), and every batch under FSDP, run in one plain causal pass: FSDP's hooks expect each
+block's output on the gradient path, and a shared prompt's blocks are reached only through
+their keys and values. The head's weight is read between the root's forward and backward,
+where FSDP2 keeps the root's parameters gathered.
 """
 
 from __future__ import annotations
@@ -58,22 +58,16 @@ def teacher_forced_logprobs(
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """log p(token) [N, L - 1] under log-softmax(logits / temperature), and optionally the entropy.
 
-    share_prompts: run each group's prompt once (if any is shared) and the head in chunks (see
-    the module's docstring); off, one pass over every row (what FSDP needs). Either way the LM
-    head and the float32 work run over completions only, and prompt and padding positions hold 0.
+    share_prompts: run each group's prompt once (if any is shared); off, one pass over every
+    row (what FSDP needs; see the module's docstring). Either way the LM head runs in chunks
+    over completions only, and prompt and padding positions hold 0.
     """
-    if share_prompts:
-        inputs = _SharedPrompts.of(batch)
-        shared = len(inputs.context_ids) < batch.input_ids.shape[0]
-        hidden, targets, place = _shared_prompt_hidden(model, batch, inputs) if shared else _completion_hidden(model, batch)
-        logprobs, entropy = chunked_logprobs(hidden, model.head_weight, targets, temperature, with_entropy=with_entropy)
+    inputs = _SharedPrompts.of(batch) if share_prompts else None
+    if inputs is not None and len(inputs.context_ids) < batch.input_ids.shape[0]:
+        hidden, targets, place = _shared_prompt_hidden(model, batch, inputs)
     else:
-        logits, targets, place = _one_pass_logits(model, batch)
-        logits = logits.float() if temperature == 1.0 else logits.float() / temperature
-        logsumexp = logits.logsumexp(dim=-1)
-        logprobs = logits.gather(-1, targets[..., None]).squeeze(-1) - logsumexp
-        with torch.no_grad():
-            entropy = token_entropy(logits.detach(), logsumexp.detach()) if with_entropy else None
+        hidden, targets, place = _completion_hidden(model, batch)
+    logprobs, entropy = chunked_logprobs(hidden, model.head_weight, targets, temperature, with_entropy=with_entropy)
     return place(logprobs), None if entropy is None else place(entropy)
 
 
@@ -101,16 +95,6 @@ class TokenRows(NamedTuple):
 
 
 Placer = Callable[[torch.Tensor], torch.Tensor]  # [N, C] per-token values -> the [N, L - 1] layout
-
-
-def _one_pass_logits(model: nn.Module, batch: TokenBatch) -> tuple[torch.Tensor, torch.Tensor, Placer]:
-    """Logits from the first completion position of any row on, their targets, and their placement."""
-    start = int(batch.completion_mask.argmax(dim=1).min())
-    mask = batch.attention_mask
-    hidden = model(batch.input_ids, attention_mask=mask)  # no padding or right padding: plain causal (sequence_layout)
-    logits = model.logits(hidden[:, start:-1])
-    place = lambda values: torch.cat((values.new_zeros(values.shape[0], start), values), dim=1) * batch.completion_mask
-    return logits, batch.input_ids[:, start + 1 :], place
 
 
 def _completion_hidden(model: nn.Module, batch: TokenBatch) -> tuple[torch.Tensor, torch.Tensor, Placer]:

@@ -26,6 +26,9 @@ from reasoning.rl.trainer import grpo_step, prepare, step_problems, train, updat
 CONFIG = GRPOConfig.from_name("toy-addition", steps=2, prompts_per_step=4, group_size=4, checkpoint_every=0, eval_every=0, micro_batch_size=3, max_grad_norm=0.5)  # fmt: skip
 # GRPO's per-sequence mean with rows 1, 6 and 11 cut by the budget and masked: the normaliser counts them, on all ranks.
 MASKED = dataclasses.replace(CONFIG, aggregation="sequence", mask_truncated=True)
+# A KL term and two passes: the reference's and the old policy's no-grad passes run under FSDP too,
+# for a frozen copy and for LoRA's model with its adapters disabled.
+KL = {"full": dataclasses.replace(CONFIG, beta=0.04, mu=2), "lora": dataclasses.replace(CONFIG, beta=0.04, mu=2, lora_rank=4, lora_alpha=8)}
 
 
 def fixed_batch(task):
@@ -58,10 +61,11 @@ def worker(rank: int, port: int, out: str) -> None:
         run, stats = one_update(task, results, rewards, groups=[rank, rank + 2])  # this rank's prompts: rank::2
         state = distributed.full_model_state(run.model)
         _, masked_stats = one_update(toy_addition_task(warmup_steps=20), truncate_some(results), rewards, [rank, rank + 2], MASKED)
+        kl_stats = {name: one_update(toy_addition_task(warmup_steps=20), results, rewards, [rank, rank + 2], c)[1] for name, c in KL.items()}
         row = skipping_step(toy_addition_task(warmup_steps=20))
         if rank == 0:
             save_file({k: v.contiguous() for k, v in state.items()}, f"{out}/after_update.safetensors")
-            Path(f"{out}/stats.json").write_text(json.dumps({"plain": stats, "masked": masked_stats, "row": row}))
+            Path(f"{out}/stats.json").write_text(json.dumps({"plain": stats, "masked": masked_stats, "kl": kl_stats, "row": row}))
         task = toy_addition_task(warmup_steps=20)
         train(prepare(task.model, task.tokenizer, CONFIG), task.train, f"{out}/run", prompt_fn=task.prompt_fn)
         longer = dataclasses.replace(CONFIG, steps=4)  # resume the 2-step run to 4, and run 4 steps at once
@@ -101,6 +105,7 @@ def test_two_process_fsdp_run_completes_and_matches_a_single_process_update(tmp_
         run, single_stats = one_update(task, results, rewards, groups=[0, 1, 2, 3])
         single = run.model.state_dict()
         _, single_masked = one_update(toy_addition_task(warmup_steps=20), truncate_some(results), rewards, [0, 1, 2, 3], MASKED)
+        single_kl = {name: one_update(toy_addition_task(warmup_steps=20), results, rewards, [0, 1, 2, 3], c)[1] for name, c in KL.items()}
     finally:
         torch.set_num_threads(threads)
     sharded = load_file(str(tmp_path / "after_update.safetensors"))
@@ -115,6 +120,10 @@ def test_two_process_fsdp_run_completes_and_matches_a_single_process_update(tmp_
     for key in ("loss", "grad_norm", "entropy"):  # the gradient itself, before AdamW normalises it away
         assert sharded_stats[key] == pytest.approx(single_stats[key], rel=1e-4, abs=1e-7), key
         assert saved["masked"][key] == pytest.approx(single_masked[key], rel=1e-4, abs=1e-7), key
+    for name, stats in single_kl.items():
+        assert stats["kl"] > 0, name  # the second pass has moved away from the reference
+        for key in ("loss", "grad_norm", "kl"):
+            assert saved["kl"][name][key] == pytest.approx(stats[key], rel=1e-4, abs=1e-7), (name, key)
     row = saved["row"]
     assert (row["groups_used"], row["groups_skipped"]) == (1, 3)
     assert row["reward_mean"] == row["accuracy"] == 2 / 16

@@ -99,8 +99,9 @@ def test_gradient_checkpointing_gives_the_same_update():
     ids=["whole-batch", "micro-batch-splitting-groups", "no-prompt-shared", "forced-tokens-inside"],
 )
 def test_shared_prompts_give_the_one_pass_logprobs_and_gradients(model, rows, forced):
-    """Each group's prompt run once (PrefixKV), or rows sharing nothing in one causal pass, equals
-    one full forward of every row, values and gradients; tokens forced by thinking control (left
+    """Each group's prompt run once (PrefixKV), or rows sharing nothing in one causal pass, and
+    the plain pass FSDP takes, equal one full forward of every row through autograd, values and
+    gradients; tokens forced by thinking control (left
     out of the loss mid-completion) do not move the prompt's end."""
     results = generate_rollouts(model, None, [[1, 2, 3, 4, 5], [6], [8, 9, 10]], GenerationConfig(n=3, max_new_tokens=6, temperature=1.0, seed=5))
     cut = lambda r, n: dataclasses.replace(
@@ -111,13 +112,19 @@ def test_shared_prompts_give_the_one_pass_logprobs_and_gradients(model, rows, fo
     assert forced == bool((batch.completion_mask.sum(dim=1) < batch.attention_mask.sum(dim=1) - torch.tensor([len(r.prompt_token_ids) for r in results])[rows]).any())
     weights = torch.randn(batch.completion_mask.shape, generator=torch.Generator().manual_seed(0))
     outcomes = []
-    for share in (True, False):
+    for way in ("shared", "plain", "autograd"):
         model.zero_grad(set_to_none=True)
-        logprobs, entropy = teacher_forced_logprobs(model, batch, 0.7, with_entropy=True, share_prompts=share)
+        if way == "autograd":  # the reference: one full forward, every position's logits kept
+            logits = model.logits(model(batch.input_ids, attention_mask=batch.attention_mask)[:, :-1]).float() / 0.7
+            logprobs = logits.log_softmax(-1).gather(-1, batch.input_ids[:, 1:, None]).squeeze(-1) * batch.completion_mask
+            entropy = -(logits.softmax(-1) * logits.log_softmax(-1)).sum(-1).detach() * batch.completion_mask
+        else:
+            logprobs, entropy = teacher_forced_logprobs(model, batch, 0.7, with_entropy=True, share_prompts=way == "shared")
         (logprobs * weights).sum().backward()
         outcomes.append((logprobs.detach(), entropy, {n: p.grad.clone() for n, p in model.named_parameters()}))
-    (shared, shared_entropy, shared_grads), (full, full_entropy, full_grads) = outcomes
-    assert torch.allclose(shared, full, atol=1e-5) and torch.allclose(shared_entropy, full_entropy, atol=1e-5)
-    assert bool((shared[batch.completion_mask == 0] == 0).all())
-    for name, grad in full_grads.items():
-        assert torch.allclose(shared_grads[name], grad, atol=1e-5), name
+    *paths, (full, full_entropy, full_grads) = outcomes
+    for values, entropy, grads in paths:
+        assert torch.allclose(values, full, atol=1e-5) and torch.allclose(entropy, full_entropy, atol=1e-5)
+        assert bool((values[batch.completion_mask == 0] == 0).all())
+        for name, grad in full_grads.items():
+            assert torch.allclose(grads[name], grad, atol=1e-5), name

@@ -4,10 +4,9 @@ One step: the step's batch (length-bucketed, fixed by seed and epoch), this rank
 it in micro-batches of similar length (gradient accumulation), the summed negative
 log-likelihood of every response token divided by the batch's response tokens over all ranks
 (a token-level mean, as TRL and the book's chapter 8 take it), clipping, AdamW at the
-schedule's learning rate. Prompt and padding positions carry no loss. On one process log-probs
-come from the chunked LM head (`reasoning.logprobs`), so no [tokens, vocabulary] tensor is
-kept; under torchrun FSDP needs the one-pass head, which keeps a micro-batch's logits (about
-1.2 GB per 1,024 tokens in bf16 + float32), so keep micro-batches small there.
+schedule's learning rate. Prompt and padding positions carry no loss. Log-probs come from the
+chunked LM head (`reasoning.logprobs`), so no [tokens, vocabulary] tensor is kept, on one
+process or under torchrun.
 
 It shares GRPO's machinery (`reasoning.rl`): metrics files, checkpoints with optimizer and
 RNG (adapters only under LoRA), FSDP2 under torchrun.
