@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from reasoning.model.config import Qwen3Config
+from reasoning.model.recompute import swiglu
 
 
 def route(logits: torch.Tensor, top_k: int, normalize: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -67,7 +68,7 @@ class Experts(nn.Module):
     def _grouped(self, inputs: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
         """All experts in two grouped GEMMs; expert e takes rows ends[e-1]:ends[e] of `inputs`."""
         gate, up = F.grouped_mm(inputs, self.gate_up_proj.transpose(1, 2), offs=ends).chunk(2, dim=-1)
-        return F.grouped_mm(F.silu(gate) * up, self.down_proj.transpose(1, 2), offs=ends)
+        return F.grouped_mm(swiglu(gate, up), self.down_proj.transpose(1, 2), offs=ends)
 
     def _looped(self, inputs: torch.Tensor, counts: list[int], grad: bool) -> torch.Tensor:
         """The same with one matmul pair per active expert (differentiable everywhere)."""
@@ -82,7 +83,7 @@ class Experts(nn.Module):
             if count:
                 stop = start + count
                 gate, up = F.linear(inputs[start:stop], gate_up[expert]).chunk(2, dim=-1)
-                outputs[start:stop] = F.linear(F.silu(gate) * up, down[expert])
+                outputs[start:stop] = F.linear(swiglu(gate, up), down[expert])
                 start = stop
         return outputs
 
