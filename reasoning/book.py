@@ -56,12 +56,20 @@ def book_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise BookCheckpointError(f"{path} does not hold a state dict of tensors")
     renamed = {}
-    for name, tensor in state.items():
+    for saved, tensor in state.items():
+        name = _unwrapped(saved)
         ours = next((re.sub(pattern, target, name) for pattern, target in _RENAMES if re.fullmatch(pattern, name)), None)
         if ours is None:
-            raise BookCheckpointError(f"{path}: {name!r} is not a weight of the book's Qwen3Model")
+            raise BookCheckpointError(f"{path}: {saved!r} is not a weight of the book's Qwen3Model")
         renamed[ours] = tensor
     return renamed
+
+
+def _unwrapped(name: str) -> str:
+    """A name without the prefixes a wrapped model adds when saved: torch.compile's `_orig_mod.`, DDP's `module.`."""
+    while (inner := name.removeprefix("_orig_mod.").removeprefix("module.")) != name:
+        name = inner
+    return name
 
 
 def book_config(state: dict[str, torch.Tensor], preset: str = "0.6B") -> Qwen3Config:

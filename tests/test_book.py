@@ -44,6 +44,18 @@ def test_a_book_checkpoint_gives_the_books_logits(saved):
     assert (ours.config.num_layers, ours.config.num_heads, ours.config.num_kv_heads, ours.config.tie_word_embeddings) == (2, 4, 2, False)
 
 
+def test_a_compiled_or_ddp_wrapped_models_names_load_the_same(saved, tmp_path):
+    """torch.compile saves `_orig_mod.` names and DDP `module.` ones; chapter 6 saves with its optimizer."""
+    model, _ = saved
+    path = tmp_path / "wrapped.pth"
+    state = {f"module._orig_mod.{name}": tensor for name, tensor in model.state_dict().items()}
+    torch.save({"model_state_dict": state, "optimizer_state_dict": {}}, path)
+    ours = load_book_checkpoint(path, preset="0.6B")
+    ids = torch.arange(9)[None]
+    with torch.no_grad():
+        torch.testing.assert_close(ours.logits(ours(ids)), book_logits(model, ids), atol=1e-4, rtol=1e-4)
+
+
 def test_convert_writes_a_hugging_face_checkpoint_with_the_same_logits(saved, tmp_path, capsys):
     model, path = saved
     assert main(["convert", str(path), str(tmp_path / "hf"), "--kind", "base"]) == 0
