@@ -13,6 +13,7 @@ a model built on the meta device, so loading never holds a second full copy of t
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -232,13 +233,16 @@ def _set_tensor(model: nn.Module, name: str, tensor: torch.Tensor) -> None:
 
 
 def save_pretrained(
-    model: Qwen3Model, tokenizer: Qwen3Tokenizer | None, out_dir: str | Path, *, max_shard_bytes: int = DEFAULT_SHARD_BYTES
-) -> Path:
+    model: Qwen3Model, tokenizer: Qwen3Tokenizer | None, out_dir: str | Path, *, max_shard_bytes: int = DEFAULT_SHARD_BYTES,
+    finish: Callable[[str, torch.Tensor], torch.Tensor] | None = None,
+) -> Path:  # fmt: skip
     """Write `model` (and `tokenizer`) in the Hugging Face layout to `out_dir`.
 
     `transformers.AutoModelForCausalLM.from_pretrained(out_dir)` loads the result unchanged,
     as do vLLM and `load_pretrained`. Weights larger than `max_shard_bytes` are split into
-    shards with an index, as the hub does.
+    shards with an index, as the hub does. `finish(name, tensor)` (name without the hub's
+    "model." prefix), when given, makes each tensor what is written, as its shard is written
+    (how `reasoning.lora.save_merged` folds adapters in without a copy of the model).
     """
     if is_quantized(model):
         raise ValueError("cannot save an int8-quantized model: the Hugging Face layout has no int8 weights; save it before quantizing")
@@ -247,13 +251,13 @@ def save_pretrained(
     state = _hub_state(model)
     shards = _split_into_shards(state, max_shard_bytes)
     if len(shards) == 1:
-        save_file(_to_cpu(shards[0]), str(out / SINGLE_FILE), metadata={"format": "pt"})
+        save_file(_to_cpu(shards[0], finish), str(out / SINGLE_FILE), metadata={"format": "pt"})
         (out / INDEX_FILE).unlink(missing_ok=True)
     else:
         weight_map = {}
         for number, shard in enumerate(shards, start=1):
             file = f"model-{number:05d}-of-{len(shards):05d}.safetensors"
-            save_file(_to_cpu(shard), str(out / file), metadata={"format": "pt"})
+            save_file(_to_cpu(shard, finish), str(out / file), metadata={"format": "pt"})
             weight_map.update(dict.fromkeys(shard, file))
         total = sum(t.numel() * t.element_size() for t in state.values())
         index = {"metadata": {"total_size": total}, "weight_map": weight_map}
@@ -281,5 +285,7 @@ def _split_into_shards(state: dict[str, torch.Tensor], max_bytes: int) -> list[d
     return shards
 
 
-def _to_cpu(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {name: tensor.detach().to("cpu").contiguous() for name, tensor in tensors.items()}
+def _to_cpu(tensors: dict[str, torch.Tensor], finish: Callable[[str, torch.Tensor], torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+    """The tensors on the CPU, each through `finish` first (by its name without "model."), one at a time."""
+    finish = finish or (lambda name, tensor: tensor)
+    return {name: finish(name.removeprefix(HF_PREFIX), tensor.detach()).detach().to("cpu").contiguous() for name, tensor in tensors.items()}

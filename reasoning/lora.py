@@ -14,7 +14,6 @@ Needs the `peft` package (`pip install 'reasoning[lora]'`).
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -136,12 +135,9 @@ def _model_name(saved: str) -> str:
 
 def merge_lora(model: nn.Module) -> nn.Module:
     """Fold the adapters into the weights and remove them: a plain model again, in place."""
-    peft = _peft()
-    for name, module in list(model.named_modules()):
-        if isinstance(module, peft.tuners.lora.LoraLayer):
-            module.merge()
-            parent, _, child = name.rpartition(".")
-            setattr(model.get_submodule(parent), child, module.get_base_layer())
+    for name, layer in _lora_layers(model).items():
+        layer.merge()
+        _replace(model, name, layer.get_base_layer())
     for parameter in model.parameters():
         parameter.requires_grad_(True)
     del model.lora_config
@@ -149,17 +145,45 @@ def merge_lora(model: nn.Module) -> nn.Module:
 
 
 def save_merged(model: nn.Module, tokenizer: Qwen3Tokenizer | None, out_dir: str | Path) -> Path:
-    """Write `model` with its adapters folded in as a plain Hugging Face checkpoint (`save_pretrained`),
-    merging a copy so the live model keeps its adapters exactly (merge then unmerge would round)."""
+    """Write `model` with its adapters folded in as a plain Hugging Face checkpoint (`save_pretrained`).
+
+    Each adapted weight is merged as its shard is written (weight + its adapter's delta, as
+    `merge_lora` computes it), so no copy of the model is made (on a GPU, one tensor at a time)
+    and the live model keeps its adapters exactly (merge then unmerge would round).
+    """
     if not has_lora(model):
         raise ValueError("the model has no LoRA adapters to merge (add_lora first)")
-    return save_pretrained(merge_lora(copy.deepcopy(model)), tokenizer, out_dir)
+    layers = _lora_layers(model)
+
+    @torch.no_grad()
+    def merged(name: str, weight: torch.Tensor) -> torch.Tensor:
+        layer = layers.get(name.removesuffix(".weight"))
+        return weight if layer is None else weight + layer.get_delta_weight(_ADAPTER)
+
+    try:  # the base layers in the adapters' places, so the model is saved under the plain names
+        for name, layer in layers.items():
+            _replace(model, name, layer.get_base_layer())
+        return save_pretrained(model, tokenizer, out_dir, finish=merged)
+    finally:
+        for name, layer in layers.items():
+            _replace(model, name, layer)
+
+
+def _lora_layers(model: nn.Module) -> dict[str, nn.Module]:
+    """The model's PEFT LoRA layers by module name."""
+    lora_layer = _peft().tuners.lora.LoraLayer
+    return {name: module for name, module in model.named_modules() if isinstance(module, lora_layer)}
+
+
+def _replace(model: nn.Module, name: str, module: nn.Module) -> None:
+    parent, _, child = name.rpartition(".")
+    setattr(model.get_submodule(parent), child, module)
 
 
 @contextmanager
 def lora_disabled(model: nn.Module) -> Iterator[nn.Module]:
     """The base model, adapters off, for the duration (no second copy of the weights)."""
-    layers = [m for m in model.modules() if isinstance(m, _peft().tuners.lora.LoraLayer)]
+    layers = _lora_layers(model).values()
     for layer in layers:
         layer.enable_adapters(False)
     try:

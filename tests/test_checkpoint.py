@@ -49,6 +49,21 @@ def test_save_pretrained_shards_large_models(hf_checkpoint, tmp_path):
     assert torch.equal(logits(load_model(saved), ids), logits(ours, ids))
 
 
+def test_finish_changes_what_each_shard_writes_and_not_the_model(hf_checkpoint, tmp_path):
+    """`finish` (how save_merged folds adapters in) sees each tensor by its name, in every shard."""
+    _, directory = hf_checkpoint(tied=True)
+    ours = load_model(directory)
+    before = {name: tensor.clone() for name, tensor in ours.state_dict().items()}
+    changed = {"layers.0.self_attn.q_proj.weight", "layers.1.mlp.down_proj.weight", "norm.weight"}
+    finish = lambda name, tensor: tensor * 2 if name in changed else tensor
+    saved = save_pretrained(ours, None, tmp_path / "sharded", max_shard_bytes=60_000, finish=finish)
+    assert len(set(json.loads((saved / "model.safetensors.index.json").read_text())["weight_map"].values())) > 1
+    written = load_model(saved).state_dict()
+    for name, tensor in before.items():
+        assert torch.equal(written[name], tensor * 2 if name in changed else tensor), name
+        assert torch.equal(ours.state_dict()[name], tensor), name
+
+
 def test_load_converts_dtype_and_keeps_no_meta_tensors(hf_checkpoint):
     _, directory = hf_checkpoint(tied=True)
     model = load_model(directory, dtype=torch.bfloat16)

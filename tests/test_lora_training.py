@@ -16,7 +16,7 @@ from reasoning.checkpoint import load_pretrained
 from reasoning.cli import main
 from reasoning.generation import GenerationConfig
 from reasoning.logprobs import teacher_forced_logprobs
-from reasoning.lora import has_lora, load_lora, save_merged
+from reasoning.lora import has_lora, load_lora, merge_lora, save_merged
 from reasoning.rl import trainer
 from reasoning.rl.config import GRPOConfig
 from reasoning.rl.losses import group_advantages
@@ -141,6 +141,12 @@ def test_save_merged_writes_a_full_checkpoint_with_the_lora_models_logits(tmp_pa
     merged, _ = load_pretrained(save_merged(run.model, task.tokenizer, tmp_path / "merged"), device="cpu", dtype=torch.float32)
     torch.testing.assert_close(logits(merged), adapted, rtol=1e-5, atol=1e-5)
     assert has_lora(run.model) and torch.equal(logits(run.model), adapted)  # the live model is untouched
+    # Merged as written, weight by weight: the same bits as PEFT's merge of a copy.
+    written = load_file(str(tmp_path / "merged" / "model.safetensors"))
+    folded = merge_lora(copy.deepcopy(run.model)).state_dict()
+    assert {name.removeprefix("model.") for name in written} == set(folded)
+    for name, tensor in written.items():
+        assert torch.equal(tensor, folded[name.removeprefix("model.")]), name
 
 
 def test_cli_merge_writes_the_merged_policy_and_refuses_without_lora(tmp_path, capsys, monkeypatch):
