@@ -215,8 +215,8 @@ class _ChunkedLogprobs(torch.autograd.Function):
                     grad_weight = chunk_grad.float()
                 else:
                     grad_weight += chunk_grad
-        if grad_weight is not None:
-            grad_weight = grad_weight.to(weight.dtype)
+        if ctx.needs_input_grad[1]:  # zeros when there is no token: every FSDP rank reduces the same gradients
+            grad_weight = torch.zeros_like(weight) if grad_weight is None else grad_weight.to(weight.dtype)
         return grad_hidden, grad_weight, None, None, None, None
 
 

@@ -158,7 +158,7 @@ def save_merged(model: nn.Module, tokenizer: Qwen3Tokenizer | None, out_dir: str
     @torch.no_grad()
     def merged(name: str, weight: torch.Tensor) -> torch.Tensor:
         layer = layers.get(name.removesuffix(".weight"))
-        return weight if layer is None else weight + layer.get_delta_weight(_ADAPTER)
+        return weight if layer is None else (weight + layer.get_delta_weight(_ADAPTER)).to(weight.dtype)  # as PEFT's in-place add
 
     try:  # the base layers in the adapters' places, so the model is saved under the plain names
         for name, layer in layers.items():

@@ -81,6 +81,19 @@ def test_load_merge_and_disable(base, tmp_path):
     torch.testing.assert_close(logits(base), adapted, atol=1e-5, rtol=1e-5)
 
 
+def test_save_merged_keeps_the_base_dtype_with_float32_adapters(base, tmp_path):
+    from safetensors.torch import load_file
+
+    from reasoning.lora import save_merged
+
+    trained_adapters(base.to(torch.bfloat16))
+    for name, parameter in base.named_parameters():
+        if "lora_" in name:
+            parameter.data = parameter.data.float()  # adapters kept in float32 over a bf16 model
+    written = load_file(str(save_merged(base, None, tmp_path / "merged") / "model.safetensors"))
+    assert {tensor.dtype for tensor in written.values()} == {torch.bfloat16}
+
+
 def test_bad_settings_and_directories_are_refused(base, tmp_path):
     with pytest.raises(ValueError, match="targets"):
         LoraSettings(targets=("attn",))

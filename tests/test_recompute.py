@@ -74,8 +74,42 @@ def test_backward_keeps_less_than_plain_autograd(name):
     assert kept_bytes(plain, *args) >= activation * (2 if name == "rms_norm" else 3)
 
 
-def test_without_gradients_the_plain_operations_run():
+def test_without_gradients_the_plain_operations_run(monkeypatch):
+    from reasoning.model import recompute
+
+    def refuse(*args):
+        raise AssertionError("the autograd function ran without gradients")
+
+    monkeypatch.setattr(recompute._RMSNorm, "apply", refuse)
+    monkeypatch.setattr(recompute._SwiGLU, "apply", refuse)
     x, weight = inputs(torch.bfloat16, (3, 64), (64,))
     with torch.no_grad():
-        assert rms_norm(x, weight, 1e-6).grad_fn is None
         assert torch.equal(rms_norm(x, weight, 1e-6), plain_rms_norm(x, weight, 1e-6))
+        assert torch.equal(swiglu(x, x), plain_swiglu(x, x))
+    with torch.inference_mode():
+        assert torch.equal(rms_norm(x, weight, 1e-6), plain_rms_norm(x, weight, 1e-6))
+
+
+@pytest.mark.parametrize(("x_dtype", "weight_dtype"), [(torch.bfloat16, torch.float32), (torch.float32, torch.bfloat16)])
+@pytest.mark.parametrize("trains", ["both", "weight", "input"])
+def test_rms_norm_with_mixed_dtypes_and_either_input_frozen(x_dtype, weight_dtype, trains):
+    (x,), (weight,) = inputs(x_dtype, (4, 7, 256)), inputs(weight_dtype, (256,))
+    x.requires_grad_(trains != "weight")
+    weight.requires_grad_(trains != "input")
+    out = rms_norm(x, weight, 1e-6)
+    assert torch.equal(out, plain_rms_norm(x, weight, 1e-6))
+    upstream = torch.randn(out.shape, generator=torch.Generator().manual_seed(1)).to(out.dtype)
+    tensors = [t for t in (x, weight) if t.requires_grad]
+    grads = torch.autograd.grad(out, tensors, upstream)
+    exact = [t.detach().double().requires_grad_(t.requires_grad) for t in (x, weight)]
+    expected = torch.autograd.grad(plain_rms_norm(exact[0], exact[1], 1e-6), [t for t in exact if t.requires_grad], upstream.double())
+    for grad, reference, tensor in zip(grads, expected, tensors, strict=True):
+        assert grad.dtype == tensor.dtype
+        assert torch.allclose(grad.double(), reference, rtol=2e-2, atol=2e-2 * reference.abs().max())
+
+
+def test_second_derivatives_are_refused_not_wrong():
+    x, weight = inputs(torch.float32, (3, 64), (64,))
+    (grad,) = torch.autograd.grad(rms_norm(x, weight, 1e-6).square().sum(), x, create_graph=True)
+    with pytest.raises(RuntimeError, match="once_differentiable|does not require grad|twice"):
+        grad.sum().backward()

@@ -40,6 +40,15 @@ def test_chunked_logprobs_keep_the_weights_dtype():
     assert bool((logprobs <= 0).all())
 
 
+def test_no_tokens_give_the_head_a_zero_gradient_not_none():
+    """Under FSDP every rank must reduce the same gradients, one with an empty micro-batch too."""
+    hidden = torch.randn(0, 8, requires_grad=True)
+    weight = torch.randn(20, 8, requires_grad=True)
+    logprobs, _ = chunked_logprobs(hidden, weight, torch.zeros(0, dtype=torch.long))
+    logprobs.sum().backward()
+    assert weight.grad is not None and torch.equal(weight.grad, torch.zeros_like(weight))
+
+
 def vocabulary_logits() -> torch.Tensor:
     """Rows over Qwen3's 151,936 tokens: flat ones, and peaked ones (a few tokens +10 to +30) over a long tail."""
     generator = torch.Generator().manual_seed(0)
