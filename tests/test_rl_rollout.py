@@ -128,3 +128,21 @@ def test_shared_prompts_give_the_one_pass_logprobs_and_gradients(model, rows, fo
         assert bool((values[batch.completion_mask == 0] == 0).all())
         for name, grad in full_grads.items():
             assert torch.allclose(grads[name], grad, atol=1e-5), name
+
+
+@pytest.mark.parametrize("share", [True, False], ids=["shared-prompts", "plain-pass-as-under-fsdp"])
+def test_no_vocabulary_wide_activation_is_kept_for_backward(model, share):
+    """Either way through the head, autograd keeps hidden states, not [tokens, vocab] logits."""
+    results = generate_rollouts(model, None, [[1, 2, 3], [4, 5]], GenerationConfig(n=2, max_new_tokens=6, temperature=1.0, seed=3))
+    batch = pack(results, pad_id=0)
+    parameters = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    widths = []
+
+    def pack_hook(tensor):
+        if tensor.untyped_storage().data_ptr() not in parameters:
+            widths.append(tensor.shape[-1] if tensor.dim() else 0)
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack_hook, lambda tensor: tensor):
+        teacher_forced_logprobs(model, batch, 1.0, share_prompts=share)
+    assert widths and TINY.vocab_size not in widths
