@@ -21,7 +21,7 @@ from reasoning.cli import run_command
 from reasoning.evaluation.benchmarks import BENCHMARKS, load_benchmarks, parse_benchmarks
 from reasoning.evaluation.metrics import pass_at_k
 from reasoning.evaluation.protocols import PROTOCOLS, SCORING, get_protocol
-from reasoning.evaluation.suite_model import evaluate_suite
+from reasoning.evaluation.run import evaluate
 from reasoning.evaluation.summary import format_summaries
 from reasoning.flags import positive_int
 
@@ -41,17 +41,17 @@ def main() -> None:
     parser.add_argument("--resume", action="store_true")
     args = parser.parse_args()
 
-    suite = load_benchmarks(parse_benchmarks(args.bench), data_dir=args.data_dir, limit=args.limit)
-    for name, problems in suite.items():
-        print(f"{name}: {len(problems)} problems; the first: {problems[0].question[:60]!r}..., gold {problems[0].answer!r}")
+    tasks = load_benchmarks(parse_benchmarks(args.bench), data_dir=args.data_dir, limit=args.limit)
+    for task in tasks:
+        first = task.problems[0]
+        print(f"{task.name}: {len(task.problems)} problems; the first: {first.question[:60]!r}..., gold {first.answer!r}")
     print("pass@k from n = 4 samples of which 1 is correct:", ", ".join(f"pass@{k} = {pass_at_k(4, 1, k):.2f}" for k in (1, 2, 4)))
     print(f"benchmarks: {', '.join(f'{b.name} ({b.kind})' for b in BENCHMARKS.values())}\n")
 
     protocol = get_protocol(args.protocol).with_overrides(n=args.n, max_new_tokens=args.max_new_tokens)
     model, tokenizer = load_pretrained(args.model)
-    kind = "base" if tokenizer.base else "reasoning"
-    summaries = evaluate_suite(
-        model, tokenizer, suite, protocol, args.out, model_name=args.model, kind=kind, scoring=args.scoring,
+    summaries = evaluate(
+        model, tokenizer, tasks, args.out, model_name=args.model, protocol=protocol, scoring=args.scoring,
         batch_size=args.batch_size, resume=args.resume,
     )  # fmt: skip
     print(format_summaries(summaries))

@@ -3,8 +3,8 @@
 Show one problem answered greedily, with the chain-of-thought suffix, and by self-consistency
 (its samples' answers and the vote), then evaluate each method on the first --limit MATH-500
 problems and print the comparison: accuracy against the tokens each method spends. Every run
-is resumable (results/ch04-*.jsonl); the same runs are `reasoning eval math500 --strategy ...`
-and the table is `reasoning eval compare`.
+is resumable (results/ch04-*/); the same runs are `reasoning eval run --bench math500
+--strategy ...` and the table is `reasoning eval compare`.
 
     python chapters/ch04_inference_scaling.py --model qwen3-0.6b-base --limit 50 --n 8
     python chapters/ch04_inference_scaling.py --model qwen3-0.6b-base --data ../shared/data/math500_test.json --plot ch04.png
@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 from reasoning.checkpoint import load_pretrained
 from reasoning.cli import run_command
-from reasoning.data import load_math500
-from reasoning.evaluation.math500 import evaluate_strategies
-from reasoning.evaluation.report import comparison
-from reasoning.evaluation.strategies import SAMPLING, BestOfN, ChainOfThought, Greedy, Sample, SelfConsistency
+from reasoning.evaluation.benchmarks import load_benchmark
+from reasoning.evaluation.compare import comparison
+from reasoning.evaluation.protocols import Protocol, get_protocol
+from reasoning.evaluation.run import evaluate
+from reasoning.evaluation.strategies import BestOfN, Independent, SelfConsistency
 from reasoning.flags import positive_int
 from reasoning.generation import GenerationConfig, generate
 from reasoning.prompts import build_prompt
@@ -41,34 +41,40 @@ def main() -> None:
     parser.add_argument("--resume", action="store_true")
     args = parser.parse_args()
 
-    problems = load_math500(args.data, limit=args.limit)
+    task = load_benchmark("math500", data=args.data, limit=args.limit)
     model, tokenizer = load_pretrained(args.model)
     kind = "base" if tokenizer.base else "reasoning"
     chat = tokenizer.apply_chat_template  # the checkpoint's own chat template, if it ships one
-    greedy = GenerationConfig(max_new_tokens=args.max_new_tokens, max_batch_size=args.batch_size)
-    sampled = GenerationConfig(max_new_tokens=args.max_new_tokens, max_batch_size=args.batch_size, seed=0, **SAMPLING)
+    greedy = get_protocol("greedy").with_overrides(max_new_tokens=args.max_new_tokens)
+    sampled = Protocol("sample", temperature=0.8, top_p=0.9, max_new_tokens=args.max_new_tokens)  # the book's sampling
 
-    example = problems[0]
+    example = task.problems[0]
     print(f"problem: {example.question}\ngold answer: {example.answer}\n")
     for cot in (False, True):
         [result] = generate(model, tokenizer, build_prompt(example.question, kind=kind, cot=cot, chat=chat), max_new_tokens=args.max_new_tokens)
         print(f"--- greedy{' + chain of thought' if cot else ''} ({result.num_tokens} tokens)\n{result.text}\n")
-    [run] = self_consistency(model, tokenizer, [build_prompt(example.question, kind=kind, chat=chat)], replace(sampled, n=args.n))
+    config = GenerationConfig(max_new_tokens=args.max_new_tokens, temperature=0.8, top_p=0.9, n=args.n, seed=0)
+    [run] = self_consistency(model, tokenizer, [build_prompt(example.question, kind=kind, chat=chat)], config)
     print(f"--- self-consistency, {args.n} samples: answers {list(run.answers)}")
     print(f"votes {[(g.answer, g.count) for g in run.vote.groups]} -> {run.answer!r} ({run.tokens} tokens)\n")
 
-    methods = [
-        (Greedy(), greedy),
-        (ChainOfThought(), greedy),
-        (Sample(), sampled),
-        (SelfConsistency(n=args.n), sampled),
-        (BestOfN(n=args.n, scorer="logprob"), sampled),
-    ]
-    outputs = evaluate_strategies(
-        model, tokenizer, problems, methods, "results", model_name=args.model, kind=kind, prefix="ch04", resume=args.resume
-    )  # fmt: skip
+    several = sampled.with_overrides(n=args.n)
+    methods = {  # run directory: strategy, protocol, chain-of-thought suffix
+        "greedy": (Independent(), greedy, False),
+        "cot": (Independent(), greedy, True),
+        "sample": (Independent(), sampled, False),
+        "self-consistency": (SelfConsistency(), several, False),
+        "best-of-n": (BestOfN(scorer="logprob"), several, False),
+    }
+    outputs = []
+    for name, (strategy, protocol, cot) in methods.items():
+        outputs.append(Path("results") / f"ch04-{name}")
+        print(f"evaluating {name} -> {outputs[-1]}")
+        evaluate(
+            model, tokenizer, [task], outputs[-1], model_name=args.model, protocol=protocol, strategy=strategy, cot=cot,
+            batch_size=args.batch_size, resume=args.resume,
+        )  # fmt: skip
     print("\n" + comparison(outputs, args.plot))
-
 
 OFFLINE = (
     "pass --data PATH (a local MATH-500 .json/.jsonl) and a local checkpoint directory as --model, "

@@ -41,9 +41,9 @@ def main() -> None:
     args = parser.parse_args()
 
     names, budgets = parse_benchmarks(args.bench), sorted(int(b) for b in args.budgets.split(","))
-    suite = load_benchmarks(names, data_dir=args.data_dir, limit=args.limit)
+    tasks = load_benchmarks(names, data_dir=args.data_dir, limit=args.limit)
     model, tokenizer = load_pretrained(args.model)
-    question = suite[names[0]][0].question
+    question = tasks[0].problems[0].question
     prompt = tokenizer.apply_chat_template([{"role": "user", "content": question}], add_generation_prompt=True)
     [result] = generate(model, tokenizer, [prompt], max_new_tokens=budgets[0] + 256, thinking_budget=budgets[0], answer_budget=256)
     forced = tokenizer.decode([t for t, was_forced in zip(result.token_ids, result.forced) if was_forced])
@@ -53,7 +53,7 @@ def main() -> None:
 
     protocol = get_protocol("qwen3").with_overrides(n=args.n, max_new_tokens=budgets[-1] + 64 + args.answer_budget)
     evaluate_budgets(
-        model, tokenizer, suite, protocol, budgets, args.out, model_name=args.model, kind="reasoning",
+        model, tokenizer, tasks, protocol, budgets, args.out, model_name=args.model, kind="reasoning",
         answer_budget=args.answer_budget, batch_size=args.batch_size, resume=args.resume,
     )  # fmt: skip
     print(report_budget_curves(args.out, names, plot=args.plot))

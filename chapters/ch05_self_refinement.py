@@ -3,7 +3,7 @@
 Refine one problem and show every round (the critique, the revision, its score, whether it
 improved), then evaluate greedy decoding against self-refinement with each scorer on the
 first --limit MATH-500 problems and print the comparison. The same runs are
-`reasoning eval math500 --strategy self-refine --rounds K --scorer ...`.
+`reasoning eval run --bench math500 --strategy self-refine --rounds K --scorer ...`.
 
     python chapters/ch05_self_refinement.py --model qwen3-0.6b-base --limit 50 --rounds 2
 """
@@ -16,10 +16,11 @@ from pathlib import Path
 
 from reasoning.checkpoint import load_pretrained
 from reasoning.cli import run_command
-from reasoning.data import load_math500
-from reasoning.evaluation.math500 import evaluate_strategies
-from reasoning.evaluation.report import comparison
-from reasoning.evaluation.strategies import SCORERS, Greedy, SelfRefine
+from reasoning.evaluation.benchmarks import load_benchmark
+from reasoning.evaluation.compare import comparison
+from reasoning.evaluation.protocols import get_protocol
+from reasoning.evaluation.run import evaluate
+from reasoning.evaluation.strategies import SCORERS, Independent, SelfRefine
 from reasoning.flags import non_negative_int, positive_int
 from reasoning.generation import GenerationConfig
 from reasoning.prompts import build_prompt
@@ -39,12 +40,12 @@ def main() -> None:
     parser.add_argument("--resume", action="store_true")
     args = parser.parse_args()
 
-    problems = load_math500(args.data, limit=args.limit)
+    task = load_benchmark("math500", data=args.data, limit=args.limit)
     model, tokenizer = load_pretrained(args.model)
     kind = "base" if tokenizer.base else "reasoning"
     config = GenerationConfig(max_new_tokens=args.max_new_tokens, max_batch_size=args.batch_size)
 
-    example = problems[0]
+    example = task.problems[0]
     scorer = make_scorer(args.scorers[0], model, tokenizer, kind=kind, config=config)
     prompt = build_prompt(example.question, kind=kind, chat=tokenizer.apply_chat_template)
     [state] = self_refine(model, tokenizer, [example.question], [prompt], scorer=scorer, config=config, rounds=args.rounds, kind=kind)
@@ -54,13 +55,17 @@ def main() -> None:
         verdict = "improved" if round_.improved else "no better: stop"
         print(f"--- round {number} critique\n{round_.critique}\n--- revision (score {round_.score:.3f}, {verdict})\n{round_.revision}\n")
 
-    strategies = [Greedy()] + [SelfRefine(rounds=args.rounds, scorer=name) for name in args.scorers]
-    methods = [(strategy, config) for strategy in strategies]
-    outputs = evaluate_strategies(
-        model, tokenizer, problems, methods, "results", model_name=args.model, kind=kind, prefix="ch05", resume=args.resume
-    )  # fmt: skip
+    greedy = get_protocol("greedy").with_overrides(max_new_tokens=args.max_new_tokens)
+    strategies = {"greedy": Independent(), **{f"refine-{name}": SelfRefine(rounds=args.rounds, scorer=name) for name in args.scorers}}
+    outputs = []
+    for name, strategy in strategies.items():
+        outputs.append(Path("results") / f"ch05-{name}")
+        print(f"evaluating {strategy.label} -> {outputs[-1]}")
+        evaluate(
+            model, tokenizer, [task], outputs[-1], model_name=args.model, protocol=greedy, strategy=strategy,
+            batch_size=args.batch_size, resume=args.resume,
+        )  # fmt: skip
     print("\n" + comparison(outputs, args.plot))
-
 
 OFFLINE = (
     "pass --data PATH (a local MATH-500 .json/.jsonl) and a local checkpoint directory as --model, "

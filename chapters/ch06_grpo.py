@@ -20,17 +20,19 @@ import torch
 
 from reasoning.cli import run_command
 from reasoning.data import Problem
+from reasoning.evaluation.tasks import Task
 from reasoning.rl.config import GRPOConfig
+from reasoning.rl.launch import load_setting, train_setting
 from reasoning.rl.losses import group_advantages, grpo_loss, token_weights
 from reasoning.rl.rewards import default_rewards, score
-from reasoning.rl.run import build_task, train_task
+from reasoning.training.data import load_task
 
 
 def explain() -> None:
     """One group by hand: four completions, their rewards, advantages, and the on-policy loss."""
     problem = Problem(id="demo", question="What is 1/2 + 1/3?", answer="\\frac{5}{6}")
-    completions = ["... so \\boxed{5/6}", "... \\boxed{2/5}", "the answer is 5/6", "... \\boxed{\\frac{5}{6}}"]
-    rewards, _ = score(completions, [problem] * 4, default_rewards())
+    completions = ["... so \\boxed{5/6}", "... \\boxed{2/5}", "the answer is 6/5", "... \\boxed{\\frac{5}{6}}"]
+    rewards, _ = score(completions, [problem] * 4, default_rewards(Task("demo", (problem,))))
     advantages = group_advantages(torch.tensor(rewards), 4)
     print(f"rewards {rewards} -> advantages {[round(a, 3) for a in advantages.tolist()]}")
     logprobs = torch.full((4, 1), -1.0, requires_grad=True)
@@ -53,10 +55,11 @@ def main() -> None:
     args = parser.parse_args()
 
     explain()
-    task_name = "math" if args.model else "toy-addition"
     config = GRPOConfig.from_name("grpo" if args.model else "toy-addition", **({"steps": args.steps} if args.steps else {}))
-    task = build_task(task_name, model=args.model, dataset=args.dataset, eval_data=args.eval_data, seed=config.seed)
-    rows = train_task(task, config, args.out, resume=args.resume, overwrite=args.overwrite, on_step=lambda r: print(
+    task = load_task(dataset=args.dataset) if args.model and args.dataset else None
+    eval_task = load_task(bench="math500", data=args.eval_data) if args.model and args.eval_data else None
+    setting = load_setting(config, model=args.model, task=task, eval_task=eval_task)
+    _, rows = train_setting(setting, config, args.out, resume=args.resume, overwrite=args.overwrite, on_step=lambda r: print(
         f"step {r['step']:4d}  reward {r['reward_mean']:.3f}  length {r['response_length']:.1f}  {r['seconds']:.2f} s"
     ))  # fmt: skip
     if rows:

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from reasoning.cli import run_command
 from reasoning.rl.config import PRESETS, GRPOConfig
-from reasoning.rl.run import build_task, train_task
+from reasoning.rl.launch import load_setting, train_setting
+from reasoning.training.data import load_task
 
 OBJECTIVE = ("scale_rewards", "eps_low", "eps_high", "aggregation", "mask_truncated", "beta", "mu", "dynamic_sampling")
 
@@ -41,8 +42,9 @@ def main() -> None:
     overrides = {k: v for k, v in (("steps", args.steps), ("beta", args.beta), ("mu", args.mu)) if v is not None}
     base = GRPOConfig.from_name("grpo" if args.model else "toy-addition")
     config = dataclasses.replace(base, **{**objective, **overrides})
-    task = build_task("math" if args.model else "toy-addition", model=args.model, dataset=args.dataset, seed=config.seed)
-    train_task(task, config, args.out, resume=args.resume, overwrite=args.overwrite, on_step=lambda r: print(
+    task = load_task(dataset=args.dataset) if args.model and args.dataset else None
+    setting = load_setting(config, model=args.model, task=task)
+    train_setting(setting, config, args.out, resume=args.resume, overwrite=args.overwrite, on_step=lambda r: print(
         f"step {r['step']:4d}  reward {r['reward_mean']:.3f}  groups kept {r['groups_used']}  skipped "
         f"{r['groups_skipped']}  clip {r['clip_fraction']:.3f}  {r['seconds']:.2f} s"
     ))  # fmt: skip

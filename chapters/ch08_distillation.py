@@ -24,47 +24,49 @@ from pathlib import Path
 from reasoning.cli import run_command
 from reasoning.flags import non_negative_int, positive_int
 from reasoning.generation import GenerationConfig
-from reasoning.rl.metrics import read_metrics
 from reasoning.sft import distill, trainer
 from reasoning.sft.config import SFTConfig
 from reasoning.sft.data import read_conversations, tokenize
+from reasoning.training.metrics import read_metrics
 
 
 def toy(args: argparse.Namespace) -> None:
-    from reasoning.sft.run import toy_setting
+    from reasoning.sft.toy import toy_evaluator, toy_student, toy_traces
 
-    teacher = toy_setting(seed=args.seed)
-    taught, _ = tokenize(teacher.traces, teacher.tokenizer, max_length=64)
+    teacher = toy_student(seed=args.seed)
+    taught, _ = tokenize(toy_traces(teacher), teacher.tokenizer, max_length=64)
     trainer.train(trainer.prepare(teacher.model, teacher.tokenizer, SFTConfig.from_name("toy")), taught, args.out / "teacher", overwrite=True)
-    print(f"teacher: greedy accuracy on unseen sums {teacher.evaluate(teacher.model, 0)['eval_accuracy']:.0%}")
+    print(f"teacher: greedy accuracy on unseen sums {toy_evaluator(teacher, args.out / 'teacher')(teacher.model, 0)['eval_accuracy']:.0%}")
 
     sampling = GenerationConfig(n=args.n, temperature=1.0, max_new_tokens=8, seed=args.seed)
     traces = args.out / "traces.jsonl"
     counts = distill.generate_traces(
-        teacher.model, teacher.tokenizer, teacher.train, traces, teacher="toy teacher", config=sampling, prompt="plain",
+        teacher.model, teacher.tokenizer, teacher.train, traces, teacher="toy teacher", config=sampling,
         resume=traces.exists(), progress=False,
     )  # fmt: skip
     print(f"traces: {counts['kept']} kept of {counts['samples']} samples ({counts['correct']} correct, {counts['duplicates']} duplicates)")
 
-    student = toy_setting(seed=args.seed)
-    before = student.evaluate(student.model, 0)["eval_accuracy"]
+    student = toy_student(seed=args.seed)
+    before = toy_evaluator(student, args.out / "before")(student.model, 0)["eval_accuracy"]
     lora = {"lora_rank": args.lora_rank, "lora_alpha": 2 * args.lora_rank, "epochs": 120} if args.lora_rank else {}  # fewer weights move: more steps
     config = SFTConfig.from_name("toy", **lora)
     examples, _ = tokenize(read_conversations(traces, prompt="plain"), student.tokenizer, max_length=config.max_length)
     run = trainer.prepare(student.model, student.tokenizer, config)
-    rows = trainer.train(run, examples, args.out / "student", evaluate=student.evaluate, overwrite=True)
+    rows = trainer.train(run, examples, args.out / "student", evaluate=toy_evaluator(student, args.out / "student"), overwrite=True)
     print(f"student ({'LoRA rank ' + str(args.lora_rank) if args.lora_rank else 'full fine-tuning'}): "
           f"greedy accuracy on unseen sums {before:.0%} before, {rows[-1]['eval_accuracy']:.0%} after")  # fmt: skip
 
 
 def real(args: argparse.Namespace) -> None:
     from reasoning.checkpoint import load_pretrained
-    from reasoning.data import load_problems
     from reasoning.evaluation.benchmarks import load_benchmark
     from reasoning.hub import base_model_name
-    from reasoning.sft.run import load_examples, suite_evaluator
+    from reasoning.sft.data import load_examples
+    from reasoning.training.data import load_task
+    from reasoning.training.evaluate import task_evaluator
+    from reasoning.training.run import load_model, run_training
 
-    problems = load_problems(args.dataset, question_field=args.question_field, answer_field=args.answer_field)
+    problems = load_task(dataset=args.dataset, question_field=args.question_field, answer_field=args.answer_field)
     bench = load_benchmark(args.bench, data=args.bench_data, limit=args.limit)  # before any weights: a bad file fails now
     teacher, tokenizer = load_pretrained(args.teacher)
     traces = args.out / "traces.jsonl"
@@ -73,14 +75,15 @@ def real(args: argparse.Namespace) -> None:
     print(f"traces: {counts['kept']} kept of {counts['samples']} samples ({counts['correct']} correct)")
     del teacher
 
-    student, tokenizer = load_pretrained(args.student)
     config = SFTConfig.from_name("lora" if args.lora_rank else "full", **({"lora_rank": args.lora_rank} if args.lora_rank else {}))
-    evaluator = functools.partial(suite_evaluator, tokenizer, args.bench, bench, model_name=args.student, max_new_tokens=args.max_new_tokens)
+    student, tokenizer = load_model(args.student, dtype=config.dtype)
+    evaluator = functools.partial(task_evaluator, tokenizer, bench, model_name=args.student, max_new_tokens=args.max_new_tokens)
     before = evaluator(args.out / "before")(student, 0)["eval_accuracy"]
     examples = load_examples(traces, tokenizer, config)
-    run = trainer.prepare(student, tokenizer, config, base_model=base_model_name(args.student))
     out = args.out / "student"
-    trainer.train(run, examples.train, out, evaluate=evaluator(out), resume=args.resume, overwrite=args.overwrite)
+    prepare = functools.partial(trainer.prepare, config=config, base_model=base_model_name(args.student))
+    train = functools.partial(trainer.train, examples=examples.train, out_dir=out, evaluate=evaluator(out), resume=args.resume, overwrite=args.overwrite)
+    run_training(student, tokenizer, prepare, train, out)
     after = read_metrics(out / "metrics.csv")[-1]["eval_accuracy"]  # also when --resume found the run finished
     print(f"{args.bench} greedy pass@1 of {args.student}: {before:.1%} before, {after:.1%} after distillation")
 

@@ -4,7 +4,7 @@
     python evals/bench_grpo.py --group-size 8 --repeats 1
 
 One step = G rollouts of a 100-token prompt (no EOS, so every rollout is exactly --new-tokens
-long), rewards, the clipped loss, backward, AdamW. Ours: `reasoning.rl.trainer.grpo_step`
+long), rewards, the clipped loss, backward, AdamW. Ours: `reasoning.rl.step.grpo_step`
 (the batched engine samples the G completions together after one shared prefill; one
 batched forward/backward computes the log-probs). The reference does what a straightforward
 implementation does (as the book's chapter 6 code): each rollout generated alone with a KV
@@ -22,6 +22,7 @@ import torch
 from bench_generation import PeakMemory, best_of, clock
 
 from reasoning.data import Problem
+from reasoning.evaluation.tasks import Task
 from reasoning.generation import generate
 from reasoning.logprobs import teacher_forced_logprobs
 from reasoning.model.config import Qwen3Config
@@ -30,7 +31,8 @@ from reasoning.rl.config import GRPOConfig
 from reasoning.rl.losses import group_advantages, grpo_loss, token_weights
 from reasoning.rl.rewards import Reward
 from reasoning.rl.rollout import pack
-from reasoning.rl.trainer import grpo_step, prepare
+from reasoning.rl.step import grpo_step
+from reasoning.rl.trainer import prepare
 
 
 class StubTokenizer:
@@ -38,6 +40,8 @@ class StubTokenizer:
 
     eos_token_ids: tuple[int, ...] = ()
     pad_token_id = 0
+    base = True  # prompts are the question as written: no chat template
+    apply_chat_template = None
 
     def __init__(self, length: int) -> None:
         self.prompt = list(range(1000, 1000 + length))
@@ -96,8 +100,8 @@ def main() -> None:
         prompts_per_step=1, group_size=args.group_size, max_new_tokens=args.new_tokens, lr=1e-7, dtype=args.dtype,
         micro_batch_size=args.group_size, aggregation="sequence",
     )  # fmt: skip
-    run = prepare(model, tokenizer, config, rewards=[Reward("answer", answer_reward)])
-    problems = [Problem("p", "q", "1")]
+    learner = prepare(model, tokenizer, config)
+    task, rewards = Task("bench", (Problem("p", "q", "1"),), template="plain"), [Reward("answer", answer_reward)]
     counter = iter(range(1, 10**6))
     memory = {"ours": 0, "reference": 0}
 
@@ -110,8 +114,8 @@ def main() -> None:
 
         return measure
 
-    ours = timed("ours", lambda: grpo_step(run, problems, next(counter), lambda p: p.question))
-    reference = timed("reference", lambda: reference_step(run.model, run.optimizer, tokenizer, config, next(counter)))
+    ours = timed("ours", lambda: grpo_step(learner, task, next(counter), rewards))
+    reference = timed("reference", lambda: reference_step(learner.model, learner.optimizer, tokenizer, config, next(counter)))
     where = f"{args.preset} random weights, {args.dtype}, {device}, {torch.get_num_threads()} threads"
     print(f"bench_grpo: {where}; G={args.group_size}, {args.new_tokens} new tokens, {args.prompt_len}-token prompt")
     start = time.perf_counter()

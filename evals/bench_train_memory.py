@@ -48,15 +48,15 @@ def measure(preset: str, length: int, rank: int, checkpointing: bool, dtype: str
     config = SFTConfig(
         batch_size=1, micro_batch_size=1, max_length=length, dtype=dtype, lora_rank=rank, gradient_checkpointing=checkpointing,
     )  # fmt: skip
-    run = trainer.prepare(model, _Tokenizer(), config)
+    learner = trainer.prepare(model, _Tokenizer(), config)
     prompt = 64
     ids = torch.randint(0, 150_000, (length,), generator=torch.Generator().manual_seed(0)).tolist()
     batch = [Example(tuple(ids[:prompt]), tuple(ids[prompt:]))]
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    trainer.sft_step(run, batch, config.lr)
+    trainer.sft_step(learner, batch, config.lr)
     began = time.perf_counter()
-    trainer.sft_step(run, batch, config.lr)
+    trainer.sft_step(learner, batch, config.lr)
     seconds = time.perf_counter() - began
     if device.type == "cuda":
         peak = torch.cuda.max_memory_allocated(device)

@@ -33,7 +33,7 @@ part() {  # part NAME SECONDS COMMAND...: run, log to $OUT/NAME.log, remember th
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader >"$OUT/gpu.txt" 2>&1
 $PY -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda)" >>"$OUT/gpu.txt" 2>&1
 
-part tests 120 env REASONING_TEST_DEVICE=cuda $PY -m pytest -q -p no:cacheprovider -m "" tests/test_paged_engine.py
+part tests 120 env REASONING_TEST_DEVICE=cuda $PY -m pytest -q -p no:cacheprovider -m "" tests/test_generation_engine.py
 part eager 90 $PY evals/bench_generation.py --device cuda --repeats 3
 part graphs 110 $PY evals/bench_generation.py --device cuda --repeats 3 --compile
 old_engine=()

@@ -54,3 +54,15 @@ def scripted_model(script: dict[int | None, dict[int, float]]) -> Qwen3Model:
 def chain(ids: list[int], end: int) -> dict[int | None, dict[int, float]]:
     """A script that follows `ids` for sure and then emits `end`."""
     return {current: {successor: SURE} for current, successor in zip(ids, [*ids[1:], end])}
+
+
+def answering(tokenizer: Qwen3Tokenizer, answers: dict[str, float], after: str = ":") -> Qwen3Model:
+    """A model that answers any prompt ending in `after` (a base model's math prompt ends in
+    "Answer:") with one of `answers` ({text: logit}), then ends. The answers must share no token."""
+    [last], eos = tokenizer.encode(after), tokenizer.eos_token_ids[0]
+    script: dict[int | None, dict[int, float]] = {last: {}}
+    for text, logit in answers.items():
+        ids = tokenizer.encode(text)
+        script[last][ids[0]] = logit
+        script.update(chain(ids, eos))
+    return scripted_model(script)

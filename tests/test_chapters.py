@@ -1,5 +1,6 @@
-"""The chapter scripts run end to end, offline, in seconds: ch02 and ch03 on a tiny random
-checkpoint with the real Qwen3 vocabulary, ch06 and ch07 on the toy task, each for a few steps."""
+"""The chapter scripts run end to end, offline, in seconds: ch02, ch03, ch04b and appendix F on a
+tiny random checkpoint with the real Qwen3 vocabulary, ch04 and ch05 on a scripted one, ch06,
+ch07 and ch08 on the toy task, each for a few steps."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import torch
 
 from conftest import MATH500_FILE
 from reasoning.checkpoint import save_pretrained
-from reasoning.evaluation.records import read_run
+from reasoning.evaluation.rundir import read_task
 from reasoning.model.config import Qwen3Config
 from reasoning.model.qwen3 import Qwen3Model
 from reasoning.tokenizer import Qwen3Tokenizer, build_offline_tokenizer
@@ -58,17 +59,64 @@ def test_ch02_streams_then_decodes_the_same_tokens_with_and_without_the_kv_cache
 
 
 def test_ch03_grades_an_example_then_evaluates_and_prints_the_accuracy(checkpoint, tmp_path, monkeypatch, capsys):
-    out = tmp_path / "ch03.jsonl"
+    out = tmp_path / "ch03"
     argv = ("--model", checkpoint, "--data", MATH500_FILE, "--limit", "2", "--max-new-tokens", "4", "--out", out)
     printed = run_chapter("ch03_evaluate_math500.py", *argv, monkeypatch=monkeypatch, capsys=capsys)
     first, second = json.loads(MATH500_FILE.read_text())[:2]
     example = f"problem: {first['problem'][:80]}...\nextracted {first['answer']!r} -> GradeResult(correct=True,"
     assert printed.startswith(example)
-    assert re.search(r"^accuracy \d+\.\d% \(\d/2\), ", printed, re.M)
-    settings, records = read_run(out)
+    assert re.search(r"^math500 +2 +1 +\d+\.\d% ± +\d+\.\d ", printed, re.M)  # problems, samples, pass@1 ± stderr
+    settings, records = read_task(out, "math500")
     assert settings["model"] == str(checkpoint) and settings["kind"] == "base" and settings["max_new_tokens"] == 4
     assert [r["id"] for r in records] == [first["unique_id"], second["unique_id"]]
     assert all(0 < r["tokens"] <= 4 for r in records)
+
+
+@pytest.fixture(scope="module")
+def scripted_setup(tmp_path_factory):
+    """A scripted checkpoint that answers " \\boxed{7}" (see test_evaluation_strategies) and problems whose answer is 7."""
+    import scripted
+    from test_scaling import answer_script
+
+    root = tmp_path_factory.mktemp("scripted")
+    save_pretrained(scripted.scripted_model(answer_script(eight_odds=-1.0)), scripted.tokenizer(), root / "scripted")
+    rows = [{"problem": f"What is {k} + {7 - k}?", "answer": "7", "unique_id": f"p{k}"} for k in range(4)]
+    (root / "problems.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return root / "scripted", root / "problems.jsonl"
+
+
+@pytest.mark.parametrize("script", ["ch04_inference_scaling.py", "ch05_self_refinement.py"])
+def test_ch04_and_ch05_evaluate_each_method_and_print_the_comparison(scripted_setup, script, monkeypatch, tmp_path, capsys):
+    checkpoint, data = scripted_setup
+    monkeypatch.chdir(tmp_path)  # they write results/ in the working directory
+    extra = ["--n", "2"] if script.startswith("ch04") else ["--rounds", "1"]
+    argv = ("--model", checkpoint, "--data", data, "--limit", "2", "--max-new-tokens", "8", "--plot", "cmp.png", *extra)
+    printed = run_chapter(script, *argv, monkeypatch=monkeypatch, capsys=capsys)
+    methods = 5 if script.startswith("ch04") else 3
+    runs = sorted((tmp_path / "results").glob("*/math500.jsonl"))
+    rows = [line.split() for line in printed.splitlines() if line.startswith("math500 ")]
+    assert len(runs) == len(rows) == methods and [row[1] for row in rows] == ["A", "B", "C", "D", "E"][:methods]
+    assert accuracy_by_method(rows)["independent greedy"] == "100.0%"  # the scripted model's greedy answer is right
+    assert (tmp_path / "cmp.png").is_file()
+
+
+def accuracy_by_method(rows: list[list[str]]) -> dict[str, str]:
+    """{method: accuracy} from a comparison's rows: task, run, the method's words, problems, accuracy, ..."""
+    found = {}
+    for row in rows:
+        accuracy = next(k for k, cell in enumerate(row) if cell.endswith("%"))
+        found[" ".join(row[2 : accuracy - 1])] = row[accuracy]
+    return found
+
+
+def test_the_appendix_f_chapter_runs_and_prints_the_table(checkpoint, tmp_path, monkeypatch, capsys):
+    argv = ("--model", checkpoint, "--bench", "gsm8k,amc23", "--data-dir", Path(__file__).parent / "data" / "benchmarks",
+            "--limit", "2", "--n", "2", "--max-new-tokens", "4", "--out", tmp_path / "appF")  # fmt: skip
+    out = run_chapter("appF_benchmarks.py", *argv, monkeypatch=monkeypatch, capsys=capsys)
+    assert "gsm8k: 2 problems" in out and "pass@2" in out and "amc23" in out
+    assert "pass@1 = 0.25, pass@2 = 0.50, pass@4 = 1.00" in out  # 1 of 4 correct: 1/4, 1 - C(3,2)/C(4,2), 1
+    summary = json.loads((tmp_path / "appF" / "summary.json").read_text())
+    assert summary["amc23"]["settings"]["protocol"] == "qwen3" and summary["amc23"]["samples"] == 2
 
 
 def test_ch06_works_one_group_by_hand_then_trains_the_toy_task(tmp_path, monkeypatch, capsys):
@@ -154,3 +202,29 @@ def test_ch08_with_a_teacher_writes_traces_fine_tunes_the_student_and_evaluates_
     assert (saved / ("adapter_model.safetensors" if lora_rank else "model.safetensors")).is_file()
     if lora_rank:
         assert json.loads((saved / "adapter_config.json").read_text())["base_model_name_or_path"] == str(student.resolve())
+
+
+# A chapter that fails says why in one line and exits 2 (tests of `run_command` in the chapters' own words).
+def run_failing_chapter(script: str, *argv, monkeypatch, capsys) -> tuple[int, str]:
+    monkeypatch.setattr(sys, "argv", [script, *map(str, argv)])
+    with pytest.raises(SystemExit) as exit:
+        runpy.run_path(str(CHAPTERS / script), run_name="__main__")
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.endswith("\n") and err.count("\n") == 1, err
+    return exit.value.code, err
+
+
+def test_a_chapter_without_network_names_the_flags_that_run_offline(capsys, monkeypatch):
+    code, err = run_failing_chapter("ch03_evaluate_math500.py", "--limit", "1", capsys=capsys, monkeypatch=monkeypatch)
+    assert code == 2 and err.startswith("ch03_evaluate_math500.py: error: the Hugging Face Hub")
+    assert "--data PATH" in err and "--model" in err and "ch06_grpo.py" in err
+
+
+def test_a_chapter_rerun_without_resume_is_refused_in_one_line(checkpoint, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "ch03"
+    out.mkdir()
+    record = {"id": "p1", "prompt": "1+1?", "completion": "so \\boxed{2}", "gold": "2", "correct": True, "tokens": 3, "seconds": 0.1}
+    (out / "math500.jsonl").write_text(json.dumps({"settings": {"model": "m"}}) + "\n" + json.dumps(record) + "\n")
+    argv = ("--model", checkpoint, "--data", MATH500_FILE, "--limit", "1", "--out", out)
+    code, err = run_failing_chapter("ch03_evaluate_math500.py", *argv, capsys=capsys, monkeypatch=monkeypatch)
+    assert code == 2 and "already holds results: pass --resume" in err

@@ -6,17 +6,15 @@ from __future__ import annotations
 import errno
 import json
 import os
-import runpy
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import MATH500_FILE
 from reasoning.cli import main
 from reasoning.model.config import Qwen3Config
-from reasoning.rl.tasks import TOY_CONFIG, toy_tokenizer
+from reasoning.training.toy import TOY_CONFIG, toy_tokenizer
 
 CHAPTERS = Path(__file__).resolve().parents[1] / "chapters"
 RECORD = {"id": "p1", "prompt": "1+1?", "completion": "so \\boxed{2}", "gold": "2", "correct": True, "tokens": 3, "seconds": 0.1}
@@ -97,41 +95,41 @@ def test_a_config_that_is_not_utf8_names_the_file(tmp_path, capsys):
 
 
 def test_data_given_a_directory_is_refused_by_argparse(tmp_path, capsys):
-    code, err = run(capsys, "eval", "math500", "--model", "m", "--data", tmp_path)
+    code, err = run(capsys, "eval", "run", "--bench", "math500", "--model", "m", "--data", tmp_path)
     assert code == 2 and f"argument --data: {tmp_path} is a directory" in err
 
 
 def test_a_dataset_that_is_not_utf8_names_the_file_and_line(tmp_path, capsys, no_hub):
     data = tmp_path / "math.jsonl"
     data.write_bytes(b'{"problem": "1+1", "answer": "2", "unique_id": "a"}\n{"problem": "caf\xe9", "answer": "1"}\n')
-    code, err = run(capsys, "eval", "math500", "--model", "qwen3-0.6b-base", "--data", data)
+    code, err = run(capsys, "eval", "run", "--bench", "math500", "--model", "qwen3-0.6b-base", "--data", data, "--out", tmp_path / "run")
     assert code == 2 and f"{data}, line 2: not UTF-8 text" in one_line(err)
 
 
 def test_out_under_a_regular_file_names_the_file(tmp_path, capsys):
     parent = tmp_path / "results"
     parent.write_text("a file where a directory should be")
-    code, err = run(capsys, "eval", "math500", "--model", "m", "--out", parent / "run.jsonl")
+    code, err = run(capsys, "eval", "run", "--bench", "math500", "--model", "m", "--out", parent / "run.jsonl")
     assert code == 2 and f"argument --out: cannot create {parent / 'run.jsonl'}: {parent} is a file" in err
 
 
 def test_out_in_a_directory_without_write_permission_is_refused(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(os, "access", lambda path, mode: False)  # tests may run as root, which chmod does not stop
-    code, err = run(capsys, "eval", "math500", "--model", "m", "--out", tmp_path / "new" / "run.jsonl")
+    code, err = run(capsys, "eval", "run", "--bench", "math500", "--model", "m", "--out", tmp_path / "new" / "run.jsonl")
     assert code == 2 and f"argument --out: cannot create {tmp_path / 'new' / 'run.jsonl'}: no permission to write in {tmp_path}" in err
     code, err = run(capsys, "train", "grpo", "--task", "toy-addition", "--out", tmp_path / "run")
     assert code == 2 and "argument --out: cannot create" in err
 
 
 def test_a_full_disk_is_one_line(tmp_path, capsys, monkeypatch):
-    from reasoning.evaluation import records
+    from reasoning.evaluation import rescore
 
     results = write_results(tmp_path / "run.jsonl", [RECORD])
 
     def full(path, *args, **kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
 
-    monkeypatch.setattr(records, "write_records", full)
+    monkeypatch.setattr(rescore, "write_records", full)  # where `eval score --write` calls it
     code, err = run(capsys, "eval", "score", results, "--write")
     assert code == 2 and f"no space left on device writing {results}" in one_line(err)
 
@@ -174,14 +172,14 @@ def test_plots_without_matplotlib_say_what_to_install(tmp_path, capsys, monkeypa
 @pytest.mark.parametrize(
     "argv, words",
     [
-        (["eval", "math500", "--model", "m", "--batch-size", "0"], "argument --batch-size: must be a positive integer, got 0"),
-        (["eval", "math500", "--model", "m", "--limit", "-1"], "argument --limit: must be a positive integer, got -1"),
-        (["eval", "math500", "--model", "m", "--n", "0"], "argument --n: must be a positive integer"),
-        (["eval", "math500", "--model", "m", "--max-new-tokens", "0"], "argument --max-new-tokens: must be a positive integer"),
-        (["eval", "math500", "--model", "m", "--temperature", "-1"], "argument --temperature: must be a number >= 0, got -1"),
-        (["eval", "math500", "--model", "m", "--top-p", "0"], "argument --top-p: must be in (0, 1], got 0"),
-        (["eval", "math500", "--model", "m", "--top-p", "1.5"], "argument --top-p: must be in (0, 1], got 1.5"),
-        (["eval", "math500", "--model", "m", "--batch-size", "many"], "argument --batch-size: must be an integer, got 'many'"),
+        (["eval", "run", "--bench", "math500", "--model", "m", "--batch-size", "0"], "argument --batch-size: must be a positive integer, got 0"),
+        (["eval", "run", "--bench", "math500", "--model", "m", "--limit", "-1"], "argument --limit: must be a positive integer, got -1"),
+        (["eval", "run", "--bench", "math500", "--model", "m", "--n", "0"], "argument --n: must be a positive integer"),
+        (["eval", "run", "--bench", "math500", "--model", "m", "--max-new-tokens", "0"], "argument --max-new-tokens: must be a positive integer"),
+        (["eval", "run", "--bench", "math500", "--model", "m", "--temperature", "-1"], "argument --temperature: must be a number >= 0, got -1"),
+        (["eval", "run", "--bench", "math500", "--model", "m", "--top-p", "0"], "argument --top-p: must be in (0, 1], got 0"),
+        (["eval", "run", "--bench", "math500", "--model", "m", "--top-p", "1.5"], "argument --top-p: must be in (0, 1], got 1.5"),
+        (["eval", "run", "--bench", "math500", "--model", "m", "--batch-size", "many"], "argument --batch-size: must be an integer, got 'many'"),
         (["generate", "--model", "m", "--prompt", "x", "--n", "0"], "argument --n: must be a positive integer"),
         (["generate", "--model", "m", "--prompt", "x", "--top-k", "-1"], "argument --top-k: must be an integer >= 0"),
         (["chat", "--model", "m", "--min-p", "2"], "argument --min-p: must be in [0, 1], got 2"),
@@ -208,31 +206,3 @@ def test_token_ids_outside_the_vocabulary_are_a_clear_value_error():
     model = Qwen3Model(TOY_CONFIG).eval()
     with pytest.raises(ValueError, match=r"prompt 1: token id 128 is outside the model's vocabulary \(ids 0 to 127, size 128\)"):
         generate(model, tokenizer, [[1, 2], [3, 128]], max_new_tokens=2)
-
-
-# ---------------------------------------------------------------------------- chapter scripts
-
-
-def run_chapter(script: str, *argv: str, capsys, monkeypatch) -> tuple[int, str]:
-    monkeypatch.setattr(sys, "argv", [script, *map(str, argv)])
-    with pytest.raises(SystemExit) as exit:
-        runpy.run_path(str(CHAPTERS / script), run_name="__main__")
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    return exit.value.code, err
-
-
-def test_a_chapter_without_network_names_the_flags_that_run_offline(capsys, monkeypatch, closed_endpoint):
-    code, err = run_chapter("ch03_evaluate_math500.py", "--limit", "1", capsys=capsys, monkeypatch=monkeypatch)
-    assert code == 2 and one_line(err).startswith("ch03_evaluate_math500.py: error: the Hugging Face Hub")
-    assert "--data PATH" in err and "--model" in err and "ch06_grpo.py" in err
-
-
-def test_a_chapter_rerun_without_resume_is_refused_in_one_line(hf_checkpoint, tmp_path, capsys, monkeypatch):
-    _, checkpoint = hf_checkpoint(vocab_size=128)
-    toy_tokenizer().save_pretrained(checkpoint)
-    capsys.readouterr()  # transformers' progress bar while saving
-    out = write_results(tmp_path / "ch03.jsonl", [RECORD])
-    argv = ("--model", checkpoint, "--data", MATH500_FILE, "--limit", "1", "--out", out)
-    code, err = run_chapter("ch03_evaluate_math500.py", *argv, capsys=capsys, monkeypatch=monkeypatch)
-    assert code == 2 and "already holds results: pass --resume" in one_line(err)

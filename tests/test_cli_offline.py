@@ -16,7 +16,7 @@ import torch
 from reasoning import hub
 from reasoning.checkpoint import load_pretrained
 from reasoning.cli import main
-from reasoning.rl.tasks import toy_tokenizer
+from reasoning.training.toy import toy_tokenizer
 
 
 def test_building_the_parser_imports_no_torch_and_no_hub_client():
@@ -46,12 +46,13 @@ def test_offline_eval_fails_at_once_quietly_naming_the_flags(tmp_path, capfd, mo
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "empty-cache"))
     start = time.perf_counter()
-    code = main(["eval", "math500", "--model", "qwen3-0.6b-base", "--limit", "1", "--out", str(tmp_path / "r.jsonl")])
+    code = main(["eval", "run", "--bench", "math500", "--model", "qwen3-0.6b-base", "--limit", "1", "--out", str(tmp_path / "r.jsonl")])
     seconds = time.perf_counter() - start
     err = capfd.readouterr().err  # file descriptors: the libraries' loggers write there too
     assert code == 2 and seconds < 10
     assert err.count("\n") == 1 and err.startswith("reasoning eval: error: the Hugging Face Hub (http://127.0.0.1:")
-    assert "--data PATH" in err and "local checkpoint directory as --model" in err and "reasoning train grpo --task toy-addition" in err
+    assert "--data-dir DIR" in err and "--data FILE" in err and "local checkpoint directory as --model" in err
+    assert "reasoning train grpo --task toy-addition" in err
     assert "Retry" not in err and "Traceback" not in err
 
 

@@ -1,4 +1,4 @@
-"""The README's offline walk-through runs as written: the tiny checkpoint, then `eval math500` and `eval run` on it."""
+"""The README's offline walk-through runs as written: the tiny checkpoint, then `eval run` on MATH-500 and on two benchmarks."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 from reasoning.cli import main
-from reasoning.evaluation.records import read_run
+from reasoning.evaluation.rundir import read_task
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 MARKER = "<!-- tiny-checkpoint"
@@ -39,12 +39,12 @@ def test_the_tiny_checkpoint_block_and_its_eval_command_run_offline(tmp_path, mo
         for k in range(6)
     ]  # fmt: skip
     (tmp_path / "math500_test.json").write_text(json.dumps(rows))
-    args = readme_command("reasoning eval math500 --model tiny-qwen3")
+    args = readme_command("reasoning eval run --bench math500 --model tiny-qwen3")
     assert main(args) == 0
-    settings, records = read_run(tmp_path / "tiny.jsonl")
+    settings, records = read_task(tmp_path / "tiny", "math500")
     assert len(records) == 5 and settings["model"] == "tiny-qwen3" and settings["max_new_tokens"] == 32
     assert all(0 < record["tokens"] <= 32 for record in records)
-    assert "accuracy" in capsys.readouterr().out
+    assert "pass@1" in capsys.readouterr().out
 
     shutil.copytree(README.parent / "tests" / "data" / "benchmarks", tmp_path / "tests" / "data" / "benchmarks")
     assert main(readme_command("reasoning eval run --bench gsm8k,mmlu-stem --model tiny-qwen3")) == 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -14,16 +15,16 @@ from torch import nn
 from reasoning.data import DatasetError
 from reasoning.model.config import Qwen3Config
 from reasoning.model.qwen3 import Qwen3Model
-from reasoning.prompts import build_prompt
-from reasoning.rl.metrics import read_metrics
-from reasoning.rl.state import RunExistsError
+from reasoning.prompts import build_prompt, math_prompt
 from reasoning.sft import trainer
 from reasoning.sft.config import SFTConfig
 from reasoning.sft.data import (
     Conversation, Example, collate, epoch_batches, read_conversations, render, split_held_out, tokenize,
 )  # fmt: skip
-from reasoning.sft.run import toy_setting
+from reasoning.sft.toy import toy_evaluator, toy_student, toy_traces
 from reasoning.tokenizer import Qwen3Tokenizer, build_offline_tokenizer
+from reasoning.training.checkpoints import RunExistsError
+from reasoning.training.metrics import read_metrics
 
 CHAT = Qwen3Tokenizer(build_offline_tokenizer(), base=False)
 BASE = Qwen3Tokenizer(build_offline_tokenizer(), base=True)
@@ -141,8 +142,8 @@ def test_one_step_gives_the_token_mean_cross_entropy_of_the_responses_and_its_gr
     reference = Qwen3Model(TINY)
     reference.load_state_dict(model.state_dict())
     batch = examples_of([(3, 5), (7, 2), (2, 9), (4, 4), (6, 1)])
-    run = trainer.prepare(model, BASE, SFTConfig(batch_size=5, micro_batch_size=2, dtype="float32", max_grad_norm=0, lr=1e-9))
-    stats = trainer.sft_step(run, batch, lr=0.0)  # lr 0: the weights stay, the gradients are kept
+    learner = trainer.prepare(model, BASE, SFTConfig(batch_size=5, micro_batch_size=2, dtype="float32", max_grad_norm=0, lr=1e-9))
+    stats = trainer.sft_step(learner, batch, lr=0.0)  # lr 0: the weights stay, the gradients are kept
     # the plain reference: full logits, cross-entropy on response tokens, one mean over the whole batch
     rows = collate(batch, 0)
     logits = reference.logits(reference(rows.input_ids))[:, :-1]
@@ -154,16 +155,16 @@ def test_one_step_gives_the_token_mean_cross_entropy_of_the_responses_and_its_gr
     for (name, ours), theirs in zip(model.named_parameters(), reference.parameters()):
         torch.testing.assert_close(ours.grad, theirs.grad, rtol=1e-4, atol=1e-6, msg=name)
     assert stats["grad_norm"] == pytest.approx(torch.cat([p.grad.flatten() for p in reference.parameters()]).norm().item(), rel=1e-4)
-    held = trainer.evaluation_loss(run, batch)
+    held = trainer.evaluation_loss(learner, batch)
     assert held == pytest.approx(loss.item(), rel=1e-5)
 
 
 def test_sft_on_correct_traces_lifts_held_out_accuracy_on_the_toy_task(tmp_path):
-    toy = toy_setting(seed=0)
-    before = toy.evaluate(toy.model, 0)["eval_accuracy"]
-    examples, _ = tokenize(toy.traces, toy.tokenizer, max_length=64)
-    run = trainer.prepare(toy.model, toy.tokenizer, SFTConfig.from_name("toy"))
-    rows = trainer.train(run, examples, tmp_path, evaluate=toy.evaluate)
+    toy = toy_student(seed=0)
+    before = toy_evaluator(toy, tmp_path / "before")(toy.model, 0)["eval_accuracy"]
+    examples, _ = tokenize(toy_traces(toy), toy.tokenizer, max_length=64)
+    learner = trainer.prepare(toy.model, toy.tokenizer, SFTConfig.from_name("toy"))
+    rows = trainer.train(learner, examples, tmp_path, evaluate=toy_evaluator(toy, tmp_path))
     after = rows[-1]["eval_accuracy"]
     assert before <= 0.2 and after >= before + 0.5, (before, after)
     assert rows[-1]["loss"] < rows[0]["loss"] / 3
@@ -178,19 +179,19 @@ class Interrupt(Exception):
 
 
 def toy_run(out, config, resume=False, stop_after=None):
-    toy = toy_setting(seed=0)
-    examples, _ = tokenize(toy.traces, toy.tokenizer, max_length=64)
-    run = trainer.prepare(toy.model, toy.tokenizer, config)
+    toy = toy_student(seed=0)
+    examples, _ = tokenize(toy_traces(toy), toy.tokenizer, max_length=64)
+    learner = trainer.prepare(toy.model, toy.tokenizer, config)
 
     def on_step(row):
         if stop_after is not None and row["step"] == stop_after:
             raise Interrupt
 
     try:
-        trainer.train(run, examples, out, resume=resume, on_step=on_step, evaluate=toy.evaluate)
+        trainer.train(learner, examples, out, resume=resume, on_step=on_step, evaluate=toy_evaluator(toy, out))
     except Interrupt:
         pass
-    return run
+    return learner
 
 
 def test_an_interrupted_run_resumes_to_the_same_metrics_and_weights(tmp_path):
@@ -213,7 +214,7 @@ def test_a_run_refuses_what_would_lose_or_mix_results(tmp_path):
     with pytest.raises(ValueError, match="settings differ .* lr"):
         toy_run(tmp_path, SFTConfig.from_name("toy", steps=2, checkpoint_every=1, lr=1e-2), resume=True)
     with pytest.raises(ValueError, match="no training examples"):
-        toy = toy_setting()
+        toy = toy_student()
         trainer.train(trainer.prepare(toy.model, toy.tokenizer, config), [], tmp_path / "empty")
     with pytest.raises(ValueError, match="micro_batch_size must be >= 1"):
         SFTConfig(micro_batch_size=0)
@@ -226,7 +227,7 @@ def test_the_command_trains_a_checkpoint_on_traces_with_held_out_loss_and_suite_
 
     from reasoning.checkpoint import save_pretrained
     from reasoning.cli import main
-    from reasoning.evaluation.suite import read_benchmark
+    from reasoning.evaluation.rundir import read_task
 
     torch.manual_seed(0)
     model_dir = save_pretrained(Qwen3Model(TINY), CHAT, tmp_path / "student")
@@ -248,7 +249,7 @@ def test_the_command_trains_a_checkpoint_on_traces_with_held_out_loss_and_suite_
     last = [line for line in printed.splitlines() if line.startswith("step")][-1]
     assert last.startswith("step     4 epoch 2.00 ") and f" loss {rows[-1]['loss']:.4f} " in last
     assert f" eval-loss {rows[-1]['eval_loss']:.3f} eval-acc {rows[-1]['eval_accuracy']:.3f} " in last
-    _, records = read_benchmark(out / "eval" / "step-000004", "math500")
+    _, records = read_task(out / "eval" / "step-000004", "math500")
     assert len(records) == 2
     assert rows[-1]["eval_accuracy"] == sum(r["samples"][0]["correct"] for r in records) / 2
     assert (out / "checkpoints" / "step-000004" / "model.safetensors").is_file()
@@ -265,7 +266,7 @@ def test_the_command_trains_a_checkpoint_on_traces_with_held_out_loss_and_suite_
 
 def test_the_offline_toy_command_trains_prints_held_out_accuracy_and_plots(tmp_path, capsys):
     from reasoning.cli import main
-    from reasoning.rl.metrics import plot_metrics
+    from reasoning.training.metrics import plot_metrics
 
     out = tmp_path / "toy"
     assert main(["train", "sft", "--task", "toy-addition", "--epochs", "2", "--out", str(out)]) == 0
@@ -286,7 +287,7 @@ def test_lora_sft_moves_only_the_adapters_checkpoints_them_resumes_exactly_and_m
     from reasoning.lora import load_lora
 
     config = SFTConfig.from_name("toy", epochs=2, lora_rank=8, lora_alpha=16, lr=1e-2, checkpoint_every=2, eval_every=3)
-    base = toy_setting(seed=0).model.state_dict()
+    base = toy_student(seed=0).model.state_dict()
     whole = toy_run(tmp_path / "whole", config)
     toy_run(tmp_path / "cut", config, stop_after=3)
     toy_run(tmp_path / "cut", config, resume=True)
@@ -302,9 +303,9 @@ def test_lora_sft_moves_only_the_adapters_checkpoints_them_resumes_exactly_and_m
     argv = ["train", "sft", "--task", "toy-addition", "--epochs", "1", "--lora-rank", "8", "--lora-alpha", "16", "--lr", "1e-2", "--merge", "--out", str(out)]
     assert main(argv) == 0
     assert f"merged model: {out / 'merged'}" in capsys.readouterr().out
-    adapted = load_lora(toy_setting(seed=0).model, out / "checkpoints" / "step-000003").eval()
+    adapted = load_lora(toy_student(seed=0).model, out / "checkpoints" / "step-000003").eval()
     merged, _ = load_pretrained(out / "merged", dtype=torch.float32)
-    ids = torch.tensor([toy_setting(seed=0).tokenizer.encode("3+4=\\boxed{7}")])
+    ids = torch.tensor([toy_student(seed=0).tokenizer.encode("3+4=\\boxed{7}")])
     with torch.no_grad():
         torch.testing.assert_close(merged.logits(merged(ids)), adapted.logits(adapted(ids)), rtol=0, atol=1e-5)
 
@@ -350,3 +351,45 @@ def test_a_pair_taught_to_a_non_thinking_student_loses_its_thinking():
     assert render(pair, CHAT, thinking=False)[1] == "yes<|im_end|>"
     assert render(pair, BASE, thinking=False)[1] == "yes<|endoftext|>"
     assert render(pair, BASE)[1] == "<think>\nhmm\n</think>\n\nyes<|endoftext|>"
+
+
+def test_a_benchmarks_reference_solutions_are_conversations_ending_in_the_boxed_gold():
+    from reasoning.data import Problem
+    from reasoning.evaluation.benchmarks import load_benchmark
+    from reasoning.evaluation.tasks import Task
+    from reasoning.sft.data import reference_reply, task_conversations
+
+    fixtures = Path(__file__).parent / "data" / "benchmarks"
+    gsm8k = load_benchmark("gsm8k", data_dir=fixtures)
+    first = task_conversations(gsm8k)[1]  # "It takes 2/2=<<2/2=1>>1 bolt of white fiber\n...3 bolts of fabric\n#### 3"
+    assert first.user == math_prompt(gsm8k.problems[1].question) and first.group == gsm8k.problems[1].id
+    assert first.reply == "It takes 2/2=1 bolt of white fiber\nSo the total amount of fabric is 2+1=3 bolts of fabric\n\nThe final answer is \\boxed{3}."
+    assert first.thinking == "" and task_conversations(gsm8k, prompt="plain")[1].user == gsm8k.problems[1].question
+    math500 = load_benchmark("math500", data_dir=fixtures)
+    assert task_conversations(math500)[0].reply == math500.problems[0].solution.strip()  # it boxes its answer already
+    assert reference_reply(Problem("x", "Q", "5", solution="<<1+1=2>> 2 and 3 make 5\n#### 5")) == "2 and 3 make 5\n\nThe final answer is \\boxed{5}."
+    with pytest.raises(ValueError, match="mmlu-stem is multiple choice"):
+        task_conversations(load_benchmark("mmlu-stem", data_dir=fixtures))
+    with pytest.raises(ValueError, match="amc23 has no reference solutions"):
+        task_conversations(Task("amc23", (Problem("a", "Q", "1"),)))
+
+
+def test_train_sft_learns_a_benchmarks_solutions(tmp_path, capsys):
+    from reasoning.checkpoint import save_pretrained
+    from reasoning.cli import main
+
+    torch.manual_seed(0)
+    model_dir = save_pretrained(Qwen3Model(TINY), BASE, tmp_path / "student")
+    out = tmp_path / "run"
+    args = ["train", "sft", "--model", str(model_dir), "--bench", "gsm8k", "--data-dir", str(Path(__file__).parent / "data" / "benchmarks"),
+            "--limit", "4", "--held-out", "1", "--out", str(out), "--batch-size", "3", "--micro-batch-size", "3", "--epochs", "1",
+            "--dtype", "float32"]  # fmt: skip
+    assert main(args) == 0
+    assert "examples: 3 to train on, 1 held out; length rule (drop above 4096 tokens): 0 dropped, 0 truncated of 4" in capsys.readouterr().out
+    [row] = read_metrics(out / "metrics.csv")
+    assert row["sequences"] == 3 and row["eval_loss"] > 0
+    with pytest.raises(SystemExit):  # argparse: --data or --bench, not both
+        main([*args[:4], "--data", str(model_dir / "config.json"), *args[4:]])
+    assert main(["train", "sft", "--model", str(model_dir), "--data-dir", str(tmp_path), "--data", str(model_dir / "config.json"),
+                 "--out", str(tmp_path / "other")]) == 2  # fmt: skip
+    assert "--data-dir goes with --bench" in capsys.readouterr().err

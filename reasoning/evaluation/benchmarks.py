@@ -1,29 +1,24 @@
-"""Evaluation benchmarks by name: where each is read from, how its gold answer is read, how its
-problems are prompted and how a completion is graded.
+"""Evaluation benchmarks by name: where each is read from and how its gold answer is read.
 
 A benchmark loads from the hub by default, or from a local copy: `data`, one file, or
 `data_dir`, a directory holding the copies under their usual names (`aime24.jsonl`, ...).
 Local and hub copies can lay out a record differently, so each source has its own `Layout`.
-Every benchmark loads as `reasoning.data.Problem`s whose `answer` is the gold answer as a
-string; for multiple choice it is the right option's letter, and `meta["choices"]` holds
-the options' texts in letter order.
+Every benchmark loads as a `Task` (reasoning.evaluation.tasks: how its problems are prompted
+and graded) of `reasoning.data.Problem`s whose `answer` is the gold answer as a string; for
+multiple choice it is the right option's letter, and `meta["choices"]` holds the options'
+texts in letter order.
 """
 
 from __future__ import annotations
 
-import string
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from reasoning.data import DatasetError, Problem, load_problems
 from reasoning.evaluation import golds
-from reasoning.grading import extract_answer, extract_choice, grade
-from reasoning.prompts import ChatFormat, PromptKind, build_prompt, choice_prompt
-from reasoning.tokenizer import format_chat
-
-Kind = Literal["math", "choice"]
+from reasoning.evaluation.tasks import Kind, Task
 
 
 @dataclass(frozen=True)
@@ -77,16 +72,6 @@ class Benchmark:
     @property
     def local_layout(self) -> Layout:
         return self.local or self.hub.layout
-
-
-@dataclass(frozen=True)
-class SampleGrade:
-    """One completion's grade: the answer read from it, whether it is right, how and why not."""
-
-    extracted: str | None
-    correct: bool
-    method: str
-    reason: str
 
 
 _ANSWER = Read(("answer",), golds.as_written)
@@ -182,9 +167,9 @@ def parse_benchmarks(text: str) -> list[str]:
 
 def load_benchmark(
     name: str, *, data_dir: str | Path | None = None, data: str | Path | None = None, limit: int | None = None
-) -> list[Problem]:
-    """The problems of benchmark `name`: from the file `data`, from its file in `data_dir`, or
-    (neither given) from the hub. `limit` keeps the first `limit` problems."""
+) -> Task:
+    """Benchmark `name` as a task: its problems from the file `data`, from its file in
+    `data_dir`, or (neither given) from the hub. `limit` keeps the first `limit` problems."""
     benchmark = get_benchmark(name)
     if data is not None and data_dir is not None:
         raise ValueError("pass a benchmark's data file or a data directory, not both")
@@ -201,46 +186,17 @@ def load_benchmark(
         source, question_field=layout.question, answer_field=None, id_field=layout.id,
         split=split, config=config, limit=limit,
     )  # fmt: skip
-    return [_with_gold(problem, layout, where) for problem in problems]
+    return Task(name, tuple(_with_gold(problem, layout, where) for problem in problems), benchmark.kind)
 
 
 def load_benchmarks(
     names: list[str], *, data_dir: str | Path | None = None, data: str | Path | None = None, limit: int | None = None
-) -> dict[str, list[Problem]]:
-    """{name: problems} for several benchmarks (see `load_benchmark`); `data` names one file, so
-    it goes with exactly one benchmark."""
+) -> list[Task]:
+    """Several benchmarks as tasks (see `load_benchmark`); `data` names one file, so it goes
+    with exactly one benchmark."""
     if data is not None and len(names) != 1:
         raise ValueError("--data names one file, so give exactly one benchmark (or --data-dir for several)")
-    return {name: load_benchmark(name, data_dir=data_dir, data=data, limit=limit) for name in names}
-
-
-def benchmark_prompt(
-    benchmark: Benchmark,
-    problem: Problem,
-    *,
-    kind: PromptKind,
-    enable_thinking: bool = True,
-    chat: ChatFormat = format_chat,
-) -> str:
-    """The prompt for one problem: the boxed-answer math prompt, or the multiple-choice prompt."""
-    if benchmark.kind == "choice":
-        return choice_prompt(
-            problem.question, problem.meta["choices"], kind=kind, enable_thinking=enable_thinking, chat=chat
-        )
-    return build_prompt(problem.question, kind=kind, enable_thinking=enable_thinking, chat=chat)
-
-
-def grade_completion(benchmark: Benchmark, problem: Problem, completion: str, *, timeout: float = 2.0) -> SampleGrade:
-    """Grade one completion: its final answer against the gold (math) or its chosen letter (choice)."""
-    if benchmark.kind == "choice":
-        chosen = extract_choice(completion, string.ascii_uppercase[: len(problem.meta["choices"])])
-        if chosen is None:
-            return SampleGrade(None, False, "none", "no option letter was found")
-        right = chosen == problem.answer
-        return SampleGrade(chosen, right, "choice", "" if right else f"chose {chosen}, not {problem.answer}")
-    extracted = extract_answer(completion)
-    result = grade(extracted, problem.answer, timeout=timeout)
-    return SampleGrade(extracted, result.correct, result.method, result.reason)
+    return [load_benchmark(name, data_dir=data_dir, data=data, limit=limit) for name in names]
 
 
 def _local_file(benchmark: Benchmark, directory: Path) -> Path:

@@ -1,9 +1,9 @@
 """Accuracy against thinking budget, every budget from one decode of each sample's thinking.
 
-`evaluate_budgets` runs `generation.budget_sweep` over a benchmark's problems in chunks and
-records each budget as a benchmark of its own, `<bench>@<budget>.jsonl` in the run
-directory, in the suite's record format (so `eval score`, `compare` and the summary read it
-as they read any run). Each sample's record carries its thinking, forced and answer tokens;
+`evaluate_budgets` runs `generation.budget_sweep` over a task's problems in chunks and records
+each budget as a task of its own, `<task>@<budget>.jsonl` in the run directory, through the
+evaluation's record loop and in its record format (so `eval score`, `compare` and the summary
+read it as they read any run). Each sample's record carries its thinking, forced and answer tokens;
 the largest budget's records also carry the tokens the sweep decoded for the sample, so the
 cost of the sweep can be set against separate runs (whose cost is the sum of every budget's
 tokens). Runs resume: a chunk is swept only for problems some budget still lacks.
@@ -12,34 +12,35 @@ tokens). Runs resume: a chunk is swept only for problems some budget still lacks
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from torch import nn
 from tqdm.auto import tqdm
 
-from reasoning.data import Problem
-from reasoning.evaluation.benchmarks import BENCHMARKS, benchmark_prompt
+from reasoning.evaluation.attempts import Attempt, Clock, Solve
 from reasoning.evaluation.protocols import Protocol
 from reasoning.evaluation.records import RecordsError, read_run
-from reasoning.evaluation.runner import Clock
-from reasoning.evaluation.suite import Sample, read_benchmark, records_path, run_benchmark, write_summary
-from reasoning.evaluation.summary import summarize_benchmark
+from reasoning.evaluation.run import evaluate_task
+from reasoning.evaluation.rundir import read_task, records_path, write_summary
+from reasoning.evaluation.solvers import completion_of
+from reasoning.evaluation.summary import summarize
+from reasoning.evaluation.tasks import Task
 from reasoning.generation import GenerationConfig, Prompt, budget_sweep
 from reasoning.prompts import PromptKind
 from reasoning.tokenizer import Qwen3Tokenizer
 
 
-def budget_name(bench: str, budget: int) -> str:
-    """The name a benchmark's records at one thinking budget go under."""
-    return f"{bench}@{budget}"
+def budget_name(task: str, budget: int) -> str:
+    """The name a task's records at one thinking budget go under."""
+    return f"{task}@{budget}"
 
 
 def evaluate_budgets(
     model: nn.Module,
     tokenizer: Qwen3Tokenizer,
-    suite: dict[str, list[Problem]],
+    tasks: Sequence[Task],
     protocol: Protocol,
     budgets: Sequence[int],
     out_dir: str | Path,
@@ -53,7 +54,7 @@ def evaluate_budgets(
     resume: bool = False,
     progress: bool = True,
 ) -> dict[str, dict[str, Any]]:
-    """Evaluate each benchmark at every thinking budget; returns the summaries, by `budget_name`.
+    """Evaluate each task at every thinking budget; returns the summaries, by `budget_name`.
 
     protocol.max_new_tokens bounds each completion as a whole; answer_budget, if given, bounds
     the tokens after </think>.
@@ -65,25 +66,23 @@ def evaluate_budgets(
         top_k=protocol.top_k, min_p=protocol.min_p, n=protocol.n, seed=seed, max_batch_size=batch_size,
         answer_budget=answer_budget,
     )  # fmt: skip
-    base_settings = {"model": model_name, "kind": kind, "enable_thinking": True, **protocol.settings(), "seed": seed,
-                     "budgets": budgets, "answer_budget": answer_budget}  # fmt: skip
-    for bench, problems in suite.items():
-        benchmark = BENCHMARKS[bench]
-        prompts = [benchmark_prompt(benchmark, p, kind=kind, chat=tokenizer.apply_chat_template) for p in problems]
-        files = {budget: records_path(out_dir, budget_name(bench, budget)) for budget in budgets}
+    base_settings = {"model": model_name, "kind": kind, "enable_thinking": True, "cot": False, "strategy": "independent",
+                     **protocol.settings(), "seed": seed, "budgets": budgets, "answer_budget": answer_budget}  # fmt: skip
+    for task in tasks:
+        prompts = [task.prompt(p, kind=kind, chat=tokenizer.apply_chat_template) for p in task.problems]
+        files = {budget: records_path(out_dir, budget_name(task.name, budget)) for budget in budgets}
         started = {budget: path.is_file() and path.stat().st_size > 0 for budget, path in files.items()}
         if any(started.values()) and not resume:
-            raise RecordsError(f"{out_dir} already holds {bench} results: pass --resume to continue that run, or choose another --out")
+            raise RecordsError(f"{out_dir} already holds {task.name} results: pass --resume to continue that run, or choose another --out")
         done = [{r["id"] for r in read_run(path)[1]} if started[b] else set() for b, path in files.items()]
-        todo = [i for i, problem in enumerate(problems) if not all(problem.id in ids for ids in done)]
-        for start in tqdm(range(0, len(todo), chunk), disable=not progress, desc=f"{bench} @ {budgets}", unit="chunk"):
+        todo = [i for i, problem in enumerate(task.problems) if not all(problem.id in ids for ids in done)]
+        for start in tqdm(range(0, len(todo), chunk), disable=not progress, desc=f"{task.name} @ {budgets}", unit="chunk"):
             indices = todo[start : start + chunk]
-            samples = _sweep(model, tokenizer, [(i, prompts[i]) for i in indices], budgets, config)
+            attempts = _sweep(model, tokenizer, [(i, prompts[i]) for i in indices], budgets, config)
             for budget in budgets:
-                settings = {**base_settings, "thinking_budget": budget}
-                at_budget = dataclasses.replace(benchmark, name=budget_name(bench, budget))
-                run_benchmark(
-                    at_budget, problems, prompts, _replay(samples[budget]), out_dir, settings=settings,
+                at_budget = dataclasses.replace(task, name=budget_name(task.name, budget))
+                evaluate_task(
+                    at_budget, prompts, _replay(attempts[budget]), out_dir, settings={**base_settings, "thinking_budget": budget},
                     resume=started[budget], progress=False,
                 )  # fmt: skip
                 started[budget] = True
@@ -92,36 +91,33 @@ def evaluate_budgets(
 
 def _sweep(
     model: nn.Module, tokenizer: Qwen3Tokenizer, items: list[tuple[int, str]], budgets: list[int], config: GenerationConfig
-) -> dict[int, dict[int, tuple[list[Sample], float]]]:
-    """{budget: {problem index: (its samples, seconds)}} from one sweep over `items`."""
+) -> dict[int, dict[int, Attempt]]:
+    """{budget: {problem index: its attempt}} from one sweep over `items`."""
     clock = Clock()
     sweeps = budget_sweep(model, tokenizer, [Prompt(text, stream=index) for index, text in items], budgets, config)
     seconds = clock.lap() / max(1, len(items))
-    samples: dict[int, dict[int, tuple[list[Sample], float]]] = {budget: {} for budget in budgets}
+    samples: dict[int, dict[int, list]] = {budget: {} for budget in budgets}
     for sweep in sweeps:
         index = items[sweep.prompt_index][0]
         for budget, result in sweep.by_budget.items():
-            extra = {"thinking_tokens": result.thinking_tokens, "forced_tokens": result.forced_tokens, "answer_tokens": result.answer_tokens}
-            if budget == budgets[-1]:
-                extra["sweep_decoded"] = sweep.decoded_tokens
-            sample = Sample(result.text or "", result.num_tokens, result.finish_reason, extra)
-            samples[budget].setdefault(index, ([], seconds))[0].append(sample)
-    return samples
+            extra = {"sweep_decoded": sweep.decoded_tokens} if budget == budgets[-1] else {}
+            samples[budget].setdefault(index, []).append(completion_of(result, **extra))
+    return {budget: {i: Attempt(tuple(s), seconds) for i, s in by_index.items()} for budget, by_index in samples.items()}
 
 
-def _replay(samples: dict[int, tuple[list[Sample], float]]) -> Callable[[Sequence[tuple[int, str]]], Iterator]:
-    """A `Generate` that yields the swept samples of the problems asked for that it holds."""
+def _replay(attempts: dict[int, Attempt]) -> Solve:
+    """A `Solve` that yields the swept attempts of the problems asked for that it holds."""
 
-    def generate(items: Sequence[tuple[int, str]]) -> Iterator[tuple[int, list[Sample], float]]:
+    def solve(items: Sequence[tuple[int, str]]) -> Iterator[tuple[int, Attempt]]:
         for position, (index, _) in enumerate(items):
-            if index in samples:
-                yield position, *samples[index]
+            if index in attempts:
+                yield position, attempts[index]
 
-    return generate
+    return solve
 
 
 def budget_curve(out_dir: str | Path, bench: str) -> dict[str, Any]:
-    """A benchmark's sweep read back: one row per budget, and what the sweep cost.
+    """A task's sweep read back: one row per budget, and what the sweep cost.
 
     Row: budget, problems, samples, pass@1 and its standard error, maj@n (n > 1), and the mean
     thinking, forced, answer and total tokens per sample. Cost: the tokens the sweep decoded
@@ -131,9 +127,9 @@ def budget_curve(out_dir: str | Path, bench: str) -> dict[str, Any]:
     budgets = sorted({int(path.name.split("@")[1].split(".")[0]) for path in paths})
     rows, separate, decoded = [], 0, 0
     for budget in budgets:
-        _, records = read_benchmark(out_dir, budget_name(bench, budget))
+        _, records = read_task(out_dir, budget_name(bench, budget))
         samples = [sample for record in records for sample in record["samples"]]
-        summary = summarize_benchmark(records)
+        summary = summarize(records)
         n = summary["samples"]
         rows.append({
             "budget": budget, "problems": summary["problems"], "samples": n, "pass@1": summary["pass@1"],
@@ -165,7 +161,7 @@ def format_budget_curve(curve: dict[str, Any]) -> str:
 
 
 def report_budget_curves(out_dir: str | Path, benches: Sequence[str], plot: str | Path | None = None) -> str:
-    """The tables of a sweep's benchmarks (and the curve drawn to `plot`, if given)."""
+    """The tables of a sweep's tasks (and the curve drawn to `plot`, if given)."""
     curves = [budget_curve(out_dir, bench) for bench in benches]
     if plot:
         plot_budget_curves(curves, str(plot))

@@ -1,10 +1,16 @@
-"""The inference-time strategies an evaluation can run, one small frozen dataclass each.
+"""What an evaluation does with a problem's samples, one small frozen dataclass per strategy.
 
-A strategy knows its name on the command line, its label in tables, the settings it adds to a
-results file's header, whether it samples, and how to build the runner's `complete` function.
-The completion code needs torch, so each strategy imports it (from `completers`) only when
-called: the command line builds its parser from this module without the model stack.
-Adding a strategy is adding one class here and listing it in STRATEGIES.
+The protocol (`evaluation.protocols`) says how many samples a problem gets and how each is
+drawn; the strategy says what answers the problem:
+- independent: every sample answers for itself (pass@1 averages them; greedy decoding is the
+  protocol "greedy" with this strategy);
+- self-consistency: the majority answer of the samples (Wang et al. 2023);
+- best-of-n: the sample a scorer ranks highest;
+- self-refine: a draft, then critique-and-revise rounds kept while a scorer says they improve
+  (Madaan et al. 2023); one sample per problem.
+A strategy knows its name on the command line, its label in tables and the settings it adds
+to a run's header. The generation side needs torch, so `solver` imports it (`solvers`) only
+when called: the command line builds its parser from this module without the model stack.
 """
 
 from __future__ import annotations
@@ -13,145 +19,98 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
-    from torch import nn
-
-    from reasoning.evaluation.runner import Complete
-    from reasoning.generation import GenerationConfig
-    from reasoning.prompts import PromptKind
-    from reasoning.tokenizer import Qwen3Tokenizer
+    from reasoning.evaluation.attempts import Solve
+    from reasoning.evaluation.solvers import Setup
 
 SCORERS = ("logprob", "heuristic", "judge")  # see reasoning.scaling.best_of_n.make_scorer
 TIE_BREAKS = ("first", "logprob")
-SAMPLING = {"temperature": 0.8, "top_p": 0.9}  # the default for strategies that sample
-
-
-@dataclass(frozen=True)
-class Setup:
-    """What a strategy generates with: the model and its tokenizer, the decoding, the prompt
-    format, and each prompt's problem text (the judge and the critic read the problem, not
-    the prompt)."""
-
-    model: nn.Module
-    tokenizer: Qwen3Tokenizer
-    config: GenerationConfig
-    questions: dict[str, str]
-    kind: PromptKind
-    enable_thinking: bool = True
 
 
 class Strategy:
-    """How to spend inference compute on one problem. The default: one completion per prompt
-    from the engine, its settings just the strategy's name."""
+    """How a problem's answer comes from its samples; the base answers with each sample."""
 
     name: ClassVar[str]
-    samples: ClassVar[bool] = False  # draws random samples, so needs a temperature above 0
-    cot: ClassVar[bool] = False  # prompts with the chain-of-thought suffix
+    math_only: ClassVar[bool] = True  # reads answers with the math extractor (votes, judges, critics)
+    single_sample: ClassVar[bool] = False  # works on one sample per problem
 
     @property
     def label(self) -> str:
-        """A short name for tables: "greedy", "self-consistency n=8"."""
+        """A short name for tables: "self-consistency", "best-of-n judge"."""
         return self.name
-
-    @property
-    def slug(self) -> str:
-        """The label as a file-name part: "self-consistency-n8"."""
-        return self.label.replace(" ", "-").replace("=", "")
 
     def settings(self) -> dict[str, Any]:
         """The fields that change results, for the run's saved settings."""
-        return {"strategy": self.name}
+        return {"strategy": self.name, **{field.name: getattr(self, field.name) for field in fields(self)}}
 
-    def completer(self, setup: Setup) -> Complete:
-        """The runner's `complete` function for this strategy."""
-        from reasoning.evaluation.completers import engine_completer
-
-        return engine_completer(setup)
+    def solver(self, setup: Setup) -> Solve:
+        """The function that generates (and, for this strategy, selects) each problem's completions."""
+        raise NotImplementedError
 
 
 @dataclass(frozen=True)
-class Greedy(Strategy):
-    """Greedy decoding: one completion per problem."""
+class Independent(Strategy):
+    """Each of the protocol's n samples answers on its own."""
 
-    name = "greedy"
+    name = "independent"
+    math_only = False
 
+    def solver(self, setup: Setup) -> Solve:
+        from reasoning.evaluation.solvers import independent_solver
 
-@dataclass(frozen=True)
-class ChainOfThought(Strategy):
-    """Greedy decoding of a prompt that asks for step-by-step reasoning."""
-
-    name = "cot"
-    cot = True
-
-
-@dataclass(frozen=True)
-class Sample(Strategy):
-    """One random sample per problem."""
-
-    name = "sample"
-    samples = True
+        return independent_solver(setup)
 
 
 @dataclass(frozen=True)
 class SelfConsistency(Strategy):
-    """The majority answer of `n` samples (Wang et al. 2023). tie_break: equal votes go to the
-    first group ("first") or the higher mean log-prob ("logprob"). early_stop: stop sampling a
-    problem once its vote is decided."""
+    """The majority answer of the n samples. tie_break: equal votes go to the first group
+    ("first") or the higher mean log-prob ("logprob"). early_stop: stop sampling a problem once
+    its vote is decided (the cancelled samples' tokens count as spent; they are not samples)."""
 
     name = "self-consistency"
-    samples = True
-    n: int = 8
     tie_break: str = "first"
     early_stop: bool = False
 
     def __post_init__(self) -> None:
-        _check_positive("n", self.n)
         if self.tie_break not in TIE_BREAKS:
             raise ValueError(f"unknown tie_break {self.tie_break!r}; choose one of {', '.join(TIE_BREAKS)}")
 
     @property
     def label(self) -> str:
-        return f"{self.name} n={self.n}"
+        return self.name + (" early-stop" if self.early_stop else "") + (" tie=logprob" if self.tie_break == "logprob" else "")
 
-    def settings(self) -> dict[str, Any]:
-        return {"strategy": self.name, "n": self.n, "tie_break": self.tie_break, "early_stop": self.early_stop}
+    def solver(self, setup: Setup) -> Solve:
+        from reasoning.evaluation.solvers import self_consistency_solver
 
-    def completer(self, setup: Setup) -> Complete:
-        from reasoning.evaluation.completers import self_consistency_completer
-
-        return self_consistency_completer(setup, n=self.n, tie_break=self.tie_break, early_stop=self.early_stop)
+        return self_consistency_solver(setup, tie_break=self.tie_break, early_stop=self.early_stop)
 
 
 @dataclass(frozen=True)
 class BestOfN(Strategy):
-    """The best of `n` samples, as ranked by `scorer` (one of SCORERS)."""
+    """The sample `scorer` (one of SCORERS) ranks highest."""
 
     name = "best-of-n"
-    samples = True
-    n: int = 8
     scorer: str = "logprob"
 
     def __post_init__(self) -> None:
-        _check_positive("n", self.n)
         _check_scorer(self.scorer)
 
     @property
     def label(self) -> str:
-        return f"best-of-{self.n} {self.scorer}"
+        return f"{self.name} {self.scorer}"
 
-    def settings(self) -> dict[str, Any]:
-        return {"strategy": self.name, "n": self.n, "scorer": self.scorer}
+    def solver(self, setup: Setup) -> Solve:
+        from reasoning.evaluation.solvers import best_of_n_solver
 
-    def completer(self, setup: Setup) -> Complete:
-        from reasoning.evaluation.completers import best_of_n_completer
-
-        return best_of_n_completer(setup, n=self.n, scorer=self.scorer)
+        return best_of_n_solver(setup, scorer=self.scorer)
 
 
 @dataclass(frozen=True)
 class SelfRefine(Strategy):
-    """A draft, then up to `rounds` critique-and-revise rounds, kept while `scorer` says they improve."""
+    """A draft (the one sample), then up to `rounds` critique-and-revise rounds, kept while
+    `scorer` says they improve; the answer is the best solution."""
 
     name = "self-refine"
+    single_sample = True
     rounds: int = 2
     scorer: str = "logprob"
 
@@ -164,18 +123,13 @@ class SelfRefine(Strategy):
     def label(self) -> str:
         return f"{self.name} rounds={self.rounds} {self.scorer}"
 
-    def settings(self) -> dict[str, Any]:
-        return {"strategy": self.name, "scorer": self.scorer, "rounds": self.rounds}
+    def solver(self, setup: Setup) -> Solve:
+        from reasoning.evaluation.solvers import self_refine_solver
 
-    def completer(self, setup: Setup) -> Complete:
-        from reasoning.evaluation.completers import self_refine_completer
-
-        return self_refine_completer(setup, rounds=self.rounds, scorer=self.scorer)
+        return self_refine_solver(setup, rounds=self.rounds, scorer=self.scorer)
 
 
-STRATEGIES: dict[str, type[Strategy]] = {
-    strategy.name: strategy for strategy in (Greedy, ChainOfThought, Sample, SelfConsistency, BestOfN, SelfRefine)
-}
+STRATEGIES: dict[str, type[Strategy]] = {strategy.name: strategy for strategy in (Independent, SelfConsistency, BestOfN, SelfRefine)}
 
 
 def parse_strategy(name: str, /, **options: Any) -> Strategy:
@@ -187,14 +141,21 @@ def parse_strategy(name: str, /, **options: Any) -> Strategy:
     return cls(**{field.name: options[field.name] for field in fields(cls) if field.name in options})
 
 
-def strategy_from_settings(settings: dict[str, Any]) -> Strategy:
-    """The strategy a results file's settings header names (the inverse of Strategy.settings)."""
-    return parse_strategy(settings["strategy"], **settings)
+def method_label(settings: dict[str, Any]) -> str:
+    """How a run is named in tables, from its saved settings: the strategy, the chain-of-thought
+    suffix, and the decoding (greedy, or n samples at temperature T)."""
+    if settings.get("scoring") == "loglik":
+        return "letter likelihood"
+    name = settings.get("strategy", "independent")
+    strategy = parse_strategy(_FORMER.get(name, name), **settings)
+    label = strategy.label + (" +cot" if settings.get("cot") else "")
+    if not settings.get("temperature"):
+        return label + " greedy"
+    return label + f" n={settings.get('n', 1)} T={settings['temperature']}"
 
 
-def _check_positive(name: str, value: int) -> None:
-    if value < 1:
-        raise ValueError(f"need {name} >= 1, got {value}")
+# The strategies of the former `eval math500` that are now the independent strategy under a protocol.
+_FORMER = {"greedy": "independent", "cot": "independent", "sample": "independent"}
 
 
 def _check_scorer(scorer: str) -> None:

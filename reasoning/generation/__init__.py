@@ -1,7 +1,7 @@
 """Text generation: its options, sampling functions, the batching engine, and `generate` / `stream`.
 
 The names below are imported on first use, so the command line can register `reasoning
-generate` (reasoning.generation.cli) without importing torch.
+generate` (reasoning.commands.generate) without importing torch.
 """
 
 from __future__ import annotations

@@ -1,21 +1,21 @@
 """Which KV-cache blocks are free and how many sequences read each one, kept on the host.
 
-The engine hands out blocks one at a time as sequences grow and shares a prompt's full
+The scheduler hands out blocks one at a time as sequences grow and shares a prompt's full
 blocks among its samples by reference; a block returns to the free list when its last reader
-lets it go. Plain Python: the decisions never wait on the device.
+lets it go. Plain Python (no torch import): the decisions never wait on the device, and the
+scheduler's tests run without it.
 """
 
 from __future__ import annotations
 
-from reasoning.model.paged import SINK_BLOCK
-
 
 class BlockAllocator:
-    """Free blocks 1 .. num_blocks - 1 (block 0 is the pool's sink) with reference counts."""
+    """Free blocks 1 .. num_blocks - 1 with reference counts; block 0 is never handed out, it is
+    the pool's sink (`reasoning.model.paged.SINK_BLOCK`) that rows past their length point at."""
 
     def __init__(self, num_blocks: int) -> None:
         self.num_blocks = num_blocks
-        self._free = list(range(num_blocks - 1, SINK_BLOCK, -1))  # taken from the end: 1, 2, 3, ...
+        self._free = list(range(num_blocks - 1, 0, -1))  # taken from the end: 1, 2, 3, ...
         self._readers = [0] * num_blocks
 
     @property

@@ -1,20 +1,16 @@
 """The generation engine: a paged KV cache, continuous batching, one prefill per prompt.
 
-Keys and values live in blocks of a shared pool (`reasoning.model.paged`). A sequence gets
-blocks as it grows and gives them back when it ends, so requests are admitted by the blocks
-free now, not by a row of the longest length a request might reach: when most reasoning
-traces stop far short of their budget, several times more sequences decode together in the
-same memory. The n samples of a prompt read its prefilled blocks by reference; only the
-partly filled last block is copied, once per sample. When the pool runs dry mid-decode, the
-sequence admitted last is preempted: its blocks are freed and it waits, to be prefilled
-again from its tokens (recomputation) and continue where it stopped.
+Keys and values live in blocks of a shared pool (`reasoning.model.paged`); the scheduler
+(`scheduler.py`) decides on the host who is admitted with which blocks, who grows, who is
+preempted and where a branch starts. The engine carries its decisions out on the device:
+prefills, block copies, decode steps and the rows they read, then records the chosen tokens.
 
-Live sequences fill rows 0 .. live - 1 of a few per-row device tensors (next token, random
-stream, draws made, cached length, block table), so a decode step is one forward pass over
-exactly the live rows; a finished row is filled by moving the last one into it, which moves
-no cache memory. Waiting prompts take the free rows as others finish (continuous batching,
-Orca, Yu et al. 2022). All bookkeeping lives on the host; the decode step itself reads
-nothing back until its tokens are chosen (one transfer per step), so it compiles whole.
+Live sequences fill rows 0 .. live - 1 of a few per-row device tensors (`rows.py`: next token,
+random stream, draws made, cached length, block table), so a decode step is one forward pass
+over exactly the live rows; a finished row is filled by moving the last one into it, which
+moves no cache memory. Waiting prompts take the free rows as others finish (continuous
+batching, Orca, Yu et al. 2022). All bookkeeping lives on the host; the decode step itself
+reads nothing back until its tokens are chosen (one transfer per step), so it compiles whole.
 """
 
 from __future__ import annotations
@@ -22,40 +18,32 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
-from reasoning.generation.blocks import BlockAllocator
 from reasoning.generation.decode import CompiledStep, ban_tokens, eager_step
-from reasoning.generation.request import FINISH_LENGTH, Request
-from reasoning.generation.rows import LiveSequence, Rows, banned_token, to_device
+from reasoning.generation.request import Request
+from reasoning.generation.rows import Rows, to_device
 from reasoning.generation.sampling import SamplingParams, choose_tokens
+from reasoning.generation.scheduler import Branch, Copy, Growth, Prefill, Scheduler, group_length, longest_first
 from reasoning.model.paged import SINK_BLOCK, BlockPool, PagedKV, bytes_per_token
 from reasoning.model.qwen3 import last_positions
 
 COMPILE_MIN_STEPS = 8192  # compile=None compiles runs that may take this many decode steps: where compiling pays
 
-
-@dataclass
-class _Waiting:
-    """Requests not yet admitted: the samples of one prompt, or one preempted request."""
-
-    prompt: list[int]  # what to prefill: the prompt, or a preempted request's prompt and tokens but the last
-    requests: deque[Request]
-    resumed: bool = False
+Step = Callable[..., tuple[torch.Tensor, ...]]  # a decode step: eager_step's or a CompiledStep
 
 
 @dataclass
 class _Run:
-    """One `Engine.run`'s state: the live rows, the blocks, who waits, how tokens are chosen."""
+    """One `Engine.run`'s state: who runs, the device rows they fill, how tokens are chosen."""
 
+    scheduler: Scheduler
     rows: Rows
-    allocator: BlockAllocator
-    waiting: deque[_Waiting]
+    decode: Step
     params: SamplingParams
     eos: frozenset[int]
 
@@ -128,37 +116,36 @@ class Engine:
         ones have their finish_reason set), so callers can stream; exhaust it to just run.
         A caller may `cancel()` any request between steps (self-consistency stopping early).
         """
-        for request in (r for group in groups for r in group if r.max_new_tokens <= 0):
-            request.finish_reason = FINISH_LENGTH
-        groups = [[r for r in group if r.finish_reason is None] for group in groups]
-        groups = [group for group in groups if group]
+        groups = longest_first(groups)
         if not groups:
             return
-        # Longest first (LPT scheduling, Graham 1969): a long request admitted last would
-        # decode alone at the end, with the batch nearly empty.
-        groups.sort(key=lambda g: len(g[0].prompt) + max(r.max_new_tokens for r in g), reverse=True)
-        longest = len(groups[0][0].prompt) + max(r.max_new_tokens for r in groups[0])
+        run = self._start(groups, params, frozenset(eos_token_ids))
+        scheduler, rows = run.scheduler, run.rows
+        while not scheduler.done:
+            rows.remove(scheduler.retire())  # finished, or cancelled since the last step
+            if stepped := self._admit(run, scheduler.admit()):
+                yield stepped
+                rows.remove(scheduler.retire())
+            self._grow(run, scheduler.grow())
+            if rows.live:
+                yield self._decode(run)
+
+    def _start(self, groups: list[list[Request]], params: SamplingParams, eos: frozenset[int]) -> _Run:
+        """A run's pool, scheduler (every group queued), rows and decode step."""
+        longest = max(group_length(group) for group in groups)
         budgets = [r.max_new_tokens for group in groups for r in group]
         steps = max(max(budgets), math.ceil(sum(budgets) / self.max_batch_size))
-        allocator = self._allocate(sum(len(g) for g in groups), longest)
-        decode = self._decoder(steps)
+        scheduler = Scheduler(self._allocate(len(budgets), longest), self.block_size, self.max_batch_size)
+        for group in groups:
+            scheduler.add(group)
         width = math.ceil(longest / self.block_size) + 1  # one spare: compiled steps read at least 2 blocks
         rows = Rows(max(self.max_batch_size, 2), width, self.device)
-        run = _Run(rows, allocator, deque(_Waiting(g[0].prompt, deque(g)) for g in groups), params, frozenset(eos_token_ids))
-        self.stats = EngineStats(self.block_size, allocator.num_blocks)
-        while run.waiting or rows.live:
-            cancelled = [row for row, s in enumerate(rows.sequences) if s.request.finish_reason is not None]
-            if cancelled:
-                self._drop(run, cancelled)
-            if run.waiting:
-                stepped = self._admit(run)
-                if stepped:
-                    yield stepped
-            if rows.live and self._grow(run):
-                yield self._decode(decode, run)
+        self.stats = EngineStats(self.block_size, scheduler.allocator.num_blocks)
+        return _Run(scheduler, rows, self._decoder(steps), params, eos)
 
-    def _allocate(self, requests: int, longest: int) -> BlockAllocator:
-        """A block pool for this run (the last run's when big enough) and its allocator."""
+    def _allocate(self, requests: int, longest: int) -> int:
+        """How many blocks (the sink included) this run may use; the pool is reallocated only when
+        the last run's is too small."""
         tokens = self.max_cache_tokens
         if tokens is None:  # every sequence could reach the longest length
             tokens = min(self.max_batch_size, requests) * math.ceil(longest / self.block_size) * self.block_size
@@ -172,63 +159,26 @@ class Engine:
             if self.device.type == "cuda":  # CUDA graphs write into the pool in place
                 torch._dynamo.mark_static_address(self._pool.keys)
                 torch._dynamo.mark_static_address(self._pool.values)
-        return BlockAllocator(num_blocks)
+        return num_blocks
 
-    def _decoder(self, steps: int):
+    def _decoder(self, steps: int) -> Step:
+        """The decode step for a run that may take `steps` steps: compiled where that pays (see `compile`)."""
         compile = self.compile if self.compile is not None else steps >= COMPILE_MIN_STEPS
         if compile and self.device.type == "mps":
-            warnings.warn("torch.compile is not used on MPS; decoding runs eagerly", stacklevel=4)
+            warnings.warn("torch.compile is not used on MPS; decoding runs eagerly", stacklevel=5)
             compile = False
         return CompiledStep(self.model, self.max_batch_size == 1) if compile else eager_step(self.model)
 
-    def _admit(self, run: _Run) -> list[Request]:
-        """Prefill waiting prompts into free rows and blocks; sample the first token of new ones.
-
-        A prompt's samples share its full blocks and get a copy of its last partial block each.
-        Admission leaves 1% of the blocks free for the live sequences to grow into (vLLM's
-        watermark), except that an empty batch always takes the first waiting prompt.
-        """
-        rows, allocator, waiting, size = run.rows, run.allocator, run.waiting, self.block_size
-        watermark = allocator.num_blocks // 100
-        plans: list[tuple[_Waiting, list[Request], list[int]]] = []
-        free_rows, free_blocks = self.max_batch_size - rows.live, allocator.free
-        while waiting and free_rows:
-            entry = waiting[0]
-            pending = [r for r in entry.requests if r.finish_reason is None]  # not cancelled
-            reserve = watermark if rows.live or plans else 0
-            take = min(len(pending), free_rows)
-            while take and _blocks_needed(len(entry.prompt), take, size) + reserve > free_blocks:
-                take -= 1
-            if pending and not take:
-                break
-            if take:
-                plans.append((entry, pending[:take], [allocator.take() for _ in range(math.ceil(len(entry.prompt) / size))]))
-                free_rows, free_blocks = free_rows - take, free_blocks - _blocks_needed(len(entry.prompt), take, size)
-            entry.requests = deque(pending[take:])
-            if not entry.requests:
-                waiting.popleft()
-        if not plans:
+    def _admit(self, run: _Run, prefills: list[Prefill]) -> list[Request]:
+        """Prefill the admitted prompts into their blocks, copy their partial blocks to the other
+        samples, give the sequences rows and sample the first token of new prompts (placed first)."""
+        if not prefills:
             return []
-        plans.sort(key=lambda plan: (plan[0].resumed, len(plan[0].prompt)))  # new prompts first: their rows get a first token
-        logits = self._prefill([entry.prompt for entry, _, _ in plans], [blocks for _, _, blocks in plans])
-        sequences, next_tokens, sources, copies = [], [], [], []
-        for index, (entry, requests, blocks) in enumerate(plans):
-            full = len(entry.prompt) // size
-            for sample, request in enumerate(requests):
-                own = blocks
-                if sample:  # the prompt's full blocks by reference, its partial last block copied
-                    allocator.share(blocks[:full])
-                    own = blocks[:full] + [allocator.take() for _ in blocks[full:]]
-                    copies += zip(blocks[full:], own[full:])
-                sequences.append(LiveSequence(request, own, len(entry.prompt)))
-                next_tokens.append(request.tokens[-1] if entry.resumed else 0)  # new rows: set once sampled
-                if not entry.resumed:
-                    sources.append(index)
-        if copies:
-            source, target = to_device(torch.tensor(copies, dtype=torch.long), self.device).unbind(1)
-            self._pool.copy_blocks(source, target)
-        start = rows.live
-        rows.place(sequences, next_tokens, [len(s.request.tokens) for s in sequences])
+        logits = self._prefill([p.tokens for p in prefills], [p.blocks for p in prefills])
+        self._copy_blocks([copy for prefill in prefills for copy in prefill.copies])
+        rows, start = run.rows, run.rows.live
+        rows.place([sequence for prefill in prefills for sequence in prefill.sequences])
+        sources = [index for index, prefill in enumerate(prefills) if not prefill.resumed for _ in prefill.sequences]
         if not sources:
             return []
         stop = start + len(sources)
@@ -253,107 +203,61 @@ class Engine:
                 logits[i] = chunk_logits[row]
         return torch.stack(logits)
 
-    def _grow(self, run: _Run) -> bool:
-        """Give each row whose next position starts a block a new one, preempting the latest
-        admitted sequences while none is free. False if no row is left to decode."""
-        rows, allocator, grown = run.rows, run.allocator, []
-        for sequence in [s for s in rows.sequences if s.cached == len(s.blocks) * self.block_size]:
-            while not allocator.free and sequence in rows.sequences:
-                self._preempt(run)
-            if sequence in rows.sequences:
-                sequence.blocks.append(allocator.take())
-                grown.append(sequence)
-        row_of = {id(s): row for row, s in enumerate(rows.sequences)}
-        rows.set_blocks([(row_of[id(s)], len(s.blocks) - 1, s.blocks[-1]) for s in grown if id(s) in row_of])
-        return bool(rows.live)
+    def _copy_blocks(self, copies: list[Copy]) -> None:
+        """Copy whole blocks of the pool, source into target (one host-to-device copy)."""
+        if copies:
+            source, target = to_device(torch.tensor(copies, dtype=torch.long), self.device).unbind(1)
+            self._pool.copy_blocks(source, target)
 
-    def _preempt(self, run: _Run) -> None:
-        """Free the blocks of the latest admitted sequence; it waits first in line, to be recomputed."""
-        row = max(range(run.rows.live), key=lambda r: run.rows.sequences[r].admitted)
-        request = run.rows.sequences[row].request
-        self._drop(run, [row])
-        run.waiting.appendleft(_resumed(request))
-        self.stats.preemptions += 1
+    def _grow(self, run: _Run, growth: Growth) -> None:
+        """Free the preempted sequences' rows and write the new blocks into the block tables."""
+        run.rows.remove(growth.preempted)
+        run.rows.append_blocks(growth.grown)
+        self.stats.preemptions += len(growth.preempted)
 
-    def _decode(self, decode, run: _Run) -> list[Request]:
+    def _decode(self, run: _Run) -> list[Request]:
+        """One decode step over the live rows; each sequence caches one more position."""
         rows, live = run.rows, run.rows.live
         width = math.ceil((max(s.cached for s in rows.sequences) + 1) / self.block_size)
-        chosen = decode(self._pool, rows, live, width, run.params)
+        chosen = run.decode(self._pool, rows, live, width, run.params)
         rows.lengths[:live] += 1
-        for sequence in rows.sequences:
-            sequence.cached += 1
+        run.scheduler.advance()
         self.stats.live.append(live)
-        self.stats.blocks.append(run.allocator.used)
+        self.stats.blocks.append(run.scheduler.allocator.used)
         return self._record(run, 0, chosen)
 
     def _record(self, run: _Run, start: int, chosen: tuple[torch.Tensor, ...]) -> list[Request]:
         """Store the chosen tokens of rows start.. as their next inputs and in their requests
-        (thinking control may replace them), branch requests that reached a branch point, drop
-        finished rows."""
+        (thinking control may replace them) and start the branches of requests that reached a
+        branch point. Finished requests keep their rows until the scheduler retires them."""
         rows, tokens = run.rows, chosen[0]
         stop = start + tokens.shape[0]
         rows.tokens[start:stop] = tokens
         rows.counters[start:stop] += 1
-        stepped = [s.request for s in rows.sequences[start:stop]]
+        sequences = rows.sequences[start:stop]
         values = torch.stack([value.double() for value in chosen]).tolist()  # the step's one read from the device
-        finished, replaced, replacements, branches = [], [], [], []
-        for row, (request, sampled, logprob, sampling_logprob) in enumerate(zip(stepped, *values), start):
-            token, forced = int(sampled), False
+        replaced, replacements, branches = [], [], []
+        for row, (sequence, sampled, logprob, sampling_logprob) in enumerate(zip(sequences, *values), start):
+            request, token, forced = sequence.request, int(sampled), False
             if request.thinking is not None:
                 token, forced = request.thinking.next_token(token)
                 if token != sampled:
                     replaced.append(row)
                     replacements.append(token)
-            if request.add(token, logprob, sampling_logprob, run.eos, forced):
-                finished.append(row)
+            request.add(token, logprob, sampling_logprob, run.eos, forced)
             if (branch := request.branch()) is not None and branch.finish_reason is None:
-                branches.append((row, branch))
+                branches.append(run.scheduler.branch(sequence, branch))
         rows.set_values(rows.tokens, replaced, replacements)
-        self._update_bans(rows, start, stop)
-        for row, branch in branches:
-            self._branch(run, row, branch)
-        if finished:
-            self._drop(run, finished)
-        return stepped
+        rows.update_bans(start, stop)
+        self._start_branches(run, [branch for branch in branches if branch is not None])
+        return [sequence.request for sequence in sequences]
 
-    def _branch(self, run: _Run, row: int, branch: Request) -> None:
-        """Start `branch`, a copy of the request in `row` so far, as a row of its own that reads
-        the cached positions by reference (its partly filled last block copied); without a free
-        row and block, it waits to be recomputed."""
-        rows, allocator, parent = run.rows, run.allocator, run.rows.sequences[row]
-        full = parent.cached // self.block_size
-        partial = parent.cached % self.block_size != 0
-        if rows.live >= self.max_batch_size or allocator.free < partial:
-            run.waiting.appendleft(_resumed(branch))
+    def _start_branches(self, run: _Run, branches: list[Branch]) -> None:
+        """Give the branches admitted at once their rows, after copying their parents' partial blocks."""
+        if not branches:
             return
-        allocator.share(parent.blocks[:full])
-        blocks = parent.blocks[:full] + [allocator.take() for _ in range(partial)]
-        if partial:
-            self._pool.copy_blocks(*(to_device(torch.tensor([block]), self.device) for block in (parent.blocks[full], blocks[-1])))
-        rows.place([LiveSequence(branch, blocks, parent.cached)], [branch.tokens[-1]], [len(branch.tokens)])
-
-    def _update_bans(self, rows: Rows, start: int, stop: int) -> None:
-        """Write each row's banned token to the device where thinking control changed it."""
-        changed = [row for row in range(start, stop) if rows.sequences[row].banned != banned_token(rows.sequences[row].request)]
-        for row in changed:
-            rows.sequences[row].banned = banned_token(rows.sequences[row].request)
-        rows.set_values(rows.banned, changed, [rows.sequences[row].banned for row in changed])
-
-    def _drop(self, run: _Run, finished: list[int]) -> None:
-        for row in finished:
-            run.allocator.release(run.rows.sequences[row].blocks)
-        run.rows.remove(finished)
-
-
-def _resumed(request: Request) -> _Waiting:
-    """A request with tokens, waiting to be prefilled again (its last token is its next input)."""
-    return _Waiting(request.prompt + request.tokens[:-1], deque([request]), resumed=True)
-
-
-def _blocks_needed(prompt_length: int, samples: int, block_size: int) -> int:
-    """Blocks that `samples` samples of one prompt take at admission: the prompt's, shared, and
-    a copy of its partial last block for each sample but the first."""
-    return math.ceil(prompt_length / block_size) + (samples - 1) * (prompt_length % block_size != 0)
+        self._copy_blocks([copy for branch in branches for copy in branch.copies])
+        run.rows.place([branch.sequence for branch in branches])
 
 
 def _chunks(order: list[int], lengths: list[int], max_tokens: int) -> Iterator[list[int]]:

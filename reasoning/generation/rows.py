@@ -1,4 +1,4 @@
-"""The engine's live sequences: host bookkeeping and the per-row device tensors a decode step reads.
+"""The engine's device rows: which live sequence each row holds and the per-row tensors a decode step reads.
 
 Live sequences fill rows 0 .. live - 1; a finished row is filled by moving the last one into
 it. Rows past the live ones stay empty and point at the sink block, so a compiled step may
@@ -7,25 +7,12 @@ decode them as padding. Every change reaches the device in one host-to-device co
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
 from reasoning.generation.decode import NO_BAN
 from reasoning.generation.request import Request
+from reasoning.generation.scheduler import LiveSequence
 from reasoning.model.paged import SINK_BLOCK
-
-
-@dataclass(eq=False)
-class LiveSequence:
-    """A live request: its blocks and how many of its positions the pool holds."""
-
-    request: Request
-    blocks: list[int]
-    cached: int
-    admitted: int = 0  # admission order, set when placed: the latest admitted is preempted first
-    banned: int = -1  # the token its row may not sample next, as last written to the device
-
 
 
 class Rows:
@@ -33,7 +20,7 @@ class Rows:
 
     def __init__(self, rows: int, width: int, device: torch.device) -> None:
         self.sequences: list[LiveSequence] = []
-        self.admissions = 0
+        self.bans: list[int] = []  # each row's banned token as last written to the device
         long = dict(dtype=torch.long, device=device)
         self.tokens = torch.zeros(rows, **long)  # each row's next input token
         self.keys = torch.zeros(rows, **long)  # random stream per row
@@ -49,17 +36,19 @@ class Rows:
     @property
     def has_bans(self) -> bool:
         """Whether any live row has a token it may not choose (the eager step skips the mask otherwise)."""
-        return any(sequence.banned != NO_BAN for sequence in self.sequences)
+        return any(ban != NO_BAN for ban in self.bans)
 
-    def place(self, sequences: list[LiveSequence], next_tokens: list[int], counters: list[int]) -> None:
-        """Put new sequences in the rows after the live ones (one host-to-device copy)."""
+    def place(self, sequences: list[LiveSequence]) -> None:
+        """Put new sequences in the rows after the live ones (one host-to-device copy). A request
+        with tokens continues from its last one; a new one's first input is set once sampled."""
         start, width = self.live, self.tables.shape[1]
         columns = (self.tokens, self.keys, self.counters, self.lengths, self.banned)
         values = torch.full((len(sequences), len(columns) + width), SINK_BLOCK, dtype=torch.long)
-        for row, (sequence, token, counter) in enumerate(zip(sequences, next_tokens, counters)):
-            sequence.admitted, self.admissions = self.admissions, self.admissions + 1
-            sequence.banned = banned_token(sequence.request)
-            values[row, : len(columns)] = torch.tensor([token, sequence.request.key, counter, sequence.cached, sequence.banned])
+        for row, sequence in enumerate(sequences):
+            request = sequence.request
+            self.bans.append(banned_token(request))
+            next_token = request.tokens[-1] if request.tokens else 0
+            values[row, : len(columns)] = torch.tensor([next_token, request.key, len(request.tokens), sequence.cached, self.bans[-1]])
             values[row, len(columns) : len(columns) + len(sequence.blocks)] = torch.tensor(sequence.blocks)
         values = to_device(values, self.tokens.device)
         stop = start + len(sequences)
@@ -74,20 +63,30 @@ class Rows:
             rows_and_values = to_device(torch.tensor([rows, values], dtype=torch.long), tensor.device)
             tensor[rows_and_values[0]] = rows_and_values[1]
 
-    def set_blocks(self, entries: list[tuple[int, int, int]]) -> None:
-        """Write (row, column, block) entries into the block tables (one host-to-device copy)."""
-        if entries:
+    def append_blocks(self, sequences: list[LiveSequence]) -> None:
+        """Write each sequence's newest block into its row's block table (one host-to-device copy)."""
+        if sequences:
+            row_of = {id(sequence): row for row, sequence in enumerate(self.sequences)}
+            entries = [(row_of[id(s)], len(s.blocks) - 1, s.blocks[-1]) for s in sequences]
             rows, columns, blocks = to_device(torch.tensor(entries, dtype=torch.long), self.tables.device).unbind(1)
             self.tables[rows, columns] = blocks
 
-    def remove(self, rows: list[int]) -> None:
-        """Drop rows (ascending), moving rows from the end into their places."""
+    def update_bans(self, start: int, stop: int) -> None:
+        """Write the banned token of rows start .. stop - 1 to the device where thinking control changed it."""
+        changed = [row for row in range(start, stop) if self.bans[row] != banned_token(self.sequences[row].request)]
+        for row in changed:
+            self.bans[row] = banned_token(self.sequences[row].request)
+        self.set_values(self.banned, changed, [self.bans[row] for row in changed])
+
+    def remove(self, sequences: list[LiveSequence]) -> None:
+        """Drop the rows of `sequences`, moving rows from the end into their places."""
+        gone = {id(sequence) for sequence in sequences}
+        rows = [row for row, sequence in enumerate(self.sequences) if id(sequence) in gone]
         kept = self.live - len(rows)
-        gone = set(rows)
         holes = [row for row in rows if row < kept]
-        movers = [row for row in range(kept, self.live) if row not in gone]
+        movers = [row for row in range(kept, self.live) if id(self.sequences[row]) not in gone]
         for hole, mover in zip(holes, movers):
-            self.sequences[hole] = self.sequences[mover]
+            self.sequences[hole], self.bans[hole] = self.sequences[mover], self.bans[mover]
         if holes:
             to, source = (to_device(torch.tensor(x), self.tokens.device) for x in (holes, movers))
             for tensor in (self.tokens, self.keys, self.counters, self.lengths, self.banned, self.tables):
@@ -96,7 +95,7 @@ class Rows:
         self.lengths[kept : self.live] = 0
         self.banned[kept : self.live] = NO_BAN
         self.tables[kept : self.live] = SINK_BLOCK
-        del self.sequences[kept:]
+        del self.sequences[kept:], self.bans[kept:]
 
 
 def banned_token(request: Request) -> int:

@@ -15,7 +15,6 @@ from reasoning.grading.nodes import (
     MAX_LITERAL,
     MAX_PLUS_MINUS,
     Difference,
-    Matrix,
     ParseError,
     Parsed,
     Relation,
@@ -23,20 +22,18 @@ from reasoning.grading.nodes import (
     Union,
     apply,
     arith,
-    binomial,
     exponentiate,
     factorial,
 )
 from reasoning.grading.tokens import (
     CONSTANTS,
     FUNCTIONS,
-    GREEK,
-    MATRICES,
     RELATIONS,
     SIGNS,
     STARTS_FACTOR,
     tokenize,
 )
+from reasoning.grading.latex_commands import command
 
 MAX_DEPTH = 40  # nesting of brackets, signs and exponents
 _INVERSES = {sp.sin: sp.asin, sp.cos: sp.acos, sp.tan: sp.atan}
@@ -44,7 +41,7 @@ _INVERSES = {sp.sin: sp.asin, sp.cos: sp.acos, sp.tan: sp.atan}
 
 def parse(text: str) -> Parsed:
     """Parse a cleaned answer into a sympy expression or a Seq, Union, Relation or Matrix."""
-    parser = _Parser(tokenize(text))
+    parser = LatexParser(tokenize(text))
     try:
         node = parser.answer()
     except ParseError:
@@ -60,7 +57,7 @@ def _is_set(node: object) -> bool:
     return isinstance(node, Seq) and node.open == "{"
 
 
-class _Parser:
+class LatexParser:
     """Recursive descent over the token list; each method parses one level of precedence."""
 
     def __init__(self, tokens: list[tuple[str, str]]):
@@ -312,42 +309,7 @@ class _Parser:
         return {"i": sp.I, "e": sp.E}.get(t) or sp.Symbol(t)
 
     def command(self) -> object:
-        name = self.take()[1:]
-        if name == "frac":
-            num = self.argument()
-            return arith(sp.Mul, num, exponentiate(self.argument(), sp.Integer(-1)))
-        if name == "sqrt":
-            index = None
-            if self.peek() == "[":
-                self.take()
-                index = self.expr()
-                self.expect("]")
-            radicand = self.argument()
-            root = sp.Rational(1, 2) if index is None else exponentiate(index, sp.Integer(-1))
-            return exponentiate(radicand, root)
-        if name == "binom":
-            return binomial(self.argument(), self.argument())
-        if name in ("lfloor", "lceil"):
-            inner = self.expr()
-            self.expect(r"\rfloor" if name == "lfloor" else r"\rceil")
-            return apply(sp.floor if name == "lfloor" else sp.ceiling, inner)
-        if name == "log" and self.peek() == "_":
-            self.take()
-            base = self.argument()
-            return apply(lambda x: sp.log(x, base), self.function_argument())
-        if name in FUNCTIONS:
-            return self.function(FUNCTIONS[name])
-        if name in CONSTANTS:
-            return CONSTANTS[name]
-        if name in GREEK:
-            return sp.Symbol(name)
-        if name in ("emptyset", "varnothing"):
-            return Seq((), "{", "}")
-        if name == "mathbb" and self.argument() == sp.Symbol("R"):
-            return Seq((-sp.oo, sp.oo), "(", ")")
-        if name == "begin":
-            return self.matrix()
-        raise ParseError(f"unsupported command \\{name}")
+        return command(self)  # latex_commands: the whitelist of commands and environments
 
     def argument(self) -> object:
         """One LaTeX argument: a braced group, a single digit of a number, or one atom."""
@@ -409,33 +371,3 @@ class _Parser:
         if closing == "}" and len(items) == 1:
             return items[0]
         return Seq(tuple(items), "{", "}")
-
-    def environment_name(self) -> str:
-        self.expect("{")
-        name = []
-        while self.peek() not in ("}", None):
-            name.append(self.take())
-        self.expect("}")
-        return "".join(name)
-
-    def matrix(self) -> Matrix:
-        name = self.environment_name()
-        if name not in MATRICES:
-            raise ParseError(f"unsupported environment {name}")
-        if name == "array":
-            self.environment_name()  # the column specification, e.g. {cc}
-        rows = [[]]
-        while True:
-            rows[-1].append(self.expr())
-            separator = self.take()
-            if separator == r"\\" and self.peek() == r"\end":
-                separator = self.take()  # a trailing row break before \end
-            if separator == r"\end":
-                break
-            if separator == r"\\":
-                rows.append([])
-            elif separator != "&":
-                raise ParseError(f"unexpected {separator!r} in a matrix")
-        if self.environment_name() != name or len({len(r) for r in rows}) != 1:
-            raise ParseError("malformed matrix")
-        return Matrix(tuple(tuple(r) for r in rows))

@@ -108,7 +108,7 @@ PRESETS: dict[str, GRPOConfig] = {
     "dr-grpo": GRPOConfig(scale_rewards=False, aggregation="constant"),
     # Yu et al. 2025: clip-higher, token-level mean, dynamic sampling, overlong filtering.
     "dapo": GRPOConfig(eps_high=0.28, aggregation="token", dynamic_sampling="refill", mask_truncated=True),
-    # The offline demonstration: a tiny model learns to add (see reasoning.rl.tasks).
+    # The offline demonstration: a tiny model learns to add (see reasoning.training.toy).
     "toy-addition": GRPOConfig(
         steps=150, prompts_per_step=40, group_size=16, max_new_tokens=8, temperature=1.0, lr=1e-3,
         aggregation="token", micro_batch_size=640, max_batch_size=640, dtype="float32", checkpoint_every=50,

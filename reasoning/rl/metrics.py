@@ -1,11 +1,5 @@
-"""Training metrics: one row per step appended to metrics.csv and metrics.jsonl, and their plot.
-
-GRPO writes the columns below (`COLUMNS`); supervised fine-tuning writes its own
-(`reasoning.sft.trainer.COLUMNS`) through the same log.
-
-Rows are flushed as each step ends, so a killed run keeps every finished step; on resume both
-files are cut back to the checkpoint's step, so rows never repeat and the files read as if
-the run had never stopped.
+"""GRPO's metrics: the columns of its rows (written by `reasoning.training.metrics.MetricsLog`)
+and the summary of a run's rewards.
 
 The columns, each reduced over ranks by name: reward_mean, reward_std (population), accuracy,
 format and response_length (tokens) over every completion scored in the step, skipped and
@@ -13,14 +7,12 @@ refill groups included; truncated, the share cut by the token budget; loss and k
 as the loss is, averaged over the mu passes; clip_fraction, the share of loss tokens whose
 ratio was clipped, over all passes; entropy, the mean over loss tokens (first pass);
 grad_norm, before clipping (mean over passes); groups_used, the groups trained on;
-groups_skipped, those left out for equal rewards (dynamic sampling); rollout_tokens.
+groups_skipped, those left out for equal rewards (dynamic sampling); rollout_tokens;
+eval_accuracy, the periodic held-out evaluation's.
 """
 
 from __future__ import annotations
 
-import csv
-import json
-from pathlib import Path
 from typing import Any
 
 COLUMNS = (
@@ -29,54 +21,6 @@ COLUMNS = (
     "rollout_seconds", "eval_accuracy",
 )  # fmt: skip
 TIMING = ("tokens_per_s", "seconds", "rollout_seconds")  # the columns that differ between identical runs
-
-
-class MetricsLog:
-    """metrics.csv + metrics.jsonl in `out_dir` (and samples.jsonl of completions), with `columns`."""
-
-    def __init__(self, out_dir: Path, *, resume_step: int | None = None, columns: tuple[str, ...] = COLUMNS) -> None:
-        self.csv, self.jsonl, self.samples = out_dir / "metrics.csv", out_dir / "metrics.jsonl", out_dir / "samples.jsonl"
-        self.columns = columns
-        out_dir.mkdir(parents=True, exist_ok=True)
-        if resume_step is None:
-            for path in (self.jsonl, self.samples):
-                path.write_text("")
-            self.csv.write_text(",".join(columns) + "\n")
-        else:
-            self._truncate(resume_step)
-
-    def append(self, row: dict[str, Any], samples: list[dict[str, Any]] = ()) -> None:
-        unknown = set(row) - set(self.columns)
-        if unknown:
-            raise ValueError(f"unknown metric columns {sorted(unknown)}")
-        with self.csv.open("a", newline="") as handle:
-            csv.writer(handle).writerow([_cell(row.get(column)) for column in self.columns])
-        with self.jsonl.open("a") as handle:
-            handle.write(json.dumps(row) + "\n")
-        if samples:
-            with self.samples.open("a") as handle:
-                handle.writelines(json.dumps(sample) + "\n" for sample in samples)
-
-    def _truncate(self, step: int) -> None:
-        """Keep the rows of steps <= step in all three files."""
-        rows = [row for row in read_metrics(self.csv) if int(row["step"]) <= step] if self.csv.is_file() else []
-        with self.csv.open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(self.columns)
-            writer.writerows([[_cell(row.get(column)) for column in self.columns] for row in rows])
-        for path in (self.jsonl, self.samples):
-            lines = path.read_text().splitlines() if path.is_file() else []
-            kept = [line for line in lines if _complete_step(line) is not None and _complete_step(line) <= step]
-            path.write_text("".join(line + "\n" for line in kept))
-
-
-def read_metrics(path: str | Path) -> list[dict[str, Any]]:
-    """The rows of a metrics.csv, numbers as floats (empty cells as None)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"metrics file {path} not found")
-    with path.open(newline="") as handle:
-        return [{key: (float(value) if value not in ("", None) else None) for key, value in row.items()} for row in csv.DictReader(handle)]
 
 
 def reward_trend(rows: list[dict[str, Any]], first: int = 5, last: int = 10) -> str:
@@ -90,61 +34,3 @@ def reward_trend(rows: list[dict[str, Any]], first: int = 5, last: int = 10) -> 
         f"mean reward {sum(head) / len(head):.3f} over the first {len(head)} steps, "
         f"{sum(tail) / len(tail):.3f} over the last {len(tail)} (of {len(rewards)})"
     )
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    return f"{value:.6g}" if isinstance(value, float) else str(value)
-
-
-def _complete_step(line: str) -> int | None:
-    """The step of one JSONL line, or None for a torn line."""
-    try:
-        return int(json.loads(line)["step"])
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-        return None
-
-
-def plot_metrics(csv_path: str | Path, out: str | Path, *, window: int = 10, columns: tuple[str, ...] = (
-    "reward_mean", "accuracy", "response_length", "kl", "clip_fraction", "entropy", "loss", "eval_loss", "eval_accuracy",
-    "lr", "grad_norm", "tokens_per_s",
-)) -> Path:  # fmt: skip
-    """Draw each column present (GRPO's or SFT's) against the step (raw, faint) with its moving
-    average; save to `out`."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = read_metrics(csv_path)
-    if not rows:
-        raise ValueError(f"{csv_path} has no rows to plot")
-    shown = [c for c in columns if any(row.get(c) is not None for row in rows)]
-    figure, axes = plt.subplots((len(shown) + 1) // 2, 2, figsize=(11, 2.6 * ((len(shown) + 1) // 2)), squeeze=False)
-    for axis, column in zip(axes.flat, shown):
-        points = [(row["step"], row[column]) for row in rows if row.get(column) is not None]
-        steps, values = zip(*points)
-        axis.plot(steps, values, alpha=0.3, color="tab:blue")
-        axis.plot(steps, moving_average(values, window), color="tab:blue")
-        axis.set_title(column)
-        axis.set_xlabel("step")
-    for axis in list(axes.flat)[len(shown) :]:
-        axis.remove()
-    figure.tight_layout()
-    figure.savefig(out, dpi=110)
-    plt.close(figure)
-    return Path(out)
-
-
-def moving_average(values: list[float] | tuple[float, ...], window: int) -> list[float]:
-    """Mean of each value and up to window - 1 before it (a trailing average, same length)."""
-    if window < 1:
-        raise ValueError(f"window must be >= 1, got {window}")
-    out, total = [], 0.0
-    for index, value in enumerate(values):
-        total += value
-        if index >= window:
-            total -= values[index - window]
-        out.append(total / min(index + 1, window))
-    return out

@@ -1,8 +1,10 @@
-"""Verifiable rewards: correctness through the grader, format checks, and any weighted function.
+"""Verifiable rewards: the task's correctness, format checks, and any weighted function.
 
-A reward is a function (completion text, problem) -> float. Model text is hostile input: it
-is only ever parsed by `reasoning.grading` (linear-time extraction, sympy in a killable
-worker with a time bound), never evaluated. `score` runs every reward on every completion
+A reward is a function (completion text, problem) -> float. Correctness is the task's own
+grade (`reasoning.evaluation.tasks.Task.reward`), so a GRPO reward is the evaluation's verdict
+on the same completion: multiple-choice letters, GSM8K golds and OlympiadBench answer lists
+included. Model text is hostile input: it is only ever parsed by `reasoning.grading`
+(linear-time extraction, sympy in a killable worker with a time bound), never evaluated. `score` runs every reward on every completion
 in a thread pool, since grading mostly waits on its worker processes.
 """
 
@@ -16,10 +18,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from reasoning.data import Problem
-from reasoning.grading import extract_answer, grade
+from reasoning.evaluation.tasks import Task
+from reasoning.grading import extract_answer
 
 RewardFn = Callable[[str, Problem], float]
-GRADE_TIMEOUT = 2.0
 _THINK_FORMAT = re.compile(r"^\s*<think>(?:(?!</think>).)+</think>(?:(?!<think>|</think>).)*\\boxed\{", re.DOTALL)
 
 
@@ -27,12 +29,6 @@ def boxed_answer(completion: str) -> str | None:
     """The argument of the last \\boxed{...} (after </think> if any), or None: stated answers do not count."""
     start = completion.rfind("\\boxed")
     return None if start < 0 else extract_answer(completion[start:], last_number=False)
-
-
-def correctness_reward(completion: str, problem: Problem) -> float:
-    """1.0 when the boxed answer equals the reference (the grader decides, within its time bound)."""
-    answer = boxed_answer(completion)
-    return float(bool(grade(answer, problem.answer, timeout=GRADE_TIMEOUT))) if answer is not None else 0.0
 
 
 def boxed_format_reward(completion: str, problem: Problem) -> float:
@@ -54,9 +50,9 @@ class Reward:
     weight: float = 1.0
 
 
-def default_rewards(correctness_weight: float = 1.0, format_weight: float = 0.0) -> list[Reward]:
-    """Correctness, plus the boxed-format reward when its weight is not zero."""
-    rewards = [Reward("correct", correctness_reward, correctness_weight)]
+def default_rewards(task: Task, correctness_weight: float = 1.0, format_weight: float = 0.0) -> list[Reward]:
+    """The task's correctness, plus the boxed-format reward when its weight is not zero."""
+    rewards = [Reward("correct", task.reward, correctness_weight)]
     if format_weight:
         rewards.append(Reward("format", boxed_format_reward, format_weight))
     return rewards

@@ -10,7 +10,7 @@ is one batched `generate` over the problems still refining.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from torch import nn
@@ -103,24 +103,31 @@ def self_refine(
         active = [state for state in states if not state.done]
         if not active:
             break
-        solutions = {id(s): visible_text(s.best.text) for s in active}
-        critique_prompts = [ask(CRITIQUE_PROMPT, problem=s.best.question, solution=solutions[id(s)]) for s in active]
-        critiques = generate(model, tokenizer, critique_prompts, config)
-        revise_prompts = [
-            ask(REVISE_PROMPT, problem=s.best.question, solution=solutions[id(s)], critique=visible_text(c.text or ""))
-            for s, c in zip(active, critiques)
-        ]  # fmt: skip
-        revisions = generate(model, tokenizer, revise_prompts, config)
-        candidates = [
-            candidate_from(s.best.question, s.best.prompt_ids, r, same_prompt=False) for s, r in zip(active, revisions)
-        ]  # fmt: skip
-        for state, critique, candidate, score in zip(active, critiques, candidates, scorer(candidates)):
-            improved = score.value > state.best_score
-            tokens = critique.num_tokens + len(candidate.token_ids) + score.tokens
-            state.rounds.append(Round(critique.text or "", candidate.text, score.value, improved, tokens))
-            state.tokens += tokens
-            if improved:
-                state.best, state.best_score = candidate, score.value
-            else:
-                state.done = True
+        _refine_round(model, tokenizer, active, ask, scorer, config)
     return states
+
+
+def _refine_round(
+    model: nn.Module, tokenizer: Tokenizer, active: list[Refinement], ask: Callable[..., str], scorer: Scorer,
+    config: GenerationConfig,
+) -> None:  # fmt: skip
+    """One round for the problems still refining: a critique of each best solution, a revision
+    using it, and its score; a revision is kept if it scores higher, else its problem stops."""
+    solutions = {id(s): visible_text(s.best.text) for s in active}
+    critique_prompts = [ask(CRITIQUE_PROMPT, problem=s.best.question, solution=solutions[id(s)]) for s in active]
+    critiques = generate(model, tokenizer, critique_prompts, config)
+    revise_prompts = [
+        ask(REVISE_PROMPT, problem=s.best.question, solution=solutions[id(s)], critique=visible_text(c.text or ""))
+        for s, c in zip(active, critiques)
+    ]  # fmt: skip
+    revisions = generate(model, tokenizer, revise_prompts, config)
+    candidates = [candidate_from(s.best.question, s.best.prompt_ids, r, same_prompt=False) for s, r in zip(active, revisions)]
+    for state, critique, candidate, score in zip(active, critiques, candidates, scorer(candidates)):
+        improved = score.value > state.best_score
+        tokens = critique.num_tokens + len(candidate.token_ids) + score.tokens
+        state.rounds.append(Round(critique.text or "", candidate.text, score.value, improved, tokens))
+        state.tokens += tokens
+        if improved:
+            state.best, state.best_score = candidate, score.value
+        else:
+            state.done = True

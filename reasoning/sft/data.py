@@ -17,6 +17,8 @@ template's empty think block in its prompt and learns the answer only. A base st
 chat format) reads the prompt as text and learns `<think>\\n...\\n</think>\\n\\n` + answer +
 `<|endoftext|>` (no think block when the thinking is empty).
 
+`load_examples` reads a file into training and held-out examples at once.
+
 Length rule: prompt + response at most `max_length` tokens. Longer examples are dropped, or
 (`too_long="truncate"`) keep the response's first tokens and lose its end; an example whose
 prompt alone leaves no room for one response token is always dropped.
@@ -27,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+import re
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,11 +37,14 @@ from pathlib import Path
 
 import torch
 
-from reasoning.data import DatasetError, read_jsonl, short_repr
+from reasoning.data import DatasetError, Problem, read_jsonl, short_repr
+from reasoning.evaluation.tasks import Task
 from reasoning.generation.api import Tokenizer
 from reasoning.generation.sampling import request_key
+from reasoning.grading.extract import last_boxed
 from reasoning.logprobs import TokenRows
 from reasoning.prompts import math_prompt
+from reasoning.sft.config import SFTConfig
 from reasoning.sft.traces import read_traces, split_completion
 from reasoning.vocab import control_token_in
 
@@ -163,6 +169,66 @@ def split_held_out(examples: Sequence[Example], count: int, seed: int = 0) -> tu
         raise ValueError(f"cannot hold out {count} problems of {len(groups)}: nothing would be left to train on")
     held = set(random.Random(seed).sample(groups, count))
     return [e for e in examples if e.group not in held], [e for e in examples if e.group in held]
+
+
+@dataclass(frozen=True)
+class Examples:
+    """Training and held-out examples, and what the length rule did (counts by name)."""
+
+    train: list[Example]
+    held_out: list[Example]
+    counts: dict[str, int]
+
+
+def load_examples(
+    data: str | Path, tokenizer: Tokenizer, config: SFTConfig, *, prompt: str = "math", thinking: bool = True,
+    eval_data: str | Path | None = None, held_out: int = 0,
+) -> Examples:  # fmt: skip
+    """Examples from `data` for the student's template; held out: those of `eval_data`, or the
+    examples of `held_out` problems set aside from `data`."""
+    if eval_data is not None and held_out:
+        raise ValueError("pass held-out examples as a file (--eval-data) or a number of problems to set aside (--held-out), not both")
+    evaluation = read_conversations(eval_data, prompt=prompt) if eval_data is not None else None
+    return examples_of(read_conversations(data, prompt=prompt), tokenizer, config, thinking=thinking, evaluation=evaluation, held_out=held_out)
+
+
+def examples_of(
+    conversations: Sequence[Conversation], tokenizer: Tokenizer, config: SFTConfig, *, thinking: bool = True,
+    evaluation: Sequence[Conversation] | None = None, held_out: int = 0,
+) -> Examples:  # fmt: skip
+    """The conversations as examples under the config's length rule; held out: the `evaluation`
+    conversations, or the examples of `held_out` problems set aside."""
+    rule = {"max_length": config.max_length, "too_long": config.too_long, "thinking": thinking}
+    examples, counts = tokenize(conversations, tokenizer, **rule)
+    if evaluation is not None:
+        return Examples(examples, tokenize(evaluation, tokenizer, **rule)[0], counts)
+    train, evaluation_examples = split_held_out(examples, held_out, config.seed)
+    return Examples(train, evaluation_examples, counts)
+
+
+def task_conversations(task: Task, *, prompt: str = "math") -> list[Conversation]:
+    """A benchmark's problems that come with a reference solution, as conversations: the problem
+    (in the boxed-answer math prompt, or as written) and its solution as the reply, ending in the
+    boxed gold answer (GSM8K's calculator notes and final "#### answer" line become that box)."""
+    if task.kind != "math":
+        raise ValueError(f"{task.name} is multiple choice: it has no worked solutions to learn from")
+    user = math_prompt if prompt == "math" else str
+    conversations = [Conversation(user(p.question), reference_reply(p), "", p.id) for p in task.problems if (p.solution or "").strip()]
+    if not conversations:
+        raise ValueError(f"{task.name} has no reference solutions to learn from (math500, gsm8k, minerva and aime24 have them)")
+    return conversations
+
+
+_CALCULATOR = re.compile(r"<<[^<>\n]*>>")  # GSM8K's calculator notes: <<48/2=24>>
+_HASH_ANSWER = re.compile(r"\n#### [^\n]*\Z")  # GSM8K's last line: #### 72
+
+
+def reference_reply(problem: Problem) -> str:
+    """A problem's reference solution as the reply to learn: the answer boxed at its end."""
+    text = _HASH_ANSWER.sub("", _CALCULATOR.sub("", problem.solution or "")).strip()
+    if last_boxed(text) is None:
+        text += f"\n\nThe final answer is \\boxed{{{problem.answer}}}."
+    return text
 
 
 def fingerprint(examples: Sequence[Example]) -> str:

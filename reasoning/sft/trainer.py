@@ -8,8 +8,9 @@ schedule's learning rate. Prompt and padding positions carry no loss. Log-probs 
 chunked LM head (`reasoning.logprobs`), so no [tokens, vocabulary] tensor is kept, on one
 process or under torchrun.
 
-It shares GRPO's machinery (`reasoning.rl`): metrics files, checkpoints with optimizer and
-RNG (adapters only under LoRA), FSDP2 under torchrun.
+It stands on the training floor it shares with GRPO (`reasoning.training`): the set-up,
+metrics files, checkpoints with optimizer and RNG (adapters only under LoRA), FSDP2 under
+torchrun, the periodic-evaluation hook.
 """
 
 from __future__ import annotations
@@ -17,53 +18,34 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from reasoning import distributed
+from reasoning.distributed import World
 from reasoning.generation.api import Tokenizer
 from reasoning.logprobs import teacher_forced_logprobs
-from reasoning.rl import distributed
-from reasoning.rl.distributed import World
-from reasoning.rl.metrics import MetricsLog
-from reasoning.rl.state import resume_checkpoint, save_checkpoint, start_fresh
-from reasoning.rl.trainer import trainable
 from reasoning.sft.config import SFTConfig
 from reasoning.sft.data import Example, collate, epoch_batches, fingerprint, steps_per_epoch
+from reasoning.training import fsdp
+from reasoning.training import learner as setup
+from reasoning.training.checkpoints import save_checkpoint, start_run
+from reasoning.training.evaluate import Evaluate, evaluate_learner
+from reasoning.training.learner import Learner, device_of
+from reasoning.training.metrics import MetricsLog
 
 # tokens: the step's response tokens (what the loss averages over), and tokens_per_s of those.
 COLUMNS = ("step", "epoch", "loss", "lr", "grad_norm", "tokens", "sequences", "eval_loss", "eval_accuracy", "tokens_per_s", "seconds")
 # Fields a resumed run may change; any other difference is refused (the schedule depends on the rest).
 RESUMABLE_CHANGES = ("checkpoint_every", "eval_every")
-# What the periodic evaluation may add to a step's row (e.g. held-out accuracy from the evaluation suite).
-Evaluate = Callable[[nn.Module, int], dict[str, float]]
 
 
-@dataclass
-class Run:
-    """What a run holds: the model being trained (maybe sharded), its plain copy for saving and
-    generation (the model itself on one process), the optimizer."""
-
-    model: nn.Module
-    plain: nn.Module
-    tokenizer: Tokenizer
-    optimizer: torch.optim.Optimizer
-    config: SFTConfig
-    world: World
-    pad_id: int = 0
-    base_model: str | None = None  # what LoRA adapters are saved against
-
-
-def prepare(model: nn.Module, tokenizer: Tokenizer, config: SFTConfig, *, base_model: str | None = None) -> Run:
-    """Cast, add LoRA adapters (rank > 0), checkpoint, (maybe) shard the model; AdamW over what trains."""
-    world = distributed.current_world()
-    model.to(getattr(torch, config.dtype)).train()
-    model, plain, optimizer = trainable(model, config, world, lora_dropout=config.lora_dropout)
-    pad_id = getattr(tokenizer, "pad_token_id", None) or 0
-    return Run(model, plain, tokenizer, optimizer, config, world, pad_id, base_model)
+def prepare(model: nn.Module, tokenizer: Tokenizer, config: SFTConfig, *, base_model: str | None = None) -> Learner[SFTConfig]:
+    """The model set up to train (`reasoning.training.learner.prepare`), with config.lora_dropout on its adapters."""
+    return setup.prepare(model, tokenizer, config, base_model=base_model, lora_dropout=config.lora_dropout)
 
 
 def total_steps(config: SFTConfig, examples: int) -> int:
@@ -84,7 +66,7 @@ def learning_rate(step: int, total: int, config: SFTConfig) -> float:
 
 
 def train(
-    run: Run,
+    learner: Learner[SFTConfig],
     examples: Sequence[Example],
     out_dir: str | Path,
     *,
@@ -100,16 +82,12 @@ def train(
     `evaluate(plain model, step)` returns (on rank 0). A fresh run refuses a directory holding
     another run, unless `overwrite`.
     """
-    config, world, out_dir = run.config, run.world, Path(out_dir)
+    config, world, out_dir = learner.config, learner.world, Path(out_dir)
     if not examples:
         raise ValueError("no training examples (all dropped by the length rule?)")
-    if resume and overwrite:
-        raise ValueError("--resume continues the run in the output directory and --overwrite replaces it: pass one")
-    if not resume:
-        start_fresh(out_dir, world, overwrite=overwrite)
     settings = {**config.to_dict(), "data": fingerprint(examples)}  # what a resume must share
-    start = _resume(run, out_dir, settings) if resume else 0
-    log = MetricsLog(out_dir, resume_step=start if resume else None, columns=COLUMNS) if world.is_main else None
+    start = start_run(learner, out_dir, settings, RESUMABLE_CHANGES, resume=resume, overwrite=overwrite)
+    log = MetricsLog(out_dir, COLUMNS, resume_step=start if resume else None) if world.is_main else None
     per_epoch, last = steps_per_epoch(len(examples), config.batch_size), total_steps(config, len(examples))
     lengths, plan, rows = [len(e) for e in examples], {}, []
     for step in range(start + 1, last + 1):
@@ -118,49 +96,39 @@ def train(
             plan = {epoch: epoch_batches(lengths, config.batch_size, config.seed, epoch)}
         lr = learning_rate(step, last, config)
         row = {"step": step, "epoch": epoch + (index + 1) / per_epoch, "lr": lr}
-        row.update(sft_step(run, [examples[i] for i in plan[epoch][index]], lr))
+        row.update(sft_step(learner, [examples[i] for i in plan[epoch][index]], lr))
         if step == last or (config.eval_every and step % config.eval_every == 0):
-            row.update(_evaluate(run, eval_examples, evaluate, step))
+            row.update(_evaluate(learner, eval_examples, evaluate, step))
         if log is not None:
             log.append(row)
         rows.append(row)
         if on_step is not None and world.is_main:
             on_step(row)
         if step == last or (config.checkpoint_every and step % config.checkpoint_every == 0):
-            distributed.sync_rollout_model(run.model, run.plain, world)
-            save_checkpoint(
-                out_dir, step, run.model, run.plain, run.tokenizer, run.optimizer, settings, world, base_model=run.base_model
-            )
+            save_checkpoint(learner, out_dir, step, settings)
     return rows
 
 
-def _resume(run: Run, out_dir: Path, settings: dict[str, Any]) -> int:
-    """Load the latest checkpoint under out_dir into the run; its step."""
-    step = resume_checkpoint(out_dir, run.model, run.optimizer, settings, RESUMABLE_CHANGES)
-    distributed.sync_rollout_model(run.model, run.plain, run.world)
-    return step
-
-
-def sft_step(run: Run, batch: Sequence[Example], lr: float) -> dict[str, float]:
+def sft_step(learner: Learner[SFTConfig], batch: Sequence[Example], lr: float) -> dict[str, float]:
     """One optimizer step on `batch` (this rank's share, micro-batched); loss (mean NLL per
     response token over all ranks), grad_norm (before clipping), tokens, sequences, speed."""
-    config, world = run.config, run.world
+    config, world = learner.config, learner.world
     began = time.perf_counter()
     mine = distributed.shard_items(sorted(batch, key=len), world)
     micro = _micro_batches(mine, config.micro_batch_size, world)
     tokens = distributed.all_reduce_sums({"tokens": float(sum(len(e.response_ids) for e in mine))}, world)["tokens"]
-    for group in run.optimizer.param_groups:
+    for group in learner.optimizer.param_groups:
         group["lr"] = lr
-    run.optimizer.zero_grad(set_to_none=True)
+    learner.optimizer.zero_grad(set_to_none=True)
     loss_sum = 0.0
     for part, idle in micro:
-        rows = collate(part, run.pad_id, _device(run.model))
-        logprobs, _ = teacher_forced_logprobs(run.model, rows, share_prompts=not world.distributed)
+        rows = collate(part, learner.pad_id, device_of(learner.model))
+        logprobs, _ = teacher_forced_logprobs(learner.model, rows, share_prompts=not world.distributed)
         nll = -(logprobs * rows.completion_mask).sum() * (0.0 if idle else 1.0)
-        (nll / tokens * distributed.gradient_scale(world)).backward()
+        (nll / tokens * fsdp.gradient_scale(world)).backward()
         loss_sum += float(nll.detach())
-    grad_norm = distributed.clip_grad_norm(run.model, config.max_grad_norm)
-    run.optimizer.step()
+    grad_norm = fsdp.clip_grad_norm(learner.model, config.max_grad_norm)
+    learner.optimizer.step()
     sums = distributed.all_reduce_sums({"nll": loss_sum, "sequences": float(len(mine))}, world)
     seconds = time.perf_counter() - began
     return {
@@ -179,32 +147,27 @@ def _micro_batches(examples: list[Example], size: int, world: World) -> list[tup
 
 
 @torch.no_grad()
-def evaluation_loss(run: Run, examples: Sequence[Example]) -> float:
+def evaluation_loss(learner: Learner[SFTConfig], examples: Sequence[Example]) -> float:
     """The mean NLL per response token on `examples` (all ranks), in no-grad micro-batches."""
-    mine = distributed.shard_items(sorted(examples, key=len), run.world)
+    world = learner.world
+    mine = distributed.shard_items(sorted(examples, key=len), world)
     total = 0.0
-    for part, idle in _micro_batches(mine, run.config.micro_batch_size, run.world):
-        rows = collate(part, run.pad_id, _device(run.model))
-        logprobs, _ = teacher_forced_logprobs(run.model, rows, share_prompts=not run.world.distributed)
+    for part, idle in _micro_batches(mine, learner.config.micro_batch_size, world):
+        rows = collate(part, learner.pad_id, device_of(learner.model))
+        logprobs, _ = teacher_forced_logprobs(learner.model, rows, share_prompts=not world.distributed)
         total += 0.0 if idle else -float((logprobs * rows.completion_mask).sum())
-    sums = distributed.all_reduce_sums({"nll": total, "tokens": float(sum(len(e.response_ids) for e in mine))}, run.world)
+    sums = distributed.all_reduce_sums({"nll": total, "tokens": float(sum(len(e.response_ids) for e in mine))}, world)
     return sums["nll"] / sums["tokens"]
 
 
-def _evaluate(run: Run, eval_examples: Sequence[Example], evaluate: Evaluate | None, step: int) -> dict[str, float]:
-    """The step's held-out figures, with the model in eval mode (no LoRA dropout)."""
+def _evaluate(learner: Learner[SFTConfig], eval_examples: Sequence[Example], evaluate: Evaluate | None, step: int) -> dict[str, float]:
+    """The step's held-out figures: the loss on `eval_examples` and what `evaluate` returns,
+    with the model in eval mode (no LoRA dropout)."""
     row: dict[str, float] = {}
-    run.model.eval()
     if eval_examples:
-        row["eval_loss"] = evaluation_loss(run, eval_examples)
+        learner.model.eval()
+        row["eval_loss"] = evaluation_loss(learner, eval_examples)
+        learner.model.train()
     if evaluate is not None:
-        distributed.sync_rollout_model(run.model, run.plain, run.world)  # every rank takes part
-        if run.world.is_main:
-            row.update(evaluate(run.plain, step))
-        distributed.barrier(run.world)
-    run.model.train()
+        row.update(evaluate_learner(learner, evaluate, step))
     return row
-
-
-def _device(model: nn.Module) -> torch.device:
-    return next(model.parameters()).device

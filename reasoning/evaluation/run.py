@@ -1,0 +1,179 @@
+"""An evaluation: tasks prompted, solved by a strategy under a sampling protocol, graded, recorded.
+
+`evaluate` runs a model on tasks (benchmarks, or any problems with golds) into a run directory
+(`rundir`): each task's problems are prompted, each problem solved by the strategy (independent
+samples, self-consistency, best-of-N, self-refinement; or, for multiple choice, read off the
+letters' likelihoods), graded by the task off the decode path, and recorded one line per
+problem as it finishes (`stream`), then summarised into summary.json. `evaluate_task` is the
+part that needs no model: any `Solve` function works.
+
+Problem i's samples are drawn from random streams keyed by i (its place in the task), so a
+resumed run, or one split over torchrun's ranks (each takes problems rank, rank + world, ...),
+draws the samples an uninterrupted run draws.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+from tqdm.auto import tqdm
+
+from reasoning import distributed
+from reasoning.distributed import World
+from reasoning.evaluation.attempts import Attempt, Solve
+from reasoning.evaluation.problem_record import problem_record
+from reasoning.evaluation.protocols import PROTOCOLS, SCORING, Protocol
+from reasoning.evaluation.records import read_run
+from reasoning.evaluation.rundir import SUMMARY_FILE, records_path, task_files, write_summary
+from reasoning.evaluation.solvers import Setup, loglik_solver
+from reasoning.evaluation.strategies import Independent, Strategy
+from reasoning.evaluation.stream import open_records, stream_records
+from reasoning.evaluation.summary import problem_score
+from reasoning.evaluation.tasks import GRADE_TIMEOUT, Task
+from reasoning.generation.api import GenerationConfig, Tokenizer
+from reasoning.generation.options import THINKING_FIELDS
+from reasoning.prompts import PromptKind
+
+CHOICE_LETTERS = "ABCDEFGHIJ"
+
+
+def evaluate_task(
+    task: Task,
+    prompts: Sequence[str],
+    solve: Solve,
+    out_dir: str | Path,
+    *,
+    settings: dict[str, Any],
+    resume: bool = False,
+    world: World = World(),
+    grade_timeout: float = GRADE_TIMEOUT,
+    graders: int | None = None,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
+    """Evaluate this rank's share of the task's problems, appending one record per problem to
+    its records file under `settings` (a resumed run continues only under the same settings);
+    returns this share's records in problem order."""
+    problems = task.problems
+    if not problems:
+        raise ValueError(f"nothing to evaluate: {task.name} has no problems (an empty file, or --limit 0)")
+    if len(problems) != len(prompts):
+        raise ValueError(f"{len(problems)} problems but {len(prompts)} prompts")
+    out = records_path(out_dir, task.name, world)
+    header = {"task": task.name, "task_kind": task.kind, "template": task.template, **settings}
+    records, writer = open_records(out, header, resume=resume)
+    done = {record["id"] for record in records} | _done_elsewhere(out_dir, task.name, out)
+    todo = [i for i in range(world.rank, len(problems), world.world_size) if problems[i].id not in done]
+    bar = tqdm(total=len(todo), disable=not progress, desc=task.name, unit="problem")
+    score = sum(map(problem_score, records))
+
+    def grade(position: int, attempt: Attempt) -> dict[str, Any]:
+        i = todo[position]
+        return problem_record(task, problems[i], i, prompts[i], attempt, grade_timeout)
+
+    def write(record: dict[str, Any]) -> None:
+        nonlocal score
+        writer.write(record)
+        records.append(record)
+        score += problem_score(record)
+        bar.update()
+        bar.set_postfix(accuracy=f"{score / len(records):.1%}")
+
+    with writer:
+        stream_records(solve([(i, prompts[i]) for i in todo]), grade, write, workers=graders)
+    bar.close()
+    return sorted(records, key=lambda record: record["index"])
+
+
+def _done_elsewhere(out_dir: str | Path, task: str, own: Path) -> set[str]:
+    """Problem ids already in the task's other record files (other ranks, or a run with another
+    number of ranks), so no problem is evaluated twice."""
+    done: set[str] = set()
+    for path in task_files(out_dir, task):
+        if path != own:
+            done |= {record["id"] for record in read_run(path, live=True)[1]}  # another rank may be writing it
+    return done
+
+
+def evaluate(
+    model: nn.Module,
+    tokenizer: Tokenizer,
+    tasks: Sequence[Task],
+    out_dir: str | Path,
+    *,
+    model_name: str,
+    protocol: Protocol = PROTOCOLS["greedy"],
+    strategy: Strategy = Independent(),
+    kind: PromptKind | None = None,
+    enable_thinking: bool = True,
+    cot: bool = False,
+    scoring: str = "generate",
+    seed: int = 0,
+    batch_size: int = 16,
+    compile: bool | None = None,
+    thinking: dict[str, Any] | None = None,
+    grade_timeout: float = GRADE_TIMEOUT,
+    resume: bool = False,
+    world: World | None = None,
+    progress: bool = True,
+) -> dict[str, dict[str, Any]]:
+    """Evaluate each task in turn into out_dir (records per task, then summary.json); returns
+    {task: its summary} (on every rank, once all ranks are done).
+
+    kind: the prompt format, "base" (plain text) or "reasoning" (the tokenizer's chat template);
+    None reads it from the tokenizer. scoring "generate" solves each problem with `strategy`
+    from `protocol.n` samples; "loglik" (multiple choice only) reads each letter's likelihood
+    after a base prompt, one forward pass per problem. `thinking`: GenerationConfig's thinking fields.
+    """
+    world = world or distributed.current_world()
+    kind = "base" if scoring == "loglik" else kind or ("base" if getattr(tokenizer, "base", False) else "reasoning")
+    check_combination(tasks, protocol, strategy, scoring)
+    config = GenerationConfig(
+        max_new_tokens=protocol.max_new_tokens, temperature=protocol.temperature, top_p=protocol.top_p,
+        top_k=protocol.top_k, min_p=protocol.min_p, n=protocol.n, seed=seed, max_batch_size=batch_size, compile=compile,
+    ).with_options(**(thinking or {}))  # fmt: skip
+    settings = {"model": model_name, "scoring": scoring, "kind": kind}
+    if scoring != "loglik":  # what decides the samples, and what is done with them
+        settings.update(enable_thinking=enable_thinking, cot=cot, **strategy.settings(), **protocol.settings(), seed=seed)
+        if config.controls_thinking:  # recorded only when set: runs without thinking control keep resuming
+            settings.update({name: getattr(config, name) for name in THINKING_FIELDS})
+    chat = tokenizer.apply_chat_template
+    for task in tasks:
+        prompts = [task.prompt(p, kind=kind, enable_thinking=enable_thinking, cot=cot, chat=chat) for p in task.problems]
+        if scoring == "loglik":
+            letters = CHOICE_LETTERS[: max((len(p.meta["choices"]) for p in task.problems), default=0)]
+            solve = loglik_solver(model, tokenizer, letters, batch_size=batch_size)
+        else:
+            questions = {prompt: problem.question for prompt, problem in zip(prompts, task.problems)}
+            solve = strategy.solver(Setup(model, tokenizer, config, questions, kind, enable_thinking))
+        evaluate_task(
+            task, prompts, solve, out_dir, settings=settings, resume=resume, world=world, grade_timeout=grade_timeout, progress=progress
+        )  # fmt: skip
+        distributed.barrier(world)
+        if world.is_main:
+            write_summary(out_dir)
+        distributed.barrier(world)
+    summaries = json.loads((Path(out_dir) / SUMMARY_FILE).read_text())
+    return {task.name: summaries[task.name] for task in tasks}
+
+
+def check_combination(tasks: Sequence[Task], protocol: Protocol, strategy: Strategy, scoring: str) -> None:
+    """Refuse, before any model is loaded, what cannot run together: letter likelihoods of
+    open-ended problems, a math strategy on multiple choice, several samples for self-refinement."""
+    if scoring not in SCORING:
+        raise ValueError(f"unknown scoring {scoring!r}; choose one of {', '.join(SCORING)}")
+    kinds = {task.name: task.kind for task in tasks}
+    if scoring == "loglik":
+        open_ended = [name for name, kind in kinds.items() if kind != "choice"]
+        if open_ended:
+            raise ValueError(f"loglik scoring reads a choice letter; {', '.join(open_ended)} is not multiple choice")
+        if not isinstance(strategy, Independent):
+            raise ValueError(f"loglik scoring reads one letter per problem; the {strategy.name} strategy needs generated samples")
+    if strategy.math_only and any(kind != "math" for kind in kinds.values()):
+        choice = [name for name, kind in kinds.items() if kind != "math"]
+        raise ValueError(f"the {strategy.name} strategy reads math answers; {', '.join(choice)} is multiple choice")
+    if strategy.single_sample and protocol.n != 1:
+        raise ValueError(f"{strategy.name} refines one sample per problem: use n 1, not {protocol.n}")

@@ -1,0 +1,230 @@
+"""`reasoning eval run`, `eval score` and `eval compare` end to end on a tiny random checkpoint:
+a kill and a resume equal to an uninterrupted run, a strategy's resumed samples, letter
+likelihoods, two ranks as torchrun starts them, and the former `eval math500` refused in one line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import MATH500_FILE, free_port
+from reasoning.checkpoint import load_model, save_pretrained
+from reasoning.cli import main
+from reasoning.evaluation import run as evaluation_run
+from reasoning.evaluation.records import read_run
+from reasoning.evaluation.rundir import read_task
+from reasoning.tokenizer import Qwen3Tokenizer, build_offline_tokenizer
+
+DATA = Path(__file__).parent / "data" / "benchmarks"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    from conftest import make_hf_model, save_hf_checkpoint
+
+    directory = save_hf_checkpoint(
+        make_hf_model(tied=True, vocab_size=151_936, max_position_embeddings=1024), tmp_path_factory.mktemp("hf")
+    )
+    out = tmp_path_factory.mktemp("tiny") / "tiny-base"
+    save_pretrained(load_model(directory), Qwen3Tokenizer(build_offline_tokenizer(), base=True), out)
+    return out
+
+
+def eval_run(checkpoint, out, *extra):
+    # --batch-size 4 = n: each problem decodes alone in the same shapes in every run, so float
+    # rounding cannot tip a near-tie of this random model's flat distributions between runs.
+    return main([
+        "eval", "run", "--bench", "gsm8k,mmlu-stem", "--model", str(checkpoint), "--data-dir", str(DATA), "--limit", "3",
+        "--protocol", "r1", "--n", "4", "--max-new-tokens", "6", "--batch-size", "4", "--device", "cpu",
+        "--out", str(out), *extra,
+    ])  # fmt: skip
+
+
+def math500(checkpoint, out, *extra):
+    args = ["eval", "run", "--bench", "math500", "--model", str(checkpoint), "--data", str(MATH500_FILE), "--limit", "5",
+            "--max-new-tokens", "6", "--batch-size", "2", "--device", "cpu", "--out", str(out), *extra]  # fmt: skip
+    return main(args)
+
+
+def without_time(summary):
+    """A summary without wall time, the one figure two equal runs may differ in."""
+    if isinstance(summary, dict):
+        return {k: without_time(v) for k, v in summary.items() if k != "seconds"}
+    if isinstance(summary, list):
+        return [without_time(v) for v in summary]
+    return summary
+
+
+def test_killed_mid_run_then_resumed_equals_an_uninterrupted_run(checkpoint, tmp_path, monkeypatch, capsys):
+    assert eval_run(checkpoint, tmp_path / "whole") == 0
+    table = capsys.readouterr().out
+    assert "gsm8k" in table and "mmlu-stem" in table and "pass@4" in table and "maj@4" in table
+    whole = json.loads((tmp_path / "whole" / "summary.json").read_text())
+    assert set(whole) == {"gsm8k", "mmlu-stem"}
+    assert whole["gsm8k"]["problems"] == 3 and whole["gsm8k"]["samples"] == 4
+    assert whole["gsm8k"]["settings"]["temperature"] == 0.6 and whole["gsm8k"]["settings"]["top_p"] == 0.95
+    _, records = read_task(tmp_path / "whole", "gsm8k")
+    assert all(len(r["samples"]) == 4 and 0 < s["tokens"] <= 6 for r in records for s in r["samples"])
+    assert len({s["text"] for r in records for s in r["samples"]}) > 3  # sampled, not four copies of one
+
+    from reasoning.evaluation import solvers
+
+    real, yielded = solvers.generate_as_completed, []
+
+    def killed_after_four(*args, **kwargs):  # all of gsm8k, then one problem of mmlu-stem
+        for group in real(*args, **kwargs):
+            if len(yielded) == 4:
+                raise KeyboardInterrupt
+            yielded.append(group)
+            yield group
+
+    monkeypatch.setattr(solvers, "generate_as_completed", killed_after_four)
+    assert eval_run(checkpoint, tmp_path / "cut") == 130
+    assert len(read_task(tmp_path / "cut", "mmlu-stem")[1]) == 1
+    monkeypatch.setattr(solvers, "generate_as_completed", real)
+    assert eval_run(checkpoint, tmp_path / "cut") == 2  # no --resume: refused
+    assert eval_run(checkpoint, tmp_path / "cut", "--resume") == 0
+    resumed = json.loads((tmp_path / "cut" / "summary.json").read_text())
+    assert without_time(resumed) == without_time(whole)
+    for bench in ("gsm8k", "mmlu-stem"):
+        cut, full = read_task(tmp_path / "cut", bench)[1], read_task(tmp_path / "whole", bench)[1]
+        assert [r["samples"] for r in cut] == [r["samples"] for r in full]
+
+    capsys.readouterr()
+    assert main(["eval", "score", str(tmp_path / "cut")]) == 0
+    assert "gsm8k" in capsys.readouterr().out
+    assert main(["eval", "compare", str(tmp_path / "whole"), str(tmp_path / "cut"), "--plot", str(tmp_path / "c.png")]) == 0
+    compared = capsys.readouterr().out
+    assert "A - B" in compared and "mmlu-stem" in compared and (tmp_path / "c.png").stat().st_size > 0
+
+
+def test_math500_greedy_resumes_after_a_torn_line_and_refuses_other_settings(checkpoint, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert math500(checkpoint, out) == 0
+    path = out / "math500.jsonl"
+    settings, complete = read_run(path)
+    assert len(complete) == 5 and len({r["id"] for r in complete}) == 5
+    assert all(0 < r["tokens"] <= 6 and r["prompt"].startswith("You are a helpful math assistant.") for r in complete)
+    assert "pass@1" in capsys.readouterr().out and settings["protocol"] == "greedy" and settings["temperature"] == 0.0
+
+    lines = path.read_text().splitlines(keepends=True)  # a crash after two records, in the middle of writing the third
+    path.write_text("".join(lines[:3]) + lines[3][:25])
+    assert math500(checkpoint, out) == 2  # refuses to overwrite without --resume
+    assert math500(checkpoint, out, "--resume") == 0
+    resumed = read_run(path)[1]
+    by_id = {r["id"]: r for r in complete}
+    assert sorted(by_id) == sorted(r["id"] for r in resumed)
+    assert all(without_time(r) == without_time(by_id[r["id"]]) for r in resumed)  # greedy: the redone problems agree
+
+    assert math500(checkpoint, out, "--resume", "--temperature", "0.7") == 2  # other settings: refused
+    assert read_run(path)[0]["temperature"] == 0.0
+
+
+@pytest.mark.parametrize("strategy", [(), ("--strategy", "self-consistency")])
+def test_a_resumed_sampling_run_draws_the_samples_of_an_uninterrupted_run(strategy, checkpoint, tmp_path):
+    """Each problem's samples are keyed by its index in the benchmark, not by its place among
+    the problems left; --batch-size 2 = n, so every run decodes in the same shapes."""
+    sampled = (*strategy, "--n", "2", "--temperature", "1.0", "--seed", "5")
+    assert math500(checkpoint, tmp_path / "whole", *sampled) == 0
+    lines = (tmp_path / "whole" / "math500.jsonl").read_text().splitlines(keepends=True)
+    (tmp_path / "cut").mkdir()
+    (tmp_path / "cut" / "math500.jsonl").write_text("".join(lines[0:1] + lines[3:5]))  # the header and two records from the middle
+    assert math500(checkpoint, tmp_path / "cut", *sampled, "--resume") == 0
+    whole, cut = (read_task(tmp_path / name, "math500")[1] for name in ("whole", "cut"))
+    assert without_time(cut) == without_time(whole)
+
+
+def test_score_regrades_a_run_directory(checkpoint, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert eval_run(checkpoint, out, "--limit", "2") == 0
+    path = out / "gsm8k.jsonl"
+    lines = path.read_text().splitlines()
+    first = json.loads(lines[1])
+    first["samples"][0]["text"] = f"so the answer is \\boxed{{{first['gold']}}}"
+    path.write_text("\n".join([lines[0], json.dumps(first), *lines[2:]]) + "\n")
+    assert main(["eval", "score", str(out), "--write"]) == 0
+    _, records = read_task(out, "gsm8k")
+    assert records[0]["samples"][0]["correct"] is True and records[0]["correct"] >= 1
+    assert json.loads((out / "summary.json").read_text())["gsm8k"]["pass@1"] > 0
+
+
+def test_score_regrades_a_records_file(checkpoint, tmp_path, capsys):
+    out = tmp_path / "run"
+    math500(checkpoint, out)
+    path = out / "math500.jsonl"
+    settings, records = read_run(path)
+    records[0]["samples"][0].update(text="so \\boxed{" + records[0]["gold"] + "}", correct=False)
+    path.write_text("".join(json.dumps(line) + "\n" for line in [{"settings": settings}, *records]))
+    capsys.readouterr()
+    assert main(["eval", "score", str(path), "--write"]) == 0
+    assert read_run(path)[1][0]["samples"][0]["correct"] is True
+    assert "pass@1" in capsys.readouterr().out
+
+
+def test_loglik_scoring_picks_the_likeliest_letter(checkpoint, tmp_path):
+    out = tmp_path / "loglik"
+    args = ["eval", "run", "--bench", "mmlu-stem", "--model", str(checkpoint), "--data-dir", str(DATA), "--limit", "3",
+            "--scoring", "loglik", "--device", "cpu", "--out", str(out)]  # fmt: skip
+    assert main(args) == 0
+    settings, records = read_task(out, "mmlu-stem")
+    assert settings["scoring"] == "loglik" and settings["kind"] == "base"
+    for r in records:
+        [sample] = r["samples"]
+        logprobs = sample["letter_logprobs"]
+        assert sample["extracted"] == max(logprobs, key=logprobs.get)
+        assert sample["correct"] == (sample["extracted"] == r["gold"])
+        assert r["prompt"].rstrip().endswith("Answer:")
+    assert main([*args[:3], "gsm8k", *args[4:-1], str(tmp_path / "x")]) == 2  # not multiple choice
+
+
+def test_the_former_eval_math500_is_refused_in_one_line_naming_its_new_spelling(capsys):
+    assert main(["eval", "math500", "--model", "qwen3-0.6b-base", "--out", "math500.jsonl"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "`eval math500` is now `reasoning eval run --bench math500 --out DIR`" in err
+
+
+def test_the_grade_timeout_reaches_every_grade(checkpoint, tmp_path, monkeypatch):
+    seen = set()
+    real = evaluation_run.problem_record
+
+    def spy(task, problem, index, prompt, attempt, grade_timeout):
+        seen.add(grade_timeout)
+        return real(task, problem, index, prompt, attempt, grade_timeout)
+
+    monkeypatch.setattr(evaluation_run, "problem_record", spy)
+    assert math500(checkpoint, tmp_path / "run", "--limit", "2", "--grade-timeout", "0.75") == 0
+    assert seen == {0.75}
+
+
+def test_two_ranks_split_the_problems_and_merge_one_summary(checkpoint, tmp_path):
+    """Two processes as torchrun starts them: disjoint record files, one summary equal to a
+    single process's (each problem's samples are keyed by its index, not by its rank)."""
+    args = [sys.executable, "-m", "reasoning", "eval", "run", "--bench", "gsm8k", "--model", str(checkpoint),
+            "--data-dir", str(DATA), "--limit", "3", "--protocol", "r1", "--n", "2", "--max-new-tokens", "4",
+            "--batch-size", "2", "--device", "cpu"]  # fmt: skip
+    # One thread and one problem per batch in both runs: the same kernels, so the same rounding.
+    port = free_port()
+    alone = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    env = {**alone, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "WORLD_SIZE": "2"}
+    ranks = [
+        subprocess.Popen([*args, "--out", str(tmp_path / "two")], env={**env, "RANK": str(r), "LOCAL_RANK": str(r)},
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for r in (0, 1)
+    ]  # fmt: skip
+    outputs = [rank.communicate(timeout=300) for rank in ranks]
+    assert [rank.returncode for rank in ranks] == [0, 0], outputs
+    single = subprocess.run([*args, "--out", str(tmp_path / "one")], env=alone, capture_output=True, text=True, timeout=300)
+    assert single.returncode == 0, single.stderr
+    assert sorted(p.name for p in (tmp_path / "two").glob("*.jsonl")) == ["gsm8k.rank0.jsonl", "gsm8k.rank1.jsonl"]
+    two = json.loads((tmp_path / "two" / "summary.json").read_text())
+    one = json.loads((tmp_path / "one" / "summary.json").read_text())
+    assert without_time(two) == without_time(one)
+    assert [r["samples"] for r in read_task(tmp_path / "two", "gsm8k")[1]] == [
+        r["samples"] for r in read_task(tmp_path / "one", "gsm8k")[1]
+    ]

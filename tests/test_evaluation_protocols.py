@@ -1,0 +1,24 @@
+"""The sampling protocols: the papers' presets and their overrides."""
+
+from __future__ import annotations
+
+import pytest
+
+from reasoning.evaluation.protocols import PROTOCOLS, get_protocol
+
+
+def test_protocol_presets_and_overrides():
+    assert PROTOCOLS["greedy"].n == 1 and PROTOCOLS["greedy"].temperature == 0
+    r1, qwen3 = get_protocol("r1"), get_protocol("qwen3")
+    assert (r1.temperature, r1.top_p, r1.top_k) == (0.6, 0.95, 0) and (qwen3.temperature, qwen3.top_p, qwen3.top_k) == (0.6, 0.95, 20)
+    assert qwen3.with_overrides(n=4, top_k=None).settings() == {
+        "protocol": "qwen3", "n": 4, "temperature": 0.6, "top_p": 0.95, "top_k": 20, "min_p": 0.0, "max_new_tokens": 32_768,
+    }  # fmt: skip
+    with pytest.raises(ValueError, match="greedy samples would all be the same"):
+        get_protocol("greedy").with_overrides(n=4)
+    with pytest.raises(ValueError, match="unknown protocol"):
+        get_protocol("r2")
+    with pytest.raises(ValueError, match="need n >= 1"):
+        get_protocol("r1").with_overrides(n=0)
+    with pytest.raises(ValueError, match="unknown protocol field 'beams'"):
+        get_protocol("r1").with_overrides(beams=4)
