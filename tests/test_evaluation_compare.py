@@ -61,6 +61,9 @@ def test_the_table_names_every_run_and_its_method(tmp_path):
     assert lines[:3] == [f"A = {tmp_path / 'x'}", f"B = {tmp_path / 'y'}", f"C = {tmp_path / 'z'}"]
     rows = [line.split() for line in lines if line.startswith("gsm8k ")]
     assert [row[1] for row in rows] == ["A", "B", "C"]
+    s = summarize(read_runs([tmp_path / "x"])[0].tasks["gsm8k"][1])  # 6 problems, 3 samples of 5, 6 and 7 tokens
+    assert rows[0][4:] == ["6", f"{s['accuracy']:.1%}", "±", f"{100 * s['accuracy_stderr']:.1f}", f"{s['pass@1']:.1%}", "18", "1.5", "s"]
+    assert s["tokens_per_problem"] == 18 and s["seconds"] == 1.5 and s["accuracy"] == s["pass@1"]
     assert rows[0][2:4] == ["independent", "greedy"] and rows[1][2:5] == ["independent", "n=3", "T=0.8"]
     assert "paired" not in text  # three runs: the table only
 

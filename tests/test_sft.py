@@ -393,3 +393,15 @@ def test_train_sft_learns_a_benchmarks_solutions(tmp_path, capsys):
     assert main(["train", "sft", "--model", str(model_dir), "--data-dir", str(tmp_path), "--data", str(model_dir / "config.json"),
                  "--out", str(tmp_path / "other")]) == 2  # fmt: skip
     assert "--data-dir goes with --bench" in capsys.readouterr().err
+
+
+def test_the_reference_solution_patterns_take_linear_time_on_a_million_characters():
+    import time
+
+    from reasoning.data import Problem
+    from reasoning.sft.data import reference_reply
+
+    for text in ("<<" * 500_000, "\n#### " * 170_000, "<" * 1_000_000 + ">>", "#" * 1_000_000):
+        start = time.perf_counter()
+        reference_reply(Problem("x", "Q", "1", solution=text))
+        assert time.perf_counter() - start < 1.0

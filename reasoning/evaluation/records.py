@@ -76,16 +76,6 @@ def resume_records(path: str | Path, settings: dict[str, Any]) -> list[dict[str,
     return records
 
 
-def read_records(path: str | Path, *, repair: bool = False) -> list[dict[str, Any]]:
-    """The records of a JSONL results file (its settings header left out)."""
-    return read_run(path, repair=repair)[1]
-
-
-def read_settings(path: str | Path) -> dict[str, Any] | None:
-    """The settings a results file was written with, or None for a file without a header."""
-    return read_run(path)[0]
-
-
 class RecordWriter:
     """Appends one record per line and flushes it to disk at once.
 

@@ -62,13 +62,33 @@ def read_task(out_dir: str | Path, task: str) -> tuple[dict[str, Any], list[dict
 def read_records_file(path: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """One records file's settings and records; a former `eval math500` file's lines upgraded.
     A record without a field its format needs is an error naming its line."""
-    saved, rows = read_run(path)
-    if saved is None:
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"results file {path} not found")
+    header, first = _head(Path(path))
+    if header is None:
         raise RecordsError(f"{path}: no settings header, so its records cannot be trusted to belong to one run")
-    if rows and "samples" not in rows[0] and "completion" in rows[0]:
-        _, rows = read_run(path, required=("completion", "correct"))
+    former = first is not None and "completion" in first and "samples" not in first
+    saved, rows = read_run(path, required=("completion", "correct") if former else _NEEDED)
+    if former:
         return {"task": "math500", **saved}, [_upgraded(row, index) for index, row in enumerate(rows)]
-    return saved, read_run(path, required=_NEEDED)[1]
+    return saved, rows
+
+
+def _head(path: Path) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The settings header and the first record of a records file, from its first two lines only
+    (None where a line is missing or not a JSON object; read_run reports what is wrong)."""
+    with path.open("rb") as handle:
+        lines = [handle.readline(), handle.readline()]
+    parsed = []
+    for line in lines:
+        try:
+            parsed.append(json.loads(line))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            parsed.append(None)
+    parsed = [value if isinstance(value, dict) else None for value in parsed] + [None, None]
+    if parsed[0] is not None and set(parsed[0]) == {"settings"}:
+        return parsed[0]["settings"], parsed[1]
+    return None, parsed[0]
 
 
 def _upgraded(row: dict[str, Any], index: int) -> dict[str, Any]:
