@@ -32,7 +32,12 @@ from reasoning.training.metrics import read_metrics
 
 def toy(args: argparse.Namespace) -> None:
     from reasoning.sft.toy import toy_evaluator, toy_student, toy_traces
+    from reasoning.training.checkpoints import refuse_existing_run
 
+    student_dir = args.out / "student"
+    if not (args.resume or args.overwrite):
+        refuse_existing_run(student_dir)  # before any training: an earlier student is never replaced unasked
+    # The teacher is rebuilt, the same, on every run (seconds); its traces resume.
     teacher = toy_student(seed=args.seed)
     taught, _ = tokenize(toy_traces(teacher), teacher.tokenizer, max_length=64)
     trainer.train(trainer.prepare(teacher.model, teacher.tokenizer, SFTConfig.from_name("toy")), taught, args.out / "teacher", overwrite=True)
@@ -52,9 +57,17 @@ def toy(args: argparse.Namespace) -> None:
     config = SFTConfig.from_name("toy", **lora)
     examples, _ = tokenize(read_conversations(traces, prompt="plain"), student.tokenizer, max_length=config.max_length)
     run = trainer.prepare(student.model, student.tokenizer, config)
-    rows = trainer.train(run, examples, args.out / "student", evaluate=toy_evaluator(student, args.out / "student"), overwrite=True)
+    trainer.train(
+        run, examples, student_dir, evaluate=toy_evaluator(student, student_dir), resume=args.resume, overwrite=args.overwrite,
+        on_resume=print_resume,
+    )  # fmt: skip
+    after = read_metrics(student_dir / "metrics.csv")[-1]["eval_accuracy"]  # also when --resume found the run finished
     print(f"student ({'LoRA rank ' + str(args.lora_rank) if args.lora_rank else 'full fine-tuning'}): "
-          f"greedy accuracy on unseen sums {before:.0%} before, {rows[-1]['eval_accuracy']:.0%} after")  # fmt: skip
+          f"greedy accuracy on unseen sums {before:.0%} before, {after:.0%} after")  # fmt: skip
+
+
+def print_resume(step: int, last: int) -> None:
+    print(f"student: resuming from step {step} of {last}")
 
 
 def real(args: argparse.Namespace) -> None:
@@ -82,7 +95,10 @@ def real(args: argparse.Namespace) -> None:
     examples = load_examples(traces, tokenizer, config)
     out = args.out / "student"
     prepare = functools.partial(trainer.prepare, config=config, base_model=base_model_name(args.student))
-    train = functools.partial(trainer.train, examples=examples.train, out_dir=out, evaluate=evaluator(out), resume=args.resume, overwrite=args.overwrite)
+    train = functools.partial(
+        trainer.train, examples=examples.train, out_dir=out, evaluate=evaluator(out), resume=args.resume, overwrite=args.overwrite,
+        on_resume=print_resume,
+    )  # fmt: skip
     run_training(student, tokenizer, prepare, train, out)
     after = read_metrics(out / "metrics.csv")[-1]["eval_accuracy"]  # also when --resume found the run finished
     print(f"{args.bench} greedy pass@1 of {args.student}: {before:.1%} before, {after:.1%} after distillation")

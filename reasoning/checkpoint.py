@@ -13,7 +13,11 @@ a model built on the meta device, so loading never holds a second full copy of t
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import os
+import re
+import shutil
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -21,7 +25,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import nn
 
-from reasoning import hub
+from reasoning import adapter_files, hub
 from reasoning.device import default_dtype, get_device
 from reasoning.model.config import PRESETS, Qwen3Config
 from reasoning.model.quantize import check_method, is_quantized, quantize_model
@@ -48,6 +52,10 @@ def load_pretrained(
 ) -> tuple[Qwen3Model, Qwen3Tokenizer]:
     """Load a Qwen3 model and its tokenizer from a hub id, an alias or a local directory.
 
+    A directory holding a LoRA adapter (PEFT's format, as `reasoning.lora.save_lora` and LoRA
+    training checkpoints write) loads as its base model with the adapter merged in (and the
+    adapters under it, where its base is an adapter too), with the adapter's tokenizer where it
+    has one (`reasoning.adapter_files`; no PEFT needed).
     Hub names download only the needed files (cached). `device` defaults to the best one
     here, `dtype` to what that device runs well (see `reasoning.device`); device "meta"
     checks the files and returns the model without allocating it (sizes, parameter counts).
@@ -55,12 +63,14 @@ def load_pretrained(
     Returns the model in eval mode and the tokenizer.
     """
     check_method(quantize)  # before any download
+    name_or_path, adapters = adapter_files.resolve(name_or_path)
     directory = hub.download(name_or_path)
     device = torch.device("meta") if str(device) == "meta" else get_device(device or "auto")
     dtype = dtype or default_dtype(device)
-    model = load_model(directory, device=device, dtype=dtype, quantize=quantize)
+    model = load_model(directory, device=device, dtype=dtype, quantize=quantize, adapters=adapters)
     base = None if Path(str(name_or_path)).is_dir() else hub.is_base_model(hub.resolve_repo_id(str(name_or_path)))
-    return model, Qwen3Tokenizer.from_pretrained(directory, base=base)
+    tokenizer_dir = next((path for path in reversed(adapters) if (path / "tokenizer.json").is_file()), directory)
+    return model, Qwen3Tokenizer.from_pretrained(tokenizer_dir, base=base)
 
 
 def load_model_and_tokenizer(
@@ -98,31 +108,59 @@ def read_config(directory: str | Path) -> Qwen3Config:
 
 
 def load_model(
-    directory: str | Path, *, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32, quantize: str = "none"
-) -> Qwen3Model:
+    directory: str | Path, *, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32, quantize: str = "none",
+    adapters: Sequence[str | Path] = (),
+) -> Qwen3Model:  # fmt: skip
     """Build the model of `directory`'s config.json and fill it from its safetensors files.
 
     On device "meta" the names and shapes of the files are checked (headers only) and the
     model is returned unallocated, in `dtype`: enough to count parameters and size memory.
     `quantize`: "none" or "int8", applied once the weights are in (see `reasoning.model.quantize`).
+    `adapters`: LoRA adapter directories, merged in order into each weight they change (in
+    float32, then cast to `dtype` once) as the weight is loaded.
     """
     check_method(quantize)
     directory = Path(directory)
     config = read_config(directory)
     with torch.device("meta"):
         model = Qwen3Model(config).to(dtype)
-    located = _locate_tensors(weight_files(directory), _hub_targets(model), config)
+    expected = _hub_targets(model)
+    located = _locate_tensors(weight_files(directory), expected, config)
+    changes: dict[str, list[adapter_files.LowRank]] = {}
+    for adapter in adapters:
+        for name, change in _fitting_changes(adapter, expected, located).items():
+            changes.setdefault(name, []).append(change)
     if torch.device(device).type == "meta":
         return quantize_model(model, quantize).eval()
     for file, targets in located.items():
         with _open(file, device) as tensors:
             for key, (name, index) in targets:
-                tensor = tensors.get_tensor(key).to(dtype)
+                tensor = tensors.get_tensor(key)
+                for change in changes.get(key.removeprefix(HF_PREFIX), ()):
+                    tensor = change.merged_into(tensor)
+                tensor = tensor.to(dtype)
                 if index is None:
                     _set_tensor(model, name, tensor)
                 else:
                     _stacked_parameter(model, name, device, dtype)[index].copy_(tensor)
     return quantize_model(model, quantize).eval()
+
+
+def _fitting_changes(
+    adapter: str | Path, expected: dict[str, tuple[Target, torch.Size]], located: dict[Path, list[tuple[str, Target]]]
+) -> dict[str, adapter_files.LowRank]:
+    """The adapter's changes by tensor name (without "model."), each checked against the base's tensor."""
+    changes = {name.removeprefix(HF_PREFIX): change for name, change in adapter_files.read_low_rank(adapter).items()}
+    found = {key.removeprefix(HF_PREFIX) for keys in located.values() for key, _ in keys}
+    for name, change in changes.items():
+        if name not in found:
+            raise CheckpointError(f"the adapter in {adapter} does not fit its base model: the base has no weight {name}")
+        if change.shape != tuple(expected[name][1]):
+            raise CheckpointError(
+                f"the adapter in {adapter} does not fit its base model: {name} is {tuple(expected[name][1])} in the base, "
+                f"{change.shape} in the adapter (was it trained on another model?)"
+            )
+    return changes
 
 
 def weight_files(directory: Path) -> list[Path]:
@@ -247,29 +285,62 @@ def save_pretrained(
     if is_quantized(model):
         raise ValueError("cannot save an int8-quantized model: the Hugging Face layout has no int8 weights; save it before quantizing")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     state = _hub_state(model)
     shards = _split_into_shards(state, max_shard_bytes)
-    if len(shards) == 1:
-        save_file(_to_cpu(shards[0], finish), str(out / SINGLE_FILE), metadata={"format": "pt"})
-        (out / INDEX_FILE).unlink(missing_ok=True)
-    else:
-        weight_map = {}
-        for number, shard in enumerate(shards, start=1):
-            file = f"model-{number:05d}-of-{len(shards):05d}.safetensors"
-            save_file(_to_cpu(shard, finish), str(out / file), metadata={"format": "pt"})
-            weight_map.update(dict.fromkeys(shard, file))
-        total = sum(t.numel() * t.element_size() for t in state.values())
-        index = {"metadata": {"total_size": total}, "weight_map": weight_map}
-        (out / INDEX_FILE).write_text(json.dumps(index, indent=2))
-        (out / SINGLE_FILE).unlink(missing_ok=True)
-    dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
-    (out / CONFIG_FILE).write_text(json.dumps(model.config.to_hf(dtype), indent=2))
-    if tokenizer is not None:
-        tokenizer.save_pretrained(out)
-        stop = {"eos_token_id": list(tokenizer.eos_token_ids), "pad_token_id": tokenizer.pad_token_id}
-        (out / GENERATION_CONFIG_FILE).write_text(json.dumps(stop, indent=2))
+    with written_whole(out) as directory:  # a full disk leaves out_dir as it was
+        if len(shards) == 1:
+            save_tensors(_to_cpu(shards[0], finish), directory / SINGLE_FILE, metadata={"format": "pt"})
+        else:
+            weight_map = {}
+            for number, shard in enumerate(shards, start=1):
+                file = f"model-{number:05d}-of-{len(shards):05d}.safetensors"
+                save_tensors(_to_cpu(shard, finish), directory / file, metadata={"format": "pt"})
+                weight_map.update(dict.fromkeys(shard, file))
+            total = sum(t.numel() * t.element_size() for t in state.values())
+            index = {"metadata": {"total_size": total}, "weight_map": weight_map}
+            (directory / INDEX_FILE).write_text(json.dumps(index, indent=2))
+        dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
+        (directory / CONFIG_FILE).write_text(json.dumps(model.config.to_hf(dtype), indent=2))
+        if tokenizer is not None:
+            tokenizer.save_pretrained(directory)
+            stop = {"eos_token_id": list(tokenizer.eos_token_ids), "pad_token_id": tokenizer.pad_token_id}
+            (directory / GENERATION_CONFIG_FILE).write_text(json.dumps(stop, indent=2))
+    (out / (INDEX_FILE if len(shards) == 1 else SINGLE_FILE)).unlink(missing_ok=True)  # an earlier save's other layout
     return out
+
+
+@contextmanager
+def written_whole(out_dir: str | Path) -> Iterator[Path]:
+    """A temporary sibling directory of `out_dir` to write into: when the block ends, its files
+    move into out_dir (one rename where out_dir is new; files beside them are kept), and when it
+    fails (a full disk), it is removed, so out_dir is never left half written or empty."""
+    out = Path(out_dir)
+    temporary = out.with_name(f".{out.name}.tmp")
+    shutil.rmtree(temporary, ignore_errors=True)  # left by a write that was killed
+    temporary.mkdir(parents=True)
+    try:
+        yield temporary
+        if not out.exists():
+            os.replace(temporary, out)
+            return
+        for path in temporary.iterdir():
+            if (out / path.name).is_dir():
+                shutil.rmtree(out / path.name)
+            os.replace(path, out / path.name)
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+
+
+def save_tensors(tensors: dict[str, torch.Tensor], path: str | Path, *, metadata: dict[str, str] | None = None) -> None:
+    """safetensors' `save_file`, with a failure to write (a full disk) raised as the OSError it is,
+    naming the file, where safetensors raises its own SafetensorError (a traceback otherwise)."""
+    try:
+        save_file(tensors, str(path), metadata=metadata)
+    except SafetensorError as error:
+        code = re.search(r"os error (\d+)", str(error))
+        if code is None:
+            raise
+        raise OSError(int(code.group(1)), os.strerror(int(code.group(1))), str(path)) from error
 
 
 def _split_into_shards(state: dict[str, torch.Tensor], max_bytes: int) -> list[dict[str, torch.Tensor]]:

@@ -3,7 +3,7 @@
 Each subcommand module offers `add_parser(subparsers)` that registers its arguments and sets
 `func`; this file only assembles them and turns the expected failures (no network, an
 unknown model, a bad checkpoint or file, a full disk) into one clear line instead of a
-traceback, and ends quietly when the reader of its output goes away (`| head -1`). Building
+traceback, and carries on quietly when the reader of its output goes away (`| head -1`). Building
 the parser imports no torch, so `--help` answers at once.
 """
 
@@ -13,8 +13,11 @@ import argparse
 import errno
 import os
 import sys
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TextIO
 
 from reasoning import hub
 from reasoning.commands.distill import add_distill_parser
@@ -53,12 +56,17 @@ def run_command(
 ) -> int:
     """Run `command`; an expected failure becomes one line `prog: error: ...` on stderr and exit
     code 2. Without the hub, the line names the flags of `args` that do without it, or says
-    `offline` (the chapter scripts' own advice)."""
+    `offline` (the chapter scripts' own advice). A reader of stdout or stderr that goes away
+    (`| head -1`) never stops the command: what it would still print is dropped, and a training
+    run, an evaluation or a distillation carries on, writing its files, to exit 0."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _Unbreakable(sys.stdout), _Unbreakable(sys.stderr)
     try:
-        command()
-        sys.stdout.flush()  # so a reader that went away (`| head -1`) shows here, not at exit
-    except BrokenPipeError:
-        _silence_stdout()
+        with _warnings_as_lines(prog):
+            command()
+        sys.stdout.flush()
+    except BrokenPipeError:  # a write through a stream held from before the command began
+        _silence(sys.stdout)
         return 1
     except KeyboardInterrupt:
         return 130
@@ -68,7 +76,34 @@ def run_command(
             raise
         print(f"{prog}: error: {message}", file=sys.stderr)
         return 2
+    finally:
+        sys.stdout, sys.stderr = saved
     return 0
+
+
+class _Unbreakable:
+    """A text stream that outlives its reader: the first write or flush that finds the pipe
+    closed points the stream's descriptor at /dev/null, and the program carries on (what a
+    closed pipe would otherwise end, mid-run, with a BrokenPipeError)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            _silence(self._stream)
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            _silence(self._stream)
+
+    def __getattr__(self, name: str) -> Any:  # fileno, isatty, encoding...: the stream's own
+        return getattr(self._stream, name)
 
 
 def describe_error(error: Exception, args: argparse.Namespace | None = None, offline: str | None = None) -> str | None:
@@ -93,9 +128,10 @@ def describe_error(error: Exception, args: argparse.Namespace | None = None, off
 def _offline_message(error: hub.HubUnavailableError, args: argparse.Namespace | None, offline: str | None) -> str:
     """What is missing and the flags that do without the hub, in this command's words."""
     missing = repr(error.name) if error.name else "what it needs"
-    problem = f"the Hugging Face Hub ({hub.endpoint()}) is unreachable and {missing} is not in the local cache"
+    problem = f"{hub.why_unavailable()} and {missing} is not in the local cache"
+    unset = "unset HF_HUB_OFFLINE to download it, or " if hub.offline_by_setting() else ""
     if offline is not None:
-        return f"{problem}: {offline}"
+        return f"{problem}: {unset}{offline}"
     if args is None:
         return str(error)
     fixes = []
@@ -117,16 +153,31 @@ def _offline_message(error: hub.HubUnavailableError, args: argparse.Namespace | 
     training = getattr(args, "train_command", None)  # train grpo and train sft each have a toy task
     task = f"run offline: reasoning train {training} --task toy-addition" if training else OFFLINE_TASK
     advice = f"pass {' and '.join(fixes)}, or {task}" if fixes else task
-    return f"{problem}: {advice}"
+    return f"{problem}: {unset}{advice}"
 
 
-def _silence_stdout() -> None:
-    """After a closed pipe, point stdout at /dev/null so the interpreter's last flush is quiet
-    (the Python documentation's recipe for SIGPIPE)."""
+def _silence(stream: TextIO) -> None:
+    """After a closed pipe, point `stream`'s descriptor at /dev/null, so its later writes and the
+    interpreter's last flush are quiet (the Python documentation's recipe for SIGPIPE)."""
     try:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    except (OSError, ValueError):  # stdout replaced by one without a descriptor (io.UnsupportedOperation)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+    except (OSError, ValueError):  # a stream without a descriptor (io.UnsupportedOperation)
         pass
+
+
+@contextmanager
+def _warnings_as_lines(prog: str) -> Iterator[None]:
+    """Show each warning of the command as one line `prog: message` on stderr, without Python's
+    file, category and source line, and each line once (a budget capped at every chat turn)."""
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None, line: str | None = None) -> None:
+        from tqdm import tqdm
+
+        tqdm.write(f"{prog}: {message}", file=sys.stderr)  # above a progress bar, not through it
+
+    with warnings.catch_warnings():  # entering it also forgets the warnings shown before
+        warnings.showwarning = show
+        yield
 
 
 if __name__ == "__main__":

@@ -72,15 +72,18 @@ def load_problems(
 
     Answers that are numbers become strings. With `answer_field=None` the answer is left empty
     for the caller to read from `meta` (a benchmark whose gold is a list, or four options).
-    Without `id_field` a problem's id is its index
-    in the source (from 0, blank lines not counted). Fields other than the question, answer
-    and id are kept in `Problem.meta`. `limit` keeps the first `limit` records.
+    Without `id_field`, or when the first record lacks it (a file of your own problems), a
+    problem's id is its index in the source (from 0, blank lines not counted). Fields other
+    than the question, answer and id are kept in `Problem.meta`. `limit` keeps the first
+    `limit` records.
     """
     if limit is not None and limit < 0:
         raise ValueError(f"limit must be >= 0 or None, got {limit}")
     problems: list[Problem] = []
     seen: dict[str, str] = {}  # id -> where it was first seen
     for index, (where, record) in enumerate(islice(_records(source, split, config), limit)):
+        if index == 0 and isinstance(record, dict) and id_field not in record:
+            id_field = None  # numbered
         problem = _to_problem(where, record, index, question_field, answer_field, id_field)
         if problem.id in seen:
             raise DatasetError(f"{where}: duplicate id {problem.id!r} (first seen at {seen[problem.id]})")
@@ -175,7 +178,7 @@ def _read_hub(name: str, split: str, config: str | None) -> Iterator[tuple[str, 
             rows = datasets.load_dataset(name, config, split=split)
     except ConnectionError as error:
         raise HubUnavailableError(
-            f"cannot load dataset {name!r}: the Hugging Face Hub ({hub.endpoint()}) is unreachable and it is "
+            f"cannot load dataset {name!r}: {hub.why_unavailable()} and it is "
             f"not in the local cache; pass the path of a local .json or .jsonl copy instead",
             name=name,
         ) from error

@@ -73,7 +73,7 @@ def hub_reachable(timeout: float = PROBE_SECONDS) -> bool:
     endpoint and process."""
     import urllib.request
 
-    if os.environ.get("HF_HUB_OFFLINE", "").upper() in ("1", "ON", "YES", "TRUE"):
+    if offline_by_setting():
         return False
     url = urlsplit(endpoint())
     proxy = urllib.request.getproxies().get(url.scheme)
@@ -81,6 +81,18 @@ def hub_reachable(timeout: float = PROBE_SECONDS) -> bool:
         url = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
     port = url.port or (443 if url.scheme == "https" else 80)
     return _can_connect(url.hostname or "", port, timeout)
+
+
+def offline_by_setting() -> bool:
+    """Whether HF_HUB_OFFLINE turns the hub off (1, ON, YES or TRUE, as huggingface_hub reads it)."""
+    return os.environ.get("HF_HUB_OFFLINE", "").upper() in ("1", "ON", "YES", "TRUE")
+
+
+def why_unavailable() -> str:
+    """Why the hub is not used, for messages: HF_HUB_OFFLINE is set, or the endpoint did not answer."""
+    if offline_by_setting():
+        return "HF_HUB_OFFLINE is set, so the Hugging Face Hub is not used"
+    return f"the Hugging Face Hub ({endpoint()}) is unreachable"
 
 
 @functools.cache
@@ -181,7 +193,7 @@ def download(name_or_path: str | Path, patterns: tuple[str, ...] = CHECKPOINT_FI
         ) from error
     except (LocalEntryNotFoundError, OSError) as error:
         raise HubUnavailableError(
-            f"cannot download {repo_id!r}: the Hugging Face Hub ({endpoint()}) is unreachable and it is not in "
+            f"cannot download {repo_id!r}: {why_unavailable()} and it is not in "
             f"the local cache; pass a local checkpoint directory instead, or try what runs offline: "
             f"`reasoning train grpo --task toy-addition` (RL on a CPU in about a minute)",
             name=repo_id,

@@ -21,14 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 
-from reasoning.checkpoint import save_pretrained
+from reasoning.adapter_files import CONFIG_FILE, WEIGHTS_FILE
+from reasoning.checkpoint import save_pretrained, save_tensors, written_whole
 from reasoning.tokenizer import Qwen3Tokenizer
 
 PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-CONFIG_FILE, WEIGHTS_FILE = "adapter_config.json", "adapter_model.safetensors"
 _HUB_PREFIX = "base_model.model.model."  # PEFT's names for a Qwen3ForCausalLM's decoder
 MERGED_DIR = "merged"  # under a run's directory: the final model with its adapters folded in (--merge)
 _ADAPTER = "default"  # the name PEFT gives the one adapter inject_adapter_in_model adds
@@ -59,8 +59,12 @@ def _peft():
     return peft
 
 
-def add_lora(model: nn.Module, settings: LoraSettings = LoraSettings()) -> nn.Module:
-    """Put LoRA adapters on `model`'s projections (in place) and freeze all other weights."""
+def add_lora(model: nn.Module, settings: LoraSettings = LoraSettings(), *, seed: int | None = None) -> nn.Module:
+    """Put LoRA adapters on `model`'s projections (in place) and freeze all other weights.
+
+    With `seed`, the adapters' random starting weights (PEFT draws A on the CPU; B starts at
+    zero) come from a CPU generator seeded with it, so two runs with one seed start alike, and
+    torch's global streams are left as they were (dropout, sampling)."""
     if has_lora(model):
         raise ValueError("the model already has LoRA adapters: pass it without them, or lora_rank=0 to train those")
     peft = _peft()
@@ -68,11 +72,23 @@ def add_lora(model: nn.Module, settings: LoraSettings = LoraSettings()) -> nn.Mo
         r=settings.rank, lora_alpha=settings.alpha, lora_dropout=settings.dropout, target_modules=list(settings.targets),
         task_type="CAUSAL_LM",
     )  # fmt: skip
-    peft.inject_adapter_in_model(config, model)
+    with _cpu_seeded(seed):
+        peft.inject_adapter_in_model(config, model)
     for name, parameter in model.named_parameters():
         parameter.requires_grad_("lora_" in name)
     model.lora_config = config
     return model
+
+
+@contextmanager
+def _cpu_seeded(seed: int | None) -> Iterator[None]:
+    """Within: the CPU generator seeded with `seed`, restored after (None: left alone)."""
+    if seed is None:
+        yield
+        return
+    with torch.random.fork_rng(devices=[]):  # the CPU stream only: CUDA's are not touched
+        torch.random.default_generator.manual_seed(seed)
+        yield
 
 
 def check_merge(lora_rank: int, merge: bool) -> None:
@@ -91,14 +107,13 @@ def save_lora(model: nn.Module, out_dir: str | Path, base_model: str | None = "Q
     if not has_lora(model):
         raise ValueError("the model has no LoRA adapters (add_lora first)")
     peft = _peft()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     state = peft.get_peft_model_state_dict(model)
-    save_file({_HUB_PREFIX + name: tensor.detach().contiguous().cpu() for name, tensor in state.items()}, out / WEIGHTS_FILE)
     config = model.lora_config.to_dict()
     config.update(base_model_name_or_path=base_model, target_modules=sorted(config["target_modules"]))
-    (out / CONFIG_FILE).write_text(json.dumps(config, indent=2, default=str) + "\n")
-    return out
+    with written_whole(out_dir) as directory:  # a full disk leaves out_dir as it was
+        save_tensors({_HUB_PREFIX + name: tensor.detach().contiguous().cpu() for name, tensor in state.items()}, directory / WEIGHTS_FILE)
+        (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2, default=str) + "\n")
+    return Path(out_dir)
 
 
 def load_lora(model: nn.Module, adapter_dir: str | Path) -> nn.Module:

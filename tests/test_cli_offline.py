@@ -111,3 +111,37 @@ def test_a_missing_model_offline_is_one_line_without_retries(tmp_path, capfd, mo
 @pytest.mark.parametrize("name", ["qwen3-0.6b", "Qwen/Qwen3-0.6B", "qwen3-0.6b-base"])
 def test_hub_names_are_not_taken_for_paths(name):
     assert not hub.looks_like_path(name)
+
+
+@pytest.mark.parametrize(
+    "argv, missing",
+    [
+        (["info", "--model", "qwen3-0.6b"], "'Qwen/Qwen3-0.6B'"),
+        (["eval", "run", "--bench", "math500", "--model", "qwen3-0.6b", "--limit", "1"], "'HuggingFaceH4/MATH-500'"),
+    ],
+    ids=["info", "eval-run"],
+)
+def test_hf_hub_offline_stops_at_once_without_a_connection_and_says_why(argv, missing, tmp_path, capfd, monkeypatch, closed_endpoint):
+    import datasets  # imported before the clock starts: its import is not what is timed
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "empty-datasets")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    connections = []
+
+    def refuse(*args, **kwargs):
+        connections.append(args)
+        raise OSError("this test allows no network connection")
+
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    start = time.perf_counter()
+    code = main([*argv, *(["--out", str(tmp_path / "run")] if argv[0] == "eval" else [])])
+    seconds = time.perf_counter() - start
+    err = capfd.readouterr().err
+    assert code == 2 and connections == [] and seconds < 1.0
+    assert err.count("\n") == 1 and "HF_HUB_OFFLINE is set, so the Hugging Face Hub is not used" in err
+    assert f"{missing} is not in the local cache" in err
+    assert "unset HF_HUB_OFFLINE to download it" in err and "unreachable" not in err

@@ -4,6 +4,7 @@ likelihoods, two ranks as torchrun starts them, and the former `eval math500` re
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -111,7 +112,7 @@ def test_math500_greedy_resumes_after_a_torn_line_and_refuses_other_settings(che
     settings, complete = read_run(path)
     assert len(complete) == 5 and len({r["id"] for r in complete}) == 5
     assert all(0 < r["tokens"] <= 6 and r["prompt"].startswith("You are a helpful math assistant.") for r in complete)
-    assert "pass@1" in capsys.readouterr().out and settings["protocol"] == "greedy" and settings["temperature"] == 0.0
+    assert "pass@1" in capsys.readouterr().out and settings["preset"] == "greedy" and settings["temperature"] == 0.0
 
     lines = path.read_text().splitlines(keepends=True)  # a crash after two records, in the middle of writing the third
     path.write_text("".join(lines[:3]) + lines[3][:25])
@@ -228,3 +229,177 @@ def test_two_ranks_split_the_problems_and_merge_one_summary(checkpoint, tmp_path
     assert [r["samples"] for r in read_task(tmp_path / "two", "gsm8k")[1]] == [
         r["samples"] for r in read_task(tmp_path / "one", "gsm8k")[1]
     ]
+
+
+def test_torchrun_takes_eval_run_after_a_double_dash(checkpoint, tmp_path):
+    """torchrun reads every flag before the module's arguments as its own: `--n` is ambiguous to
+    it (--nnodes, --nproc-per-node), so the README's form puts `--` before the command."""
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "1", "--master-port", str(free_port()), "-m", "reasoning"]
+    command = ["eval", "run", "--bench", "math500", "--model", str(checkpoint), "--data", str(MATH500_FILE), "--limit", "1",
+               "--n", "2", "--temperature", "1", "--max-new-tokens", "2", "--device", "cpu", "--out", str(tmp_path / "run")]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    ambiguous = subprocess.run([*torchrun, *command], env=env, capture_output=True, text=True, timeout=300)
+    assert ambiguous.returncode != 0 and "ambiguous option: --n" in ambiguous.stderr
+    done = subprocess.run([*torchrun, "--", *command], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert len(read_run(tmp_path / "run" / "math500.jsonl")[1][0]["samples"]) == 2
+    assert "torchrun --nproc-per-node 8 -m reasoning -- eval run" in (ROOT / "README.md").read_text()
+
+
+# ---------------------------------------------------------------------------- what a run's settings hold
+
+# The options of `eval run` that change no result, each with the reason; every other option must
+# change the saved settings when it changes (the list of options is read off the parser).
+RESULT_FREE = {
+    "bench": "names the records files; each file's header names its task",
+    "data_dir": "where the problems are read from: a resumed problem's question and gold are checked against the record",
+    "data": "as data_dir",
+    "limit": "which problems, not how each is solved (problem i's samples come from stream i); the summary covers the problems asked for",
+    "batch_size": "throughput: each sample's random stream is its own, so batching changes no token beyond float rounding",
+    "compile": "throughput: the same computation, compiled",
+    "device": "recorded as the device the model runs on (settings 'device'), not as the flag's spelling",
+    "out": "where the records go",
+    "resume": "continues the run; it checks the settings, and is none",
+    "help": "prints the help",
+}
+# Where an option only means something beside another, the other option given with it.
+CONTEXT = {
+    "rounds": ("--strategy", "self-refine"), "scorer": ("--strategy", "best-of-n", "--n", "2", "--temperature", "1"),
+    "tie_break": ("--strategy", "self-consistency", "--n", "2", "--temperature", "1"),
+    "early_stop": ("--strategy", "self-consistency", "--n", "2", "--temperature", "1"),
+    "top_p": ("--temperature", "1"), "top_k": ("--temperature", "1"), "min_p": ("--temperature", "1"),
+    "n": ("--temperature", "1"), "min_thinking": ("--thinking-budget", "8"), "thinking_closing": ("--thinking-budget", "8"),
+    "wait": ("--thinking-budget", "8"), "no_thinking": ("--kind", "reasoning"),
+    "scoring": ("--bench", "mmlu-stem", "--data", str(DATA / "mmlu_stem.jsonl")),
+}  # fmt: skip
+
+
+def _other_value(action) -> list[str]:
+    """A flag with a value other than its default, valid for the tiny run."""
+    flag = action.option_strings[-1]
+    if action.nargs == 0:
+        return [flag]
+    special = {"kind": "reasoning", "thinking_closing": "\nTime.</think>\n", "grade_timeout": "3.5", "temperature": "1",
+               "top_p": "0.5", "min_p": "0.1", "n": "2", "max_new_tokens": "3"}  # fmt: skip
+    if action.dest in special:
+        return [flag, special[action.dest]]
+    if action.choices:
+        return [flag, next(str(choice) for choice in action.choices if choice != action.default)]
+    return [flag, "4"]
+
+
+def _subparser(parser, *names: str):
+    for name in names:
+        parser = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction").choices[name]
+    return parser
+
+
+@pytest.mark.parametrize("command", ["run", "budget"])
+def test_every_option_that_changes_results_is_in_the_saved_settings(command, checkpoint, tmp_path, monkeypatch):
+    from reasoning.cli import build_parser
+    from reasoning.evaluation import budget, summary
+    from reasoning.evaluation import run as run_module
+
+    saved = []
+
+    def capture(task, prompts, solve, out_dir, *, settings, **kwargs):
+        saved.append(settings)
+        return []
+
+    def no_summary(out_dir, *args, **kwargs):
+        Path(out_dir).mkdir(exist_ok=True)
+        (Path(out_dir) / "summary.json").write_text('{"math500": {}, "mmlu-stem": {}}')
+        return {}
+
+    for module in (run_module, budget):  # the settings, without grading or summaries
+        monkeypatch.setattr(module, "evaluate_task", capture)
+        monkeypatch.setattr(module, "write_summary", no_summary)
+    monkeypatch.setattr(summary, "format_summaries", lambda summaries: "")
+    monkeypatch.setattr(budget, "report_budget_curves", lambda *args, **kwargs: "")
+    options = {action.dest: action for action in _subparser(build_parser(), "eval", command)._actions if action.option_strings}
+    free = RESULT_FREE | ({"plot": "draws the curve after the run"} if command == "budget" else {})
+    assert set(free) - set(options) <= {"rounds", "scorer", "tie_break", "early_stop", "cot", "scoring", "kind", "no_thinking",
+                                        "grade_timeout", "quantize", "compile"}, "a result-free option that no longer exists"  # fmt: skip
+    base = ["eval", command, "--bench", "math500", "--model", str(checkpoint), "--data", str(MATH500_FILE), "--limit", "1",
+            "--max-new-tokens", "2", "--device", "cpu", "--out", str(tmp_path / "run")]  # fmt: skip
+    if command == "budget":
+        base += ["--budgets", "1", "--n", "1", "--temperature", "0.5"]  # a reasoning sweep samples
+
+    @functools.cache
+    def settings_with(*extra: str) -> dict:
+        saved.clear()
+        assert main([*base, *extra]) == 0
+        return saved[0]
+
+    missing = []
+    for dest, action in sorted(options.items()):
+        if dest in free or dest == "model":
+            continue
+        context = [] if command == "budget" and dest in ("n", "top_p", "top_k", "min_p") else list(CONTEXT.get(dest, ()))
+        if settings_with(*context) == settings_with(*context, *_other_value(action)):
+            missing.append(action.option_strings[-1])
+    assert missing == [], f"options that change results but not the saved settings: {missing}"
+
+
+def test_the_model_is_known_by_its_files_not_its_spelling(checkpoint, tmp_path, monkeypatch):
+    import shutil
+
+    run = tmp_path / "run"
+    assert math500(checkpoint, run, "--limit", "2") == 0
+    monkeypatch.chdir(checkpoint.parent)  # the same checkpoint, relative, with a trailing slash
+    assert math500(Path(checkpoint.name + "/"), run, "--limit", "3", "--resume") == 0
+    assert len(read_run(run / "math500.jsonl")[1]) == 3
+
+    other = tmp_path / "other"  # other weights at the path the run was made with
+    shutil.copytree(checkpoint, other)
+    settings = read_run(run / "math500.jsonl")[0]
+    assert settings["model"] == str(checkpoint.resolve()) and len(settings["model_fingerprint"]) == 16
+    from conftest import make_hf_model, save_hf_checkpoint
+
+    save_hf_checkpoint(make_hf_model(tied=False, vocab_size=151_936, max_position_embeddings=1024), other)
+    moved = tmp_path / "moved"
+    shutil.move(checkpoint, moved)
+    try:
+        shutil.move(other, checkpoint)
+        assert math500(checkpoint, run, "--limit", "4", "--resume") == 2
+    finally:
+        shutil.rmtree(checkpoint)
+        shutil.move(moved, checkpoint)
+
+
+def test_int8_weights_do_not_resume_a_bf16_run(checkpoint, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert math500(checkpoint, run, "--limit", "1") == 0
+    capsys.readouterr()
+    assert math500(checkpoint, run, "--limit", "2", "--resume", "--quantize", "int8") == 2
+    assert 'quantize saved "none", now "int8"' in capsys.readouterr().err
+
+
+def test_a_resume_with_a_smaller_limit_summarises_the_problems_asked_for(checkpoint, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert math500(checkpoint, run, "--limit", "4") == 0
+    assert math500(checkpoint, run, "--limit", "2", "--resume") == 0
+    assert "resuming math500: 2 of 2 problems done" in capsys.readouterr().err
+    summary = json.loads((run / "summary.json").read_text())["math500"]
+    assert summary["problems"] == 2 and len(read_run(run / "math500.jsonl")[1]) == 4
+
+
+def test_the_summary_names_the_effective_sampling_and_its_preset(checkpoint, tmp_path):
+    run = tmp_path / "run"
+    assert math500(checkpoint, run, "--limit", "1", "--n", "4", "--temperature", "1") == 0
+    settings = json.loads((run / "summary.json").read_text())["math500"]["settings"]
+    assert settings["protocol"] == "greedy, n 4, temperature 1.0, max_new_tokens 6" and settings["preset"] == "greedy" and settings["n"] == 4
+
+
+def test_other_data_under_the_same_ids_does_not_resume(checkpoint, tmp_path, capsys):
+    data = tmp_path / "math.jsonl"
+    problems = [{"problem": f"What is {i} + 1?", "answer": str(i + 1)} for i in range(3)]  # no unique_id: numbered
+    data.write_text("".join(json.dumps(p) + "\n" for p in problems))
+    args = ["eval", "run", "--bench", "math500", "--model", str(checkpoint), "--data", str(data), "--max-new-tokens", "2",
+            "--device", "cpu", "--out", str(tmp_path / "run")]  # fmt: skip
+    assert main([*args, "--limit", "2"]) == 0
+    assert [r["id"] for r in read_run(tmp_path / "run" / "math500.jsonl")[1]] == ["0", "1"]
+    data.write_text("".join(json.dumps(p | {"answer": "0"}) + "\n" for p in problems))
+    capsys.readouterr()
+    assert main([*args, "--resume"]) == 2
+    assert "problem '0' was recorded with another gold than math500's" in capsys.readouterr().err

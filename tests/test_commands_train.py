@@ -1,9 +1,12 @@
-"""`reasoning train grpo` and `reasoning plot` (`reasoning.commands.train`): the toy task trained
-and plotted, and a run directory refused before anything is loaded."""
+"""`reasoning train grpo`, `train sft` and `reasoning plot` (`reasoning.commands.train`): the toy
+task trained and plotted, a run directory refused before anything is loaded, old checkpoints
+pruned, a resume that says what it found, and a run that outlives the reader of its output."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -81,3 +84,36 @@ def test_the_held_out_evaluation_reads_a_benchmark_or_a_math500_file_without_the
     assert held_out_accuracy("--dataset", str(janet), "--eval-data", str(MATH500_FILE), out="math500") == right / len(math500.problems)
     # Trained on the whole benchmark, nothing of it is held out: no evaluation.
     assert held_out_accuracy("--bench", "gsm8k", "--data-dir", str(BENCHMARKS), "--eval-bench", "gsm8k", "--eval-dir", str(BENCHMARKS), out="none") is None
+
+
+def checkpoint_names(out: Path) -> list[str]:
+    return sorted(path.name for path in (out / "checkpoints").iterdir())
+
+
+def test_keep_last_keeps_the_newest_checkpoints_and_resume_says_what_it_found(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["train", "sft", "--task", "toy-addition", "--steps", "3", "--checkpoint-every", "1", "--out", str(out)]
+    assert main([*argv, "--keep-last", "2"]) == 0
+    assert checkpoint_names(out) == ["step-000002", "step-000003"]  # step 1 deleted once step 3 was complete
+    capsys.readouterr()
+
+    (out / "checkpoints" / "step-000003" / "trainer_state.json").unlink()  # as if killed while saving step 3
+    assert main([*argv, "--resume", "--keep-last", "1"]) == 0  # keep_last changes no result: a resume may change it
+    assert "resuming from step 2 of 3\n" in capsys.readouterr().out
+    assert checkpoint_names(out) == ["step-000003"]
+
+    assert main([*argv, "--resume"]) == 0
+    assert "resuming from step 3 of 3: the run is complete" in capsys.readouterr().out
+
+
+def test_a_closed_stdout_never_ends_a_training_run(tmp_path):
+    """`reasoning train sft ... | head -1`: the reader goes away, the run finishes its checkpoint and metrics."""
+    out = tmp_path / "run"
+    argv = [sys.executable, "-m", "reasoning", "train", "sft", "--task", "toy-addition", "--steps", "3", "--eval-every", "1",
+            "--out", str(out)]  # fmt: skip
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # the reader is gone before anything is printed
+    err = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 0 and err == ""  # no traceback, no "Exception ignored"
+    assert [row["step"] for row in read_metrics(out / "metrics.csv")] == [1, 2, 3]
+    assert (out / "checkpoints" / "step-000003" / "trainer_state.json").is_file()

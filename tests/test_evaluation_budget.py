@@ -101,3 +101,15 @@ def test_the_report_holds_every_benchmark_table_and_draws_the_curve(tmp_path):
     report = report_budget_curves(tmp_path, ["gsm8k"], plot=plot)
     assert report.startswith(format_budget_curve(budget_curve(tmp_path, "gsm8k"))) and report.endswith(f"plot: {plot}")
     assert plot.stat().st_size > 1000
+
+
+def test_eval_score_reads_a_budget_directory_and_each_of_its_files(tmp_path, capsys):
+    from reasoning.cli import main
+
+    run(tmp_path)
+    assert main(["eval", "score", str(tmp_path)]) == 0
+    table = capsys.readouterr().out
+    assert all(f"gsm8k@{budget}" in table for budget in (2, 4, 8))
+    assert main(["eval", "score", str(tmp_path / "gsm8k@4.jsonl")]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("gsm8k")]
+    assert [row[:3] for row in rows] == [["gsm8k@4", "2", "3"]]  # its problems and samples

@@ -12,8 +12,11 @@ def test_protocol_presets_and_overrides():
     r1, qwen3 = get_protocol("r1"), get_protocol("qwen3")
     assert (r1.temperature, r1.top_p, r1.top_k) == (0.6, 0.95, 0) and (qwen3.temperature, qwen3.top_p, qwen3.top_k) == (0.6, 0.95, 20)
     assert qwen3.with_overrides(n=4, top_k=None).settings() == {
-        "protocol": "qwen3", "n": 4, "temperature": 0.6, "top_p": 0.95, "top_k": 20, "min_p": 0.0, "max_new_tokens": 32_768,
+        "protocol": "qwen3, n 4", "preset": "qwen3", "n": 4, "temperature": 0.6, "top_p": 0.95, "top_k": 20, "min_p": 0.0, "max_new_tokens": 32_768,
     }  # fmt: skip
+    assert qwen3.settings()["protocol"] == "qwen3" and qwen3.with_overrides(top_k=20).label == "qwen3"  # the preset's own values
+    sampled = get_protocol("greedy").with_overrides(n=4, temperature=1.0)
+    assert sampled.settings()["protocol"] == "greedy, n 4, temperature 1.0" and sampled.settings()["preset"] == "greedy"
     with pytest.raises(ValueError, match="greedy samples would all be the same"):
         get_protocol("greedy").with_overrides(n=4)
     with pytest.raises(ValueError, match="unknown protocol"):

@@ -38,7 +38,7 @@ def test_a_fresh_file_gets_the_header_and_a_started_one_needs_resume_and_equal_s
     assert records == [] and json.loads(path.read_text().splitlines()[0]) == {"settings": {"model": "m", "stop": ["a"]}}
     with pytest.raises(RecordsError, match="already holds results: pass --resume"):
         open_records(path, {"model": "m", "stop": ("a",)}, resume=False)
-    with pytest.raises(RecordsError, match="settings differ from the saved run in model"):
+    with pytest.raises(RecordsError, match="settings differ from the saved run: model saved \"m\", now"):
         open_records(path, {"model": "n", "stop": ("a",)}, resume=True)
     records, writer = open_records(path, {"model": "m", "stop": ("a",)}, resume=True)  # tuples compare as saved
     with writer:
@@ -81,3 +81,23 @@ def test_grading_runs_beside_generation():
     stream_records(generated(), grade, lambda result: events.append(("written", result)))
     assert events.index(("generated", 3)) < events.index(("graded", 0))
     assert sorted(result for kind, result in events if kind == "written") == [0, 1, 2, 3]
+
+
+def test_a_file_holding_only_the_header_of_a_failed_start_is_started_afresh(tmp_path):
+    path = tmp_path / "run.jsonl"
+    _, writer = open_records(path, {"model": "m", "min_thinking": 900}, resume=False)
+    writer.close()  # the run failed before its first record (a bad option found after loading)
+    for resume in (False, True):  # the corrected command is accepted with or without --resume
+        records, writer = open_records(path, {"model": "m", "min_thinking": 90}, resume=resume)
+        writer.close()
+        assert records == [] and read_run(path) == ({"model": "m", "min_thinking": 90}, [])
+
+
+def test_a_refused_resume_shows_each_differing_setting_saved_and_new(tmp_path):
+    path = tmp_path / "run.jsonl"
+    records, writer = open_records(path, {"model": "m", "quantize": "none", "seed": 0}, resume=False)
+    with writer:
+        writer.write({"id": "p0"})
+    with pytest.raises(RecordsError) as refused:
+        open_records(path, {"model": "m", "quantize": "int8", "seed": 0, "top_k": 20}, resume=True)
+    assert str(refused.value).endswith('settings differ from the saved run: quantize saved "none", now "int8"; top_k saved (not set), now 20')

@@ -83,7 +83,7 @@ def test_an_interrupted_run_resumes_without_loss_or_duplicates(tmp_path):
         handle.write('{"id": "q4", "ind')  # a line torn by the crash
     with pytest.raises(RecordsError, match="already holds results: pass --resume"):
         run(tmp_path / "cut", scripted())
-    with pytest.raises(RecordsError, match="settings differ from the saved run in n"):
+    with pytest.raises(RecordsError, match="settings differ from the saved run: n saved 3, now 4"):
         run(tmp_path / "cut", scripted(), resume=True, settings={"n": 4})
     asked = []
     resumed = run(tmp_path / "cut", lambda items: (asked.extend(items), scripted()(items))[1], resume=True)
@@ -113,7 +113,7 @@ def test_resume_keeps_one_header_and_the_settings_survive_rewriting(tmp_path):
     settings, records = read_run(path)
     write_records(path, problem_record.regrade(TASK, records), settings)  # what `eval score --write` does
     assert read_run(path) == (settings, problem_record.regrade(TASK, records))
-    with pytest.raises(RecordsError, match="settings differ from the saved run in seed"):
+    with pytest.raises(RecordsError, match="settings differ from the saved run: seed saved"):
         run(tmp_path, scripted(), settings={"seed": 4}, resume=True)
 
 
@@ -207,3 +207,30 @@ def test_combinations_that_cannot_run_are_refused_before_any_model():
     with pytest.raises(ValueError, match="unknown scoring 'vote'"):
         check_combination([TASK], greedy, Independent(), "vote")
     check_combination([choice], greedy, Independent(), "loglik")  # fine
+
+
+def test_the_bar_shows_tokens_and_their_rate_while_a_problem_is_still_decoding():
+    import io
+
+    import torch
+    from tqdm import tqdm
+
+    from reasoning.evaluation.run import TokenMeter
+    from reasoning.generation import generate_as_completed
+    from reasoning.generation.options import GenerationConfig
+    from reasoning.model.qwen3 import Qwen3Model
+    from reasoning.training.toy import TOY_CONFIG, toy_tokenizer
+
+    torch.manual_seed(0)
+    model, steps = Qwen3Model(TOY_CONFIG).eval(), []
+    config = GenerationConfig(max_new_tokens=5, n=3, temperature=1.0, seed=0)
+    results = [r for group in generate_as_completed(model, toy_tokenizer(), [[1, 2], [3]], config, on_step=steps.append) for r in group]
+    assert sum(steps) == sum(r.num_tokens for r in results) and max(steps) > 1  # every token, a step's batch at a time
+
+    meter = TokenMeter(every=0.0)
+    meter.bar = tqdm(total=1, file=io.StringIO())
+    meter.add(7)  # no problem has finished yet
+    assert "tokens=7" in meter.bar.postfix and "tok/s=" in meter.bar.postfix
+    meter.figures["accuracy"] = "50.0%"
+    meter.add(3)
+    assert meter.bar.postfix.startswith("accuracy=50.0%, tokens=10")

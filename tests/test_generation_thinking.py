@@ -7,6 +7,8 @@ and after </think> answers 42 and stops.
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
 from reasoning.generation import budget_sweep, generate
@@ -15,7 +17,7 @@ from reasoning.generation.request import Request
 from reasoning.generation.sampling import SamplingParams, request_key
 from reasoning.generation.thinking import DEFAULT_CLOSING, ThinkingControl, ThinkingTracker
 from reasoning.rl.rollout import pack
-from tests.scripted import SURE, scripted_model, tokenizer
+from tests.scripted import SURE, chain, scripted_model, tokenizer
 
 TOKENIZER = tokenizer()
 THINK, END = TOKENIZER.think_start_id, TOKENIZER.think_end_id
@@ -157,3 +159,36 @@ def test_the_cli_prints_the_token_split(capsys):
     _print_stats(result, seconds=2.0)
     total = 1 + 3 + len(CLOSING) + 2  # <think>, thinking, the forced close, the answer and EOS
     assert capsys.readouterr().err.strip() == f"[{total} tokens (3 thinking, {len(CLOSING)} forced, 2 answer), {total / 2:.1f} tokens/s, eos]"
+
+
+# ---------------------------------------------------------------------------- thinking off
+
+REPLY = TOKENIZER.encode(" Two and two make four, so the answer is 4.")  # no token twice: a chain
+
+
+def replier():
+    """Answers REPLY at once, never opening <think> (a reasoning model with thinking off)."""
+    return scripted_model({None: {REPLY[0]: SURE}, **chain(REPLY, EOS)})
+
+
+def test_a_reply_without_thinking_is_all_answer():
+    """The no-think template closes an empty <think></think> in the prompt; every generated
+    token is then answer (before, thinking, forced and answer all read 0)."""
+    no_think_prompt = [PROMPT_END, THINK, END]
+    [result] = generate(replier(), TOKENIZER, [no_think_prompt], max_new_tokens=100, thinking_budget=5, eos_token_ids=[EOS])
+    assert list(result.token_ids) == [*REPLY, EOS]
+    assert (result.thinking_tokens, result.forced_tokens, result.answer_tokens) == (0, 0, len(REPLY) + 1)
+    [cut] = generate(replier(), TOKENIZER, [no_think_prompt], max_new_tokens=100, answer_budget=3, eos_token_ids=[EOS])
+    assert list(cut.token_ids) == REPLY[:3] and cut.answer_tokens == 3 and cut.finish_reason == "length"
+
+
+def test_chat_with_thinking_off_counts_the_reply_as_answer(tmp_path, monkeypatch, capsys, closed_endpoint):
+    from reasoning.checkpoint import save_pretrained
+    from reasoning.cli import main
+
+    checkpoint = save_pretrained(replier(), TOKENIZER, tmp_path / "replier")
+    monkeypatch.setattr("sys.stdin", io.StringIO("What is two and two?\n"))
+    argv = ["chat", "--model", str(checkpoint), "--device", "cpu", "--dtype", "float32", "--no-think", "--thinking-budget", "8"]
+    assert main(argv) == 0
+    total = len(REPLY) + 1
+    assert f"[{total} tokens (0 thinking, 0 forced, {total} answer), " in capsys.readouterr().err

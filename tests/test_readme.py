@@ -24,7 +24,7 @@ def readme_block_after(marker: str) -> str:
 def readme_command(prefix: str) -> list[str]:
     """The arguments of the README's indented command line that starts with `prefix`."""
     line = next(line.strip() for line in README.read_text().splitlines() if line.strip().startswith(prefix))
-    return shlex.split(line)[1:]  # without the program name
+    return shlex.split(line, comments=True)[1:]  # without the program name or a trailing comment
 
 
 def test_the_tiny_checkpoint_block_and_its_eval_command_run_offline(tmp_path, monkeypatch, capsys):
@@ -42,7 +42,7 @@ def test_the_tiny_checkpoint_block_and_its_eval_command_run_offline(tmp_path, mo
     args = readme_command("reasoning eval run --bench math500 --model tiny-qwen3")
     assert main(args) == 0
     settings, records = read_task(tmp_path / "tiny", "math500")
-    assert len(records) == 5 and settings["model"] == "tiny-qwen3" and settings["max_new_tokens"] == 32
+    assert len(records) == 5 and settings["model"] == str(tmp_path / "tiny-qwen3") and settings["max_new_tokens"] == 32
     assert all(0 < record["tokens"] <= 32 for record in records)
     assert "pass@1" in capsys.readouterr().out
 

@@ -22,21 +22,6 @@ BENCHMARKS = Path(__file__).parent / "data" / "benchmarks"
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: see conftest
 
 
-def mean(values) -> float:
-    return sum(values) / len(values)
-
-
-@pytest.mark.slow  # 150 steps: about 25 s
-def test_toy_addition_reward_rises_from_below_03_to_above_08(tmp_path):
-    toy = toy_setting()
-    config = GRPOConfig.from_name("toy-addition", steps=150, checkpoint_every=0, eval_every=0)
-    rows = train(prepare(toy.model, toy.tokenizer, config), toy.train, tmp_path)
-    rewards = [row["reward_mean"] for row in rows]
-    assert 0 < mean(rewards[:5]) < 0.3
-    assert mean(rewards[-10:]) > 0.8
-    assert rows[-1]["entropy"] < rows[0]["entropy"]  # the policy sharpened
-
-
 SMALL = GRPOConfig.from_name(
     "toy-addition", steps=6, prompts_per_step=8, group_size=4, checkpoint_every=3, eval_every=3, eval_limit=5,
     beta=0.05, mu=2, dynamic_sampling="refill", lr=3e-3,
@@ -85,7 +70,7 @@ def test_resume_refuses_other_settings_and_missing_checkpoints(tmp_path):
     config = dataclasses.replace(SMALL, steps=1, beta=0.0, mu=1, dynamic_sampling="off", eval_every=0)
     train(prepare(toy.model, toy.tokenizer, config), toy.train, tmp_path)
     changed = prepare(toy_setting(warmup_steps=5).model, toy.tokenizer, dataclasses.replace(config, steps=2, lr=1e-4))
-    with pytest.raises(ValueError, match="settings differ .* lr"):
+    with pytest.raises(ValueError, match=rf"settings differ from the saved run: lr saved {config.lr}, now 0.0001$"):
         train(changed, toy.train, tmp_path, resume=True)
     with pytest.raises(FileNotFoundError, match="no complete checkpoint"):
         train(changed, toy.train, tmp_path / "empty", resume=True)

@@ -247,3 +247,64 @@ def test_a_model_that_came_with_adapters_keeps_them_in_its_kl_reference():
     assert learner.reference is not None and has_lora(learner.reference)
     stats = update(learner, batch, advantages, torch.ones(16))
     assert stats["kl"] == pytest.approx(0.0, abs=1e-9)  # the first update starts at the reference
+
+
+def test_adapters_start_from_the_seed_and_leave_torchs_random_streams_alone():
+    from reasoning.lora import LoraSettings, add_lora
+    from reasoning.model.qwen3 import Qwen3Model
+    from reasoning.training.toy import TOY_CONFIG
+
+    def adapters(seed: int) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        torch.manual_seed(123)
+        model = add_lora(Qwen3Model(TOY_CONFIG), LoraSettings(rank=4), seed=seed)
+        return {name: p.detach().clone() for name, p in model.named_parameters() if "lora_A" in name}, torch.rand(4)
+
+    first, after = adapters(0)
+    again, _ = adapters(0)
+    other, _ = adapters(1)
+    assert first.keys() == again.keys() == other.keys() and first
+    assert all(torch.equal(first[name], again[name]) for name in first)
+    assert not any(torch.equal(first[name], other[name]) for name in first)
+    torch.manual_seed(123)
+    Qwen3Model(TOY_CONFIG)
+    assert torch.equal(after, torch.rand(4))  # the global stream went on as if no adapter had been drawn
+
+
+def test_two_lora_sft_runs_of_a_checkpoint_with_one_seed_are_bit_equal_and_another_seed_differs(tmp_path, capsys):
+    """Nothing seeds torch before a checkpoint loads: the adapters' start must come from the run's seed."""
+    from safetensors.torch import load_file as read
+
+    from reasoning.checkpoint import save_pretrained
+    from reasoning.model.qwen3 import Qwen3Model
+    from reasoning.training.toy import TOY_CONFIG, toy_tokenizer
+
+    model_dir = save_pretrained(Qwen3Model(TOY_CONFIG), toy_tokenizer(), tmp_path / "model")
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("".join(json.dumps({"prompt": f"{i}+{i}=", "response": f"{2 * i}"}) + "\n" for i in range(4)))
+
+    def run(name: str, *seed: str) -> tuple[list[float], dict[str, torch.Tensor]]:
+        out = tmp_path / name
+        argv = ["train", "sft", "--model", str(model_dir), "--data", str(pairs), "--lora-rank", "4", "--steps", "2",
+                "--batch-size", "2", "--dtype", "float32", "--lr", "1e-2", "--max-length", "16", "--out", str(out), *seed]  # fmt: skip
+        assert main(argv) == 0, capsys.readouterr().err
+        losses = [row["loss"] for row in read_metrics(out / "metrics.csv")]
+        return losses, read(out / "checkpoints" / "step-000002" / "adapter_model.safetensors")
+
+    (losses, adapters), (losses_again, adapters_again) = run("a"), run("b")
+    assert losses == losses_again and adapters.keys() == adapters_again.keys()
+    assert all(torch.equal(adapters[name], adapters_again[name]) for name in adapters)
+    _, other = run("c", "--seed", "1")
+    assert not any(torch.equal(adapters[name], other[name]) for name in adapters if "lora_A" in name)
+
+
+def test_two_lora_grpo_runs_with_one_seed_are_bit_equal(tmp_path):
+    config = dataclasses.replace(LORA, steps=1, beta=0.0, mu=1, dynamic_sampling="off")
+
+    def run(name: str) -> tuple[list[dict], dict[str, torch.Tensor]]:
+        toy = toy_setting(warmup_steps=2)
+        torch.manual_seed(len(name))  # another global state before each run: the adapters must not depend on it
+        train(prepare(toy.model, toy.tokenizer, config), toy.train, tmp_path / name)
+        return comparable(read_metrics(tmp_path / name / "metrics.csv")), load_file(latest_checkpoint(tmp_path / name) / "adapter_model.safetensors")
+
+    (rows, adapters), (rows_again, adapters_again) = run("a"), run("bb")
+    assert rows == rows_again and all(torch.equal(adapters[name], adapters_again[name]) for name in adapters)

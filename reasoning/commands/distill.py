@@ -100,6 +100,8 @@ def run_import(args: argparse.Namespace) -> None:
     if args.out.exists() and not args.overwrite:
         raise ValueError(f"{args.out} already exists: pass --overwrite to replace it, or choose another --out")
     traces = read_traces(args.traces, dedup=False)
+    if not traces:
+        raise ValueError(f"{args.traces} holds no traces: expected JSON lines with problem, thinking and answer")
     unique = deduplicate(traces)
     kept = [trace for trace, right in zip(unique, grade_traces(unique)) if right] if args.grade else unique
     write_traces(args.out, kept)

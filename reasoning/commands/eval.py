@@ -145,13 +145,16 @@ def run_eval(args: argparse.Namespace) -> None:
     from reasoning import distributed
     from reasoning.checkpoint import load_pretrained
     from reasoning.device import get_device
-    from reasoning.evaluation.run import check_combination, evaluate
+    from reasoning.evaluation.run import check_combination, check_not_started, evaluate, generation_config
     from reasoning.evaluation.strategies import parse_strategy
     from reasoning.evaluation.summary import format_summaries
 
     tasks, protocol = _tasks_and_protocol(args)
     strategy = parse_strategy(args.strategy, rounds=args.rounds, scorer=args.scorer, tie_break=args.tie_break, early_stop=args.early_stop)
-    check_combination(tasks, protocol, strategy, args.scoring)  # before any weights
+    thinking = {name: getattr(args, name) for name in THINKING_FLAGS}
+    check_combination(tasks, protocol, strategy, args.scoring)  # every option checked before any weights load
+    generation_config(protocol, seed=args.seed, batch_size=args.batch_size, compile=args.compile, thinking=thinking)
+    check_not_started(args.out, tasks, args.resume)
     device = distributed.local_device(get_device(args.device))  # cuda:LOCAL_RANK under torchrun
     with distributed.process_group(device) as world:  # the ranks only wait for each other between tasks
         model, tokenizer = load_pretrained(args.model, device=device, quantize=args.quantize)
@@ -159,7 +162,7 @@ def run_eval(args: argparse.Namespace) -> None:
             model, tokenizer, tasks, args.out, model_name=args.model, protocol=protocol, strategy=strategy,
             kind=None if args.kind == "auto" else args.kind, enable_thinking=not args.no_thinking, cot=args.cot,
             scoring=args.scoring, seed=args.seed, batch_size=args.batch_size, compile=args.compile,
-            thinking={name: getattr(args, name) for name in THINKING_FLAGS}, grade_timeout=args.grade_timeout,
+            thinking=thinking, grade_timeout=args.grade_timeout,
             resume=args.resume, world=world, progress=world.is_main,
         )  # fmt: skip
     if world.is_main:
@@ -169,9 +172,14 @@ def run_eval(args: argparse.Namespace) -> None:
 
 def run_budget(args: argparse.Namespace) -> None:
     from reasoning.checkpoint import load_pretrained
-    from reasoning.evaluation.budget import evaluate_budgets, report_budget_curves
+    import dataclasses
+
+    from reasoning.evaluation.budget import budget_name, evaluate_budgets, report_budget_curves
+    from reasoning.evaluation.run import check_not_started
 
     tasks, protocol = _tasks_and_protocol(args)
+    swept = [dataclasses.replace(task, name=budget_name(task.name, budget)) for task in tasks for budget in args.budgets]
+    check_not_started(args.out, swept, args.resume)  # before any weights load
     model, tokenizer = load_pretrained(args.model, device=args.device)
     evaluate_budgets(
         model, tokenizer, tasks, protocol, args.budgets, args.out, model_name=args.model, kind="reasoning",

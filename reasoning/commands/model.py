@@ -19,6 +19,7 @@ def run_info(args: argparse.Namespace) -> None:
     import torch
 
     from reasoning import hub
+    from reasoning.adapter_files import model_name
     from reasoning.checkpoint import read_config
     from reasoning.model.config import PRESETS, Qwen3Config
     from reasoning.model.moe import parameter_counts
@@ -27,7 +28,7 @@ def run_info(args: argparse.Namespace) -> None:
     if args.model.upper() in PRESETS:
         config = Qwen3Config.from_name(args.model)
     else:
-        config = read_config(hub.download(args.model, ("config.json",)))
+        config = read_config(hub.download(model_name(args.model), ("config.json",)))  # an adapter: its base's
     with torch.device("meta"):
         model = Qwen3Model(config)
     count, active = parameter_counts(model)
@@ -37,7 +38,17 @@ def run_info(args: argparse.Namespace) -> None:
     print(f"{'parameters':24s} {count / 1e9:.3f} B ({count * 2 / 2**30:.2f} GiB in bf16)")
     if config.is_moe:  # what one token reads: attention, router and its top-k experts per layer
         print(f"{'active per token':24s} {active / 1e9:.3f} B ({active * 2 / 2**30:.2f} GiB in bf16)")
-    print(f"{'KV cache per token':24s} {kv_bytes / 2**10:.0f} KiB in bf16")
+    print(f"{'KV cache per token':24s} {_in_units(kv_bytes)} in bf16")
+
+
+def _in_units(size: int) -> str:
+    """A byte count in bytes, KiB or MiB to three significant figures, exact bytes beside: a tiny
+    model's 512 bytes per token must not print as 0 KiB."""
+    if size < 2**10:
+        return f"{size:,} bytes"
+    value, unit = (size / 2**10, "KiB") if size < 2**20 else (size / 2**20, "MiB")
+    digits = 0 if value >= 100 else 1 if value >= 10 else 2
+    return f"{value:.{digits}f} {unit} ({size:,} bytes)"
 
 
 def add_convert_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -56,8 +67,11 @@ def run_convert(args: argparse.Namespace) -> None:
     from reasoning.checkpoint import save_pretrained
     from reasoning.tokenizer import Qwen3Tokenizer, build_offline_tokenizer
 
-    if (args.out / "config.json").exists() and not args.overwrite:
-        raise ValueError(f"{args.out} already holds a checkpoint: pass --overwrite to replace it, or choose another directory")
+    if (args.out / "config.json").exists():
+        if not args.overwrite:
+            raise ValueError(f"{args.out} already holds a checkpoint: pass --overwrite to replace it, or choose another directory")
+    elif args.out.is_dir() and any(args.out.iterdir()):  # the user's own files: never written beside
+        raise ValueError(f"{args.out} holds other files and no checkpoint: choose a new or empty directory")
     model = load_book_checkpoint(args.checkpoint, preset=args.preset)
     out = save_pretrained(model, Qwen3Tokenizer(build_offline_tokenizer(), base=args.kind == "base"), args.out)
     print(f"{args.checkpoint} -> {out} ({sum(p.numel() for p in model.parameters()) / 1e9:.3f} B parameters)")

@@ -23,6 +23,7 @@ _GRPO_HELP = {
     "dynamic_sampling": "groups with equal rewards: kept, skipped or refilled", "micro_batch_size": "sequences per backward pass",
     "thinking_budget": "rollouts: thinking tokens before the close is forced (0: no budget)",
     "lora_rank": "train LoRA adapters of this rank, base frozen (0: full fine-tuning)", "lora_alpha": "LoRA scale alpha / rank",
+    "keep_last": "keep the newest N step checkpoints, delete older ones (0: keep all)",
 }  # fmt: skip
 # Flags checked by argparse, in their own words, before a model is built (the configs check again).
 _GRPO_TYPES = {
@@ -30,7 +31,7 @@ _GRPO_TYPES = {
     **dict.fromkeys(("lr", "temperature"), positive_float),
     **dict.fromkeys(("beta", "eps_low", "eps_high", "max_grad_norm", "weight_decay"), non_negative_float),
     "top_p": probability,
-    **dict.fromkeys(("thinking_budget", "lora_rank"), non_negative_int),
+    **dict.fromkeys(("thinking_budget", "lora_rank", "keep_last"), non_negative_int),
     "lora_alpha": positive_int,
 }  # fmt: skip
 _SFT_HELP = {
@@ -39,10 +40,11 @@ _SFT_HELP = {
     "too_long": "longer examples: drop, or truncate the response's end", "schedule": "cosine, linear or constant after warm-up",
     "lora_rank": "LoRA adapters of this rank on every projection (0: train every weight)",
     "eval_every": "evaluate every N steps (0: at the end only)",
+    "keep_last": "keep the newest N step checkpoints, delete older ones (0: keep all)",
 }  # fmt: skip
 _SFT_TYPES = {
     **dict.fromkeys(("epochs", "batch_size", "micro_batch_size", "max_length", "lora_alpha"), positive_int),
-    **dict.fromkeys(("steps", "warmup_steps", "lora_rank", "checkpoint_every", "eval_every"), non_negative_int),
+    **dict.fromkeys(("steps", "warmup_steps", "lora_rank", "checkpoint_every", "keep_last", "eval_every"), non_negative_int),
     "lr": positive_float,
 }  # fmt: skip
 
@@ -125,10 +127,12 @@ def _add_start_flags(parser: argparse.ArgumentParser, *, merged: str) -> None:
 
 def add_plot_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register `plot`."""
-    parser = subparsers.add_parser("plot", help="draw training curves (moving average) from a metrics.csv")
-    parser.add_argument("metrics", type=input_file)
+    parser = subparsers.add_parser(
+        "plot", help="draw a training run's curves from its metrics.csv (per-step ones with a moving average, evaluations as points)"
+    )
+    parser.add_argument("metrics", type=input_file, help="the metrics.csv in a train grpo or train sft run's --out")
     parser.add_argument("--out", type=output_file, default=Path("curves.png"))
-    parser.add_argument("--window", type=positive_int, default=10, help="moving-average window in steps")
+    parser.add_argument("--window", type=positive_int, default=10, help="moving-average window of the per-step curves, in steps")
     parser.set_defaults(func=run_plot)
 
 
@@ -148,7 +152,8 @@ def run_train_grpo(args: argparse.Namespace) -> None:
     model, task, eval_task = _grpo_data(args) if args.task == "math" else (None, None, None)
     setting = load_setting(config, model=model, task=task, eval_task=eval_task, device=args.device)
     world, _ = train_setting(
-        setting, config, args.out, resume=args.resume, overwrite=args.overwrite, on_step=_print_grpo_row, merge=args.merge
+        setting, config, args.out, resume=args.resume, overwrite=args.overwrite, on_step=_print_grpo_row,
+        on_resume=_print_resume, merge=args.merge,
     )  # fmt: skip
     if world.is_main:
         print(reward_trend(read_metrics(args.out / "metrics.csv")))
@@ -172,6 +177,11 @@ def _grpo_data(args: argparse.Namespace) -> tuple[str, Task, Task | None]:
     if args.eval_bench or args.bench_data:
         eval_task = load_task(bench=args.eval_bench or "math500", data_dir=args.bench_dir, data=args.bench_data)
     return args.model, task, eval_task
+
+
+def _print_resume(step: int, last: int) -> None:
+    """What --resume found: the checkpoint's step of the run's last."""
+    print(f"resuming from step {step} of {last}" + (": the run is complete" if step >= last else ""), flush=True)
 
 
 def _print_grpo_row(row: dict) -> None:
@@ -211,7 +221,7 @@ def run_train_sft(args: argparse.Namespace) -> None:
                   f"{counts['truncated']} truncated of {counts['read']}")  # fmt: skip
         return trainer.train(
             learner, examples.train, args.out, eval_examples=examples.held_out, evaluate=evaluate, resume=args.resume,
-            overwrite=args.overwrite, on_step=_print_sft_row,
+            overwrite=args.overwrite, on_step=_print_sft_row, on_resume=_print_resume,
         )  # fmt: skip
 
     world, _ = run_training(model, tokenizer, prepare, train, args.out, merge=args.merge)

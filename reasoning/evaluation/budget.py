@@ -12,6 +12,8 @@ tokens). Runs resume: a chunk is swept only for problems some budget still lacks
 from __future__ import annotations
 
 import dataclasses
+import sys
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,8 +22,9 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from reasoning.evaluation.attempts import Attempt, Clock, Solve
+from reasoning.evaluation.identity import model_settings
 from reasoning.evaluation.protocols import Protocol
-from reasoning.evaluation.records import RecordsError, read_run
+from reasoning.evaluation.records import RecordsError, holds_records, read_run
 from reasoning.evaluation.run import evaluate_task
 from reasoning.evaluation.rundir import read_task, records_path, write_summary
 from reasoning.evaluation.solvers import completion_of
@@ -50,7 +53,7 @@ def evaluate_budgets(
     answer_budget: int | None = None,
     seed: int = 0,
     batch_size: int = 16,
-    chunk: int = 32,
+    chunk: int | None = None,
     resume: bool = False,
     progress: bool = True,
 ) -> dict[str, dict[str, Any]]:
@@ -66,18 +69,23 @@ def evaluate_budgets(
         top_k=protocol.top_k, min_p=protocol.min_p, n=protocol.n, seed=seed, max_batch_size=batch_size,
         answer_budget=answer_budget,
     )  # fmt: skip
-    base_settings = {"model": model_name, "kind": kind, "enable_thinking": True, "cot": False, "strategy": "independent",
+    base_settings = {**model_settings(model, model_name), "kind": kind, "enable_thinking": True, "cot": False, "strategy": "independent",
                      **protocol.settings(), "seed": seed, "budgets": budgets, "answer_budget": answer_budget}  # fmt: skip
     for task in tasks:
         prompts = [task.prompt(p, kind=kind, chat=tokenizer.apply_chat_template) for p in task.problems]
         files = {budget: records_path(out_dir, budget_name(task.name, budget)) for budget in budgets}
-        started = {budget: path.is_file() and path.stat().st_size > 0 for budget, path in files.items()}
+        started = {budget: holds_records(path) for budget, path in files.items()}
         if any(started.values()) and not resume:
             raise RecordsError(f"{out_dir} already holds {task.name} results: pass --resume to continue that run, or choose another --out")
         done = [{r["id"] for r in read_run(path)[1]} if started[b] else set() for b, path in files.items()]
         todo = [i for i, problem in enumerate(task.problems) if not all(problem.id in ids for ids in done)]
-        for start in tqdm(range(0, len(todo), chunk), disable=not progress, desc=f"{task.name} @ {budgets}", unit="chunk"):
-            indices = todo[start : start + chunk]
+        if progress and any(started.values()):
+            tqdm.write(f"resuming {task.name}: {len(task.problems) - len(todo)} of {len(task.problems)} problems done", file=sys.stderr)
+        bar = tqdm(total=len(todo), disable=not progress, desc=f"{task.name} @ {budgets}", unit="problem")
+        began, decoded = time.perf_counter(), 0
+        size = chunk or max(1, 4 * batch_size // protocol.n)  # enough samples to keep the batch full, few enough to show progress
+        for start in range(0, len(todo), size):
+            indices = todo[start : start + size]
             attempts = _sweep(model, tokenizer, [(i, prompts[i]) for i in indices], budgets, config)
             for budget in budgets:
                 at_budget = dataclasses.replace(task, name=budget_name(task.name, budget))
@@ -86,7 +94,12 @@ def evaluate_budgets(
                     resume=started[budget], progress=False,
                 )  # fmt: skip
                 started[budget] = True
-    return write_summary(out_dir)
+            decoded += sum(c.extra["sweep_decoded"] for attempt in attempts[budgets[-1]].values() for c in attempt.samples)
+            bar.set_postfix(tokens=decoded, tok_s=f"{decoded / (time.perf_counter() - began):.1f}", refresh=False)
+            bar.update(len(indices))
+        bar.close()
+    asked = {budget_name(task.name, budget): [problem.id for problem in task.problems] for task in tasks for budget in budgets}
+    return write_summary(out_dir, problems=asked)
 
 
 def _sweep(

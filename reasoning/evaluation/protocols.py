@@ -40,9 +40,18 @@ class Protocol:
             raise ValueError(f"unknown protocol field {unknown[0]!r}")
         return replace(self, **{key: value for key, value in overrides.items() if value is not None})
 
+    @property
+    def label(self) -> str:
+        """The preset's name, followed by what was changed from it: "greedy", "greedy, n 4, temperature 1.0"."""
+        preset = PROTOCOLS.get(self.name)
+        changed = [f.name for f in fields(self) if f.name != "name" and preset is not None and getattr(self, f.name) != getattr(preset, f.name)]
+        return ", ".join([self.name, *(f"{name} {getattr(self, name)}" for name in changed)])
+
     def settings(self) -> dict[str, Any]:
-        """The fields that change results, for a run's saved settings."""
-        return {f.name if f.name != "name" else "protocol": getattr(self, f.name) for f in fields(self)}
+        """The fields that change results, for a run's saved settings: the effective sampling as
+        `protocol` (the preset and what was changed), the preset it started from, every field."""
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "name"}
+        return {"protocol": self.label, "preset": self.name, **values}
 
 
 # How a benchmark is scored: sampled completions, graded; or (multiple choice only) the

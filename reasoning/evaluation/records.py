@@ -72,8 +72,28 @@ def resume_records(path: str | Path, settings: dict[str, Any]) -> list[dict[str,
         )
     changed = sorted(key for key in saved.keys() | settings.keys() if saved.get(key) != settings.get(key))
     if changed:
-        raise RecordsError(f"cannot resume {path}: settings differ from the saved run in {', '.join(changed)}")
+        differences = "; ".join(f"{key} saved {_shown(saved, key)}, now {_shown(settings, key)}" for key in changed)
+        raise RecordsError(f"cannot resume {path}: settings differ from the saved run: {differences}")
     return records
+
+
+def _shown(settings: dict[str, Any], key: str) -> str:
+    return json.dumps(settings[key], ensure_ascii=False) if key in settings else "(not set)"
+
+
+def holds_records(path: str | Path) -> bool:
+    """Whether a results file holds at least one record beyond its settings header (a run that
+    failed before its first record left only the header, and a rerun may start it afresh)."""
+    path = Path(path)
+    if not path.is_file():
+        return False
+    with path.open("rb") as handle:
+        first = handle.readline()
+        try:
+            is_header = set(json.loads(first)) == {HEADER_KEY}
+        except (json.JSONDecodeError, UnicodeDecodeError, TypeError):
+            is_header = False
+        return bool(first.strip()) and not is_header or any(line.strip() for line in handle)
 
 
 class RecordWriter:
@@ -109,5 +129,9 @@ def write_records(path: str | Path, records: list[dict[str, Any]], settings: dic
     path = Path(path)
     lines = ([{HEADER_KEY: settings}] if settings is not None else []) + records
     temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in lines), encoding="utf-8")
+    try:
+        temporary.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in lines), encoding="utf-8")
+    except BaseException:  # a full disk: no half-written temporary file is left behind
+        temporary.unlink(missing_ok=True)
+        raise
     os.replace(temporary, path)

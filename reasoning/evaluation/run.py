@@ -15,6 +15,8 @@ draws the samples an uninterrupted run draws.
 from __future__ import annotations
 
 import json
+import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,9 +27,10 @@ from tqdm.auto import tqdm
 from reasoning import distributed
 from reasoning.distributed import World
 from reasoning.evaluation.attempts import Attempt, Solve
+from reasoning.evaluation.identity import model_settings
 from reasoning.evaluation.problem_record import problem_record
 from reasoning.evaluation.protocols import PROTOCOLS, SCORING, Protocol
-from reasoning.evaluation.records import read_run
+from reasoning.evaluation.records import RecordsError, holds_records, read_run
 from reasoning.evaluation.rundir import SUMMARY_FILE, records_path, task_files, write_summary
 from reasoning.evaluation.solvers import Setup, loglik_solver
 from reasoning.evaluation.strategies import Independent, Strategy
@@ -53,10 +56,12 @@ def evaluate_task(
     grade_timeout: float = GRADE_TIMEOUT,
     graders: int | None = None,
     progress: bool = True,
+    meter: TokenMeter | None = None,
 ) -> list[dict[str, Any]]:
     """Evaluate this rank's share of the task's problems, appending one record per problem to
     its records file under `settings` (a resumed run continues only under the same settings);
-    returns this share's records in problem order."""
+    returns this share's records in problem order. `meter`, fed by the solver's decoding,
+    shows tokens and tokens/s on the progress bar as they are decoded."""
     problems = task.problems
     if not problems:
         raise ValueError(f"nothing to evaluate: {task.name} has no problems (an empty file, or --limit 0)")
@@ -65,9 +70,14 @@ def evaluate_task(
     out = records_path(out_dir, task.name, world)
     header = {"task": task.name, "task_kind": task.kind, "template": task.template, **settings}
     records, writer = open_records(out, header, resume=resume)
+    check_same_problems(task, records, out)
     done = {record["id"] for record in records} | _done_elsewhere(out_dir, task.name, out)
     todo = [i for i in range(world.rank, len(problems), world.world_size) if problems[i].id not in done]
+    if progress and records:
+        tqdm.write(f"resuming {task.name}: {len(problems) - len(todo)} of {len(problems)} problems done", file=sys.stderr)
     bar = tqdm(total=len(todo), disable=not progress, desc=task.name, unit="problem")
+    meter = meter or TokenMeter()
+    meter.bar = bar
     score = sum(map(problem_score, records))
 
     def grade(position: int, attempt: Attempt) -> dict[str, Any]:
@@ -79,13 +89,52 @@ def evaluate_task(
         writer.write(record)
         records.append(record)
         score += problem_score(record)
+        meter.figures["accuracy"] = f"{score / len(records):.1%}"
+        meter.show()
         bar.update()
-        bar.set_postfix(accuracy=f"{score / len(records):.1%}")
 
     with writer:
         stream_records(solve([(i, prompts[i]) for i in todo]), grade, write, workers=graders)
     bar.close()
     return sorted(records, key=lambda record: record["index"])
+
+
+class TokenMeter:
+    """The progress bar's figures: accuracy so far, and the tokens decoded and their rate, shown
+    while decoding goes on (a bar that moved only when a problem finished would sit at 0% for
+    the length of a long sample)."""
+
+    def __init__(self, every: float = 0.5) -> None:
+        self.tokens, self.every = 0, every
+        self.started = self.shown = time.perf_counter()
+        self.figures: dict[str, str] = {}
+        self.bar: tqdm | None = None
+
+    def add(self, tokens: int) -> None:
+        """Count one engine step's tokens; refresh the bar at most every `every` seconds."""
+        self.tokens += tokens
+        if time.perf_counter() - self.shown >= self.every:
+            self.show()
+
+    def show(self) -> None:
+        self.shown = time.perf_counter()
+        if self.bar is not None:
+            rate = self.tokens / max(self.shown - self.started, 1e-9)
+            self.bar.set_postfix(self.figures | {"tokens": self.tokens, "tok/s": f"{rate:.1f}"})
+
+
+def check_same_problems(task: Task, records: Sequence[dict[str, Any]], path: Path) -> None:
+    """Refuse to resume records made on other problems under the same ids (another --data file,
+    a changed benchmark): each recorded problem's question and gold must be the task's."""
+    problems = {problem.id: problem for problem in task.problems}
+    for record in records:
+        problem = problems.get(record["id"])
+        if problem is not None and (record["question"], record["gold"]) != (problem.question, problem.answer):
+            field = "question" if record["question"] != problem.question else "gold"
+            raise RecordsError(
+                f"cannot resume {path}: problem {record['id']!r} was recorded with another {field} than {task.name}'s "
+                "(other data under the same ids); choose another --out"
+            )
 
 
 def _done_elsewhere(out_dir: str | Path, task: str, own: Path) -> set[str]:
@@ -131,33 +180,55 @@ def evaluate(
     world = world or distributed.current_world()
     kind = "base" if scoring == "loglik" else kind or ("base" if getattr(tokenizer, "base", False) else "reasoning")
     check_combination(tasks, protocol, strategy, scoring)
-    config = GenerationConfig(
-        max_new_tokens=protocol.max_new_tokens, temperature=protocol.temperature, top_p=protocol.top_p,
-        top_k=protocol.top_k, min_p=protocol.min_p, n=protocol.n, seed=seed, max_batch_size=batch_size, compile=compile,
-    ).with_options(**(thinking or {}))  # fmt: skip
-    settings = {"model": model_name, "scoring": scoring, "kind": kind}
+    config = generation_config(protocol, seed=seed, batch_size=batch_size, compile=compile, thinking=thinking)
+    settings = {**model_settings(model, model_name), "scoring": scoring, "kind": kind, "grade_timeout": grade_timeout}
     if scoring != "loglik":  # what decides the samples, and what is done with them
         settings.update(enable_thinking=enable_thinking, cot=cot, **strategy.settings(), **protocol.settings(), seed=seed)
         if config.controls_thinking:  # recorded only when set: runs without thinking control keep resuming
             settings.update({name: getattr(config, name) for name in THINKING_FIELDS})
     chat = tokenizer.apply_chat_template
+    problem_ids = {task.name: [problem.id for problem in task.problems] for task in tasks}  # what the summary covers
     for task in tasks:
+        meter = TokenMeter()
         prompts = [task.prompt(p, kind=kind, enable_thinking=enable_thinking, cot=cot, chat=chat) for p in task.problems]
         if scoring == "loglik":
             letters = CHOICE_LETTERS[: max((len(p.meta["choices"]) for p in task.problems), default=0)]
             solve = loglik_solver(model, tokenizer, letters, batch_size=batch_size)
         else:
             questions = {prompt: problem.question for prompt, problem in zip(prompts, task.problems)}
-            solve = strategy.solver(Setup(model, tokenizer, config, questions, kind, enable_thinking))
+            solve = strategy.solver(Setup(model, tokenizer, config, questions, kind, enable_thinking, on_step=meter.add))
         evaluate_task(
-            task, prompts, solve, out_dir, settings=settings, resume=resume, world=world, grade_timeout=grade_timeout, progress=progress
+            task, prompts, solve, out_dir, settings=settings, resume=resume, world=world, grade_timeout=grade_timeout,
+            progress=progress, meter=meter,
         )  # fmt: skip
         distributed.barrier(world)
         if world.is_main:
-            write_summary(out_dir)
+            write_summary(out_dir, problems=problem_ids)
         distributed.barrier(world)
     summaries = json.loads((Path(out_dir) / SUMMARY_FILE).read_text())
     return {task.name: summaries[task.name] for task in tasks}
+
+
+def generation_config(
+    protocol: Protocol, *, seed: int = 0, batch_size: int = 16, compile: bool | None = None, thinking: dict[str, Any] | None = None
+) -> GenerationConfig:
+    """How each sample is decoded under `protocol`, with GenerationConfig's thinking fields
+    `thinking`; raises ValueError on options that cannot go together (call it before loading a model)."""
+    return GenerationConfig(
+        max_new_tokens=protocol.max_new_tokens, temperature=protocol.temperature, top_p=protocol.top_p,
+        top_k=protocol.top_k, min_p=protocol.min_p, n=protocol.n, seed=seed, max_batch_size=batch_size, compile=compile,
+    ).with_options(**(thinking or {}))  # fmt: skip
+
+
+def check_not_started(out_dir: str | Path, tasks: Sequence[Task], resume: bool) -> None:
+    """Refuse, before any model is loaded, a run directory that already holds records of one
+    of `tasks` when not resuming (one run's records are never mixed with another's)."""
+    if resume:
+        return
+    for task in tasks:
+        started = [path for path in task_files(out_dir, task.name) if holds_records(path)]
+        if started:
+            raise RecordsError(f"{started[0]} already holds results: pass --resume to continue that run, or choose another --out")
 
 
 def check_combination(tasks: Sequence[Task], protocol: Protocol, strategy: Strategy, scoring: str) -> None:

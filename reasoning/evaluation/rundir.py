@@ -121,13 +121,20 @@ def read_results(path: str | Path) -> dict[str, tuple[dict[str, Any], list[dict[
     return {settings.get("task", path.stem.split(".")[0]): (settings, records)}
 
 
-def write_summary(out_dir: str | Path, tasks: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
+def write_summary(
+    out_dir: str | Path, tasks: Sequence[str] | None = None, *, problems: dict[str, Sequence[str]] | None = None
+) -> dict[str, dict[str, Any]]:
     """Summarise every task of a run directory into out_dir/summary.json (atomically); returns
-    {task: its summary, with its settings}."""
+    {task: its summary, with its settings}. `problems` ({task: ids}) limits a task's summary to
+    those problems: a run resumed with a smaller --limit reports on the problems it was asked for,
+    not on every problem recorded before."""
     out_dir = Path(out_dir)
     summaries = {}
     for task in tasks if tasks is not None else tasks_in(out_dir):
         settings, records = read_task(out_dir, task)
+        if problems is not None and task in problems:
+            wanted = set(problems[task])
+            records = [record for record in records if record["id"] in wanted]
         if records:
             summaries[task] = {**summarize(records), "settings": settings}
     temporary = out_dir / (SUMMARY_FILE + ".tmp")

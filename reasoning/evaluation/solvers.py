@@ -9,7 +9,7 @@ candidates, or each refinement round.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +37,7 @@ class Setup:
     questions: dict[str, str]
     kind: PromptKind
     enable_thinking: bool = True
+    on_step: Callable[[int], None] | None = None  # hears the tokens each engine step decoded (progress)
 
 
 def independent_solver(setup: Setup) -> Solve:
@@ -45,7 +46,7 @@ def independent_solver(setup: Setup) -> Solve:
 
     def solve(items: Sequence[tuple[int, str]]) -> Iterator[tuple[int, Attempt]]:
         clock = Clock()
-        for results in generate_as_completed(setup.model, setup.tokenizer, _keyed(items), setup.config):
+        for results in generate_as_completed(setup.model, setup.tokenizer, _keyed(items), setup.config, on_step=setup.on_step):
             yield results[0].prompt_index, Attempt(tuple(map(completion_of, results)), clock.lap())
 
     return solve
@@ -110,7 +111,7 @@ def best_of_n_solver(setup: Setup, *, scorer: str) -> Solve:
 
     def solve(items: Sequence[tuple[int, str]]) -> Iterator[tuple[int, Attempt]]:
         clock = Clock()
-        for results in generate_as_completed(setup.model, setup.tokenizer, _keyed(items), setup.config):
+        for results in generate_as_completed(setup.model, setup.tokenizer, _keyed(items), setup.config, on_step=setup.on_step):
             index = results[0].prompt_index
             question = setup.questions[items[index][1]]
             candidates = [candidate_from(question, r.prompt_token_ids, r, same_prompt=True) for r in results]

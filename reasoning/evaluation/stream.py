@@ -18,7 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from reasoning.evaluation.records import RecordsError, RecordWriter, resume_records
+from reasoning.evaluation.records import RecordsError, RecordWriter, holds_records, resume_records
 
 Item = TypeVar("Item")
 Graded = TypeVar("Graded")
@@ -27,12 +27,13 @@ Graded = TypeVar("Graded")
 def open_records(path: str | Path, settings: dict[str, Any], *, resume: bool) -> tuple[list[dict[str, Any]], RecordWriter]:
     """The records already in `path` and a writer that appends to it.
 
-    A fresh run (no records yet) starts the file with `settings` as its header; a file that holds
-    records is continued only with `resume`, and only under equal settings (one file never mixes
-    two experiments)."""
+    A fresh run (no records yet, or only the header of a run that failed before its first
+    record) starts the file with `settings` as its header; a file that holds records is
+    continued only with `resume`, and only under equal settings (one file never mixes two
+    experiments)."""
     path = Path(path)
     settings = json.loads(json.dumps(settings))  # as it reads back (tuples become lists)
-    started = path.is_file() and path.stat().st_size > 0
+    started = holds_records(path)
     if started and not resume:
         raise RecordsError(f"{path} already holds results: pass --resume to continue that run, or choose another --out")
     records = resume_records(path, settings) if started else []

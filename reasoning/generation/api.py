@@ -8,6 +8,7 @@ budgets and random streams, run the engine, and package what it produced.
 from __future__ import annotations
 
 import random
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -19,7 +20,7 @@ from reasoning.generation.engine import Engine
 from reasoning.generation.request import FINISH_EOS, FINISH_STOP, Request
 from reasoning.generation.options import GenerationConfig
 from reasoning.generation.sampling import request_key
-from reasoning.generation.thinking import DEFAULT_WAIT, ThinkingControl, ThinkingTracker
+from reasoning.generation.thinking import DEFAULT_WAIT, ThinkingControl, ThinkingTracker, tokens_needed
 
 
 class Tokenizer(Protocol):
@@ -57,7 +58,8 @@ class GenerationResult:
     temperature, top-k, top-p, min-p; 0.0 for every greedy token). `forced` marks the tokens
     that thinking control appended rather than sampled (their log-probs are 0.0 and are not
     the policy's); with thinking control, thinking_tokens and answer_tokens count the sampled
-    tokens inside <think> and after </think>.
+    tokens inside <think> and outside it (after </think>; the whole reply when it never thinks,
+    as with thinking off). Without thinking control both are None.
     """
 
     prompt_index: int
@@ -110,6 +112,7 @@ def generate_as_completed(
     config: GenerationConfig,
     *,
     stop_early: Callable[[int, list[GenerationResult]], bool] | None = None,
+    on_step: Callable[[int], None] | None = None,
 ) -> Iterator[list[GenerationResult]]:
     """Yield each prompt's n results as soon as all of them have finished, in finishing order.
 
@@ -120,7 +123,8 @@ def generate_as_completed(
     finishes while others still run, with the results finished so far; when it returns True
     the others are cancelled (finish_reason "cancelled", their tokens so far kept) and the
     prompt's n results are yielded at once. Self-consistency uses it to stop sampling once
-    the vote is decided.
+    the vote is decided. `on_step(tokens)` hears after each engine step how many tokens it
+    decoded (a progress bar that moves while long samples run).
     """
     groups = _requests(model, tokenizer, prompts, config)
     owner = {id(request): index for index, group in enumerate(groups) for request in group}
@@ -131,6 +135,8 @@ def generate_as_completed(
         return [_result(tokenizer, config, index, sample, request) for sample, request in enumerate(groups[index])]
 
     for stepped in _engine(model, config).run(groups, config.sampling, _eos_ids(tokenizer, config)):
+        if on_step is not None:
+            on_step(len(stepped))
         for request in stepped:
             index = owner[id(request)]
             if request.finish_reason is None or unfinished[index] < 0:
@@ -256,8 +262,9 @@ def _requests(
     seed = random.getrandbits(63) if config.seed is None else config.seed
     groups = []
     vocab_size = model.config.vocab_size
+    capped, cramped = 0, None  # the largest budget the context cut; a request whose thinking cannot close
     for index, prompt in enumerate(prompts):
-        ids, budget = _prompt_ids(tokenizer, prompt, config.max_new_tokens)
+        ids, asked = _prompt_ids(tokenizer, prompt, config.max_new_tokens)
         outside = next((token for token in ids if not 0 <= token < vocab_size), None)
         if outside is not None:
             raise ValueError(
@@ -265,10 +272,13 @@ def _requests(
             )
         if len(ids) >= limit:
             raise ValueError(f"prompt {index} has {len(ids)} tokens; the context limit is {limit}")
-        budget = min(budget, limit - len(ids))
+        budget = min(asked, limit - len(ids))
+        capped = max(capped, asked if asked > budget else 0)
         track = bool(config.stop) or track_text
         stream = prompt.stream if isinstance(prompt, Prompt) and prompt.stream is not None else index
         control = _thinking_control(tokenizer, config, ids)
+        if cramped is None and control is not None and (tokens_needed(control) or 0) > budget:
+            cramped = control, f"max_new_tokens {asked:,}" if asked == budget else f"the context leaves ({limit:,} minus the prompt)"
         groups.append([
             Request(
                 ids, budget, request_key(seed, stream, sample), IncrementalText(tokenizer, config.stop) if track else None,
@@ -276,7 +286,22 @@ def _requests(
             )
             for sample in range(config.n)
         ])  # fmt: skip
+    if capped:  # said once per call, not per request: a huge budget would otherwise look like a hang
+        context = "the model's context" if config.max_context is None else "max_context"
+        warnings.warn(f"max_new_tokens {capped:,} is capped at {limit:,} ({context}) minus the prompt", stacklevel=3)
+    if cramped is not None:
+        warnings.warn(_cramped_message(*cramped), stacklevel=3)
     return groups
+
+
+def _cramped_message(control: ThinkingControl, room: str) -> str:
+    """Why a thinking budget does not fit in the `room` a request has, and what it costs."""
+    answer = "an answer" if control.answer_budget is None else f"answer_budget {control.answer_budget:,}"
+    return (
+        f"thinking_budget {control.budget:,}, the forced closing text ({len(control.closing)} tokens) and {answer} need "
+        f"{tokens_needed(control):,} new tokens, more than {room}: the closing text or the answer "
+        "will be cut; raise max_new_tokens or lower thinking_budget"
+    )
 
 
 def _thinking_control(tokenizer: Tokenizer | None, config: GenerationConfig, prompt: list[int]) -> ThinkingControl | None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import math
+import time
+import warnings
 import weakref
 from typing import Protocol
 
@@ -20,6 +22,7 @@ from reasoning.generation.sampling import SamplingParams, choose_tokens
 from reasoning.model.paged import BlockPool, PagedKV
 
 NO_BAN = -1
+COMPILE_COST = "a one-time cost: about 2 minutes for the 0.6B model on a 2-core CPU; compile=False or --no-compile skips it"
 
 
 class DecodeRows(Protocol):
@@ -92,11 +95,19 @@ class CompiledStep:
             batch, width = min(_power_of_two(batch), rows.tokens.shape[0]), min(_power_of_two(width), rows.tables.shape[1])
         frozen = self.model not in _LIVE_WEIGHTS and _FROZEN_VERSIONS.setdefault(self.model, _weights_version(self.model)) == _weights_version(self.model)
         step = _compiled_steps(self.cuda)[frozen]
+        first = step not in _STARTED
+        if first:  # compiling takes minutes on a CPU: say so, or the run looks hung
+            _STARTED.add(step)
+            weights = "" if frozen else " that reads live weights"
+            warnings.warn(f"compiling the decode step{weights} with torch.compile ({COMPILE_COST})", stacklevel=2)
+            start = time.perf_counter()
         with torch._inductor.config.patch(freezing=frozen), fx_config.patch(use_duck_shape=False):
             chosen = step(
                 self.model, pool, rows.tokens[:batch], rows.lengths[:batch], rows.tables[:batch, :width],
                 rows.keys[:batch], rows.counters[:batch], rows.banned[:batch], params,
             )  # fmt: skip
+        if first:
+            warnings.warn(f"compiled the decode step{weights} in {time.perf_counter() - start:.0f} s", stacklevel=2)
         return tuple(value[:live] for value in chosen)
 
 
@@ -117,6 +128,7 @@ def _compiled_steps(cuda: bool) -> dict[bool, object]:
     return {True: compile(_frozen_weights_step), False: compile(_live_weights_step)}
 
 
+_STARTED: set[object] = set()  # the compiled steps called once already (compiled, or compiling)
 _FROZEN_VERSIONS: weakref.WeakKeyDictionary[nn.Module, int] = weakref.WeakKeyDictionary()
 _LIVE_WEIGHTS: weakref.WeakSet[nn.Module] = weakref.WeakSet()
 

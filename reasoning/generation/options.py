@@ -76,6 +76,13 @@ class GenerationConfig:
             raise ValueError("thinking_budget, min_thinking and wait must be >= 0")
         if self.answer_budget is not None and self.answer_budget < 1:
             raise ValueError(f"answer_budget must be >= 1, got {self.answer_budget}")
+        if self.thinking_budget is not None and self.min_thinking > self.thinking_budget:
+            raise ValueError(
+                f"min_thinking {self.min_thinking} is above thinking_budget {self.thinking_budget}: "
+                "the budget would force </think> before thinking may end"
+            )
+        if "</think>" not in self.thinking_closing:
+            raise ValueError(f"thinking_closing must contain </think> (it ends the thinking it is forced into), got {self.thinking_closing!r}")
 
     @property
     def controls_thinking(self) -> bool:

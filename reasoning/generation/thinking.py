@@ -32,8 +32,8 @@ class ThinkingControl:
     budget: thinking tokens (sampled after <think>) before `closing` is forced; None: no bound.
     min_thinking: thinking tokens before `think_end` may be chosen.
     wait: times a chosen `think_end` is replaced by `wait_tokens`.
-    answer_budget: sampled tokens after `think_end` before the request ends; None: no bound
-        but the request's own max_new_tokens.
+    answer_budget: sampled answer tokens (after `think_end`, or from the start when the reply
+        never opens <think>) before the request ends; None: no bound but max_new_tokens.
     opened: the prompt itself opens <think> (the 2507 Thinking models' template), so thinking
         starts with the first generated token rather than after a generated `think_start`.
     """
@@ -63,6 +63,17 @@ class ThinkingControl:
             raise ValueError("wait extension needs the tokens of 'Wait'")
 
 
+def tokens_needed(control: ThinkingControl) -> int | None:
+    """The new tokens a request takes to think its whole budget and still close and answer:
+    <think> (unless the prompt opened it), the thinking, each "Wait", the forced closing text and
+    the answer (its answer_budget, else one token). None without a budget."""
+    if control.budget is None:
+        return None
+    opening = 0 if control.opened else 1
+    waits = control.wait * len(control.wait_tokens)
+    return opening + control.budget + waits + len(control.closing) + (control.answer_budget or 1)
+
+
 class ThinkingTracker:
     """Where one request is: before, inside or after its thinking, and what is forced next."""
 
@@ -70,7 +81,7 @@ class ThinkingTracker:
         self.control = control
         self.phase = THINKING if control.opened else BEFORE
         self.thinking = 0  # sampled tokens inside <think>
-        self.answer = 0  # sampled tokens after </think>
+        self.answer = 0  # sampled tokens outside it: after </think>, or every one when no <think> comes
         self.waits = 0
         self.forced: deque[int] = deque()
         self._check_budget()
@@ -114,7 +125,7 @@ class ThinkingTracker:
             self.phase = THINKING
         elif not forced and self.phase == THINKING:
             self.thinking += 1
-        elif not forced and self.phase == ANSWER:
+        elif not forced:  # after </think>, or with no thinking at all (thinking off): the answer
             self.answer += 1
         self._check_budget()
         return token, forced

@@ -61,6 +61,7 @@ class GRPOConfig:
     # bookkeeping
     seed: int = 0
     checkpoint_every: int = 50  # 0: only at the end
+    keep_last: int = 0  # keep the newest N checkpoints, delete older ones (0: keep all)
     eval_every: int = 0  # 0: no periodic evaluation
     eval_limit: int = 50  # held-out problems per evaluation
     log_samples: int = 2  # completions kept in samples.jsonl per step
@@ -74,6 +75,8 @@ class GRPOConfig:
             raise ValueError(f"group_size must be >= 2: a group of one has no relative advantage, got {self.group_size}")
         if self.thinking_budget < 0:
             raise ValueError(f"thinking_budget must be >= 0 (0: none), got {self.thinking_budget}")
+        if self.keep_last < 0:
+            raise ValueError(f"keep_last must be >= 0 (0: keep every checkpoint), got {self.keep_last}")
         if not self.temperature > 0:
             raise ValueError(f"temperature must be > 0: GRPO samples its rollouts, got {self.temperature}")
         if not (0 <= self.eps_low < 1 and self.eps_high >= 0):

@@ -58,10 +58,12 @@ def load_setting(
 
 def train_setting(
     setting: GRPOSetting, config: GRPOConfig, out_dir: str | Path, *, resume: bool = False, overwrite: bool = False,
-    on_step: Callable[[dict[str, Any]], None] | None = None, merge: bool = False,
+    on_step: Callable[[dict[str, Any]], None] | None = None, on_resume: Callable[[int, int], None] | None = None,
+    merge: bool = False,
 ) -> tuple[World, Rows]:  # fmt: skip
     """Train the setting's policy with GRPO in the process group torchrun describes (if any);
-    on_step sees each step's metrics on rank 0. The periodic evaluation is greedy pass@1 on the
+    on_step sees each step's metrics on rank 0, on_resume the step a resumed run found and the
+    last step. The periodic evaluation is greedy pass@1 on the
     held-out task through the evaluation pipeline (records in out_dir/eval). With LoRA, `merge`
     also writes the final policy with its adapters folded in to out_dir/merged. This process's
     world and the rows."""
@@ -76,6 +78,9 @@ def train_setting(
         return trainer.prepare(model, tokenizer, config, base_model=base_model_name(setting.model_name))
 
     def train(learner: Learner[GRPOConfig]) -> Rows:
-        return trainer.train(learner, setting.task, out_dir, evaluate=evaluate, resume=resume, overwrite=overwrite, on_step=on_step)
+        return trainer.train(
+            learner, setting.task, out_dir, evaluate=evaluate, resume=resume, overwrite=overwrite, on_step=on_step,
+            on_resume=on_resume,
+        )  # fmt: skip
 
     return run_training(setting.model, setting.tokenizer, prepare, train, out_dir, merge=merge)

@@ -28,7 +28,7 @@ from reasoning.training.learner import Learner
 from reasoning.training.metrics import MetricsLog
 
 # Fields a resumed run may change; any other difference is refused.
-RESUMABLE_CHANGES = ("steps", "checkpoint_every", "eval_every", "eval_limit", "log_samples", "max_batch_size")
+RESUMABLE_CHANGES = ("steps", "checkpoint_every", "keep_last", "eval_every", "eval_limit", "log_samples", "max_batch_size")
 
 
 def prepare(model: nn.Module, tokenizer: Tokenizer, config: GRPOConfig, *, base_model: str | None = None) -> Learner[GRPOConfig]:
@@ -48,11 +48,13 @@ def train(
     resume: bool = False,
     overwrite: bool = False,
     on_step: Callable[[dict[str, Any]], None] | None = None,
+    on_resume: Callable[[int, int], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Run GRPO steps on the task's problems up to config.steps, writing metrics and checkpoints
     under out_dir; the new rows. `rewards` default to the task's correctness (plus the boxed
     format at config.format_weight); `evaluate(plain model, step)` adds to a row every
-    eval_every steps and at the last (rank 0); `on_step` sees each row on rank 0.
+    eval_every steps and at the last (rank 0); `on_step` sees each row on rank 0, and a resumed
+    run calls `on_resume(step found, config.steps)` there once its checkpoint is loaded.
 
     A fresh run (no `resume`) refuses a directory holding another run's metrics or checkpoints,
     unless `overwrite`, which clears them."""
@@ -64,6 +66,8 @@ def train(
     rewards = list(rewards) if rewards else default_rewards(task, config.correctness_weight, config.format_weight)
     start = start_run(learner, out_dir, config.to_dict(), RESUMABLE_CHANGES, resume=resume, overwrite=overwrite)
     log = MetricsLog(out_dir, COLUMNS, resume_step=start if resume else None) if world.is_main else None
+    if resume and on_resume is not None and world.is_main:
+        on_resume(start, config.steps)
     rows = []
     for step in range(start + 1, config.steps + 1):
         row, samples = grpo_step(learner, task, step, rewards)
@@ -75,5 +79,5 @@ def train(
         if on_step is not None and world.is_main:
             on_step(row)
         if step == config.steps or (config.checkpoint_every and step % config.checkpoint_every == 0):
-            save_checkpoint(learner, out_dir, step, config.to_dict())
+            save_checkpoint(learner, out_dir, step, config.to_dict(), keep_last=config.keep_last)
     return rows

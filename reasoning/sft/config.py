@@ -45,13 +45,14 @@ class SFTConfig:
     # bookkeeping
     seed: int = 0
     checkpoint_every: int = 100  # 0: only at the end
+    keep_last: int = 0  # keep the newest N checkpoints, delete older ones (0: keep all)
     eval_every: int = 0  # 0: evaluate at the end only (when there is something to evaluate on)
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "micro_batch_size", "max_length"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("steps", "warmup_steps", "lora_rank", "checkpoint_every", "eval_every"):
+        for name in ("steps", "warmup_steps", "lora_rank", "checkpoint_every", "keep_last", "eval_every"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.max_length < 2:

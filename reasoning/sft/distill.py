@@ -26,6 +26,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from reasoning.data import Problem
+from reasoning.evaluation.identity import model_settings
 from reasoning.evaluation.records import RecordsError, RecordWriter, read_run, write_records
 from reasoning.evaluation.stream import open_records, stream_records
 from reasoning.evaluation.tasks import Task
@@ -75,7 +76,7 @@ def generate_traces(
     _check(problems, config)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    records, progress_out = _open(out, _header(task, tokenizer, teacher, config, settings), resume)
+    records, progress_out = _open(out, _header(model, task, tokenizer, teacher, config, settings), resume)
     done = {record["id"] for record in records}
     todo = [index for index, problem in enumerate(problems) if problem.id not in done]
     prompts = [Prompt(text, stream=i) for text, i in zip(task_prompts(task, [problems[i] for i in todo], tokenizer), todo)]
@@ -119,11 +120,12 @@ def _check(problems: Sequence[Problem], config: GenerationConfig) -> None:
 
 
 def _header(
-    task: Task, tokenizer: Qwen3Tokenizer, teacher: str, config: GenerationConfig, settings: dict[str, Any] | None
+    model: nn.Module, task: Task, tokenizer: Qwen3Tokenizer, teacher: str, config: GenerationConfig, settings: dict[str, Any] | None
 ) -> dict[str, Any]:
-    """The progress file's settings: teacher, prompt kind and template, sampling, `settings`, as they read back."""
+    """The progress file's settings: the teacher (its weights, dtype, quantisation, device), prompt kind and template, sampling, `settings`, as they read back."""
     template = {"prompt": task.template} if task.template != "math" else {}  # recorded only when set: older runs keep resuming
-    header = {"teacher": teacher, "kind": prompt_kind(tokenizer), **template, **{name: getattr(config, name) for name in SETTINGS}, **(settings or {})}
+    teacher_settings = {key.replace("model", "teacher"): value for key, value in model_settings(model, teacher).items()}
+    header = {**teacher_settings, "kind": prompt_kind(tokenizer), **template, **{name: getattr(config, name) for name in SETTINGS}, **(settings or {})}
     return json.loads(json.dumps(header))
 
 

@@ -40,7 +40,7 @@ from reasoning.training.metrics import MetricsLog
 # tokens: the step's response tokens (what the loss averages over), and tokens_per_s of those.
 COLUMNS = ("step", "epoch", "loss", "lr", "grad_norm", "tokens", "sequences", "eval_loss", "eval_accuracy", "tokens_per_s", "seconds")
 # Fields a resumed run may change; any other difference is refused (the schedule depends on the rest).
-RESUMABLE_CHANGES = ("checkpoint_every", "eval_every")
+RESUMABLE_CHANGES = ("checkpoint_every", "keep_last", "eval_every")
 
 
 def prepare(model: nn.Module, tokenizer: Tokenizer, config: SFTConfig, *, base_model: str | None = None) -> Learner[SFTConfig]:
@@ -75,12 +75,14 @@ def train(
     resume: bool = False,
     overwrite: bool = False,
     on_step: Callable[[dict[str, Any]], None] | None = None,
+    on_resume: Callable[[int, int], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Train up to the configured steps, writing metrics and checkpoints under out_dir; the new rows.
 
     Every eval_every steps and at the end: the mean loss on `eval_examples`, and whatever
     `evaluate(plain model, step)` returns (on rank 0). A fresh run refuses a directory holding
-    another run, unless `overwrite`.
+    another run, unless `overwrite`. A resumed one calls `on_resume(step found, last step)` on
+    rank 0 once its checkpoint is loaded.
     """
     config, world, out_dir = learner.config, learner.world, Path(out_dir)
     if not examples:
@@ -89,6 +91,8 @@ def train(
     start = start_run(learner, out_dir, settings, RESUMABLE_CHANGES, resume=resume, overwrite=overwrite)
     log = MetricsLog(out_dir, COLUMNS, resume_step=start if resume else None) if world.is_main else None
     per_epoch, last = steps_per_epoch(len(examples), config.batch_size), total_steps(config, len(examples))
+    if resume and on_resume is not None and world.is_main:
+        on_resume(start, last)
     lengths, plan, rows = [len(e) for e in examples], {}, []
     for step in range(start + 1, last + 1):
         epoch, index = divmod(step - 1, per_epoch)
@@ -105,7 +109,7 @@ def train(
         if on_step is not None and world.is_main:
             on_step(row)
         if step == last or (config.checkpoint_every and step % config.checkpoint_every == 0):
-            save_checkpoint(learner, out_dir, step, settings)
+            save_checkpoint(learner, out_dir, step, settings, keep_last=config.keep_last)
     return rows
 
 

@@ -23,11 +23,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 
 from reasoning import distributed
-from reasoning.checkpoint import save_pretrained, weight_files
+from reasoning.checkpoint import save_pretrained, save_tensors, weight_files
 from reasoning.distributed import World
 from reasoning.lora import WEIGHTS_FILE as ADAPTER_FILE
 from reasoning.lora import has_lora, read_adapter, save_lora
@@ -71,33 +71,64 @@ def checkpoint_dir(out_dir: Path, step: int) -> Path:
     return out_dir / "checkpoints" / f"step-{step:06d}"
 
 
+def complete_checkpoints(out_dir: Path) -> list[Path]:
+    """The complete step checkpoints under out_dir, oldest step first."""
+    done = [path for path in (out_dir / "checkpoints").glob("step-*") if (path / STATE_FILE).is_file()]
+    return sorted(done, key=lambda path: int(path.name.removeprefix("step-")))
+
+
 def latest_checkpoint(out_dir: Path) -> Path | None:
     """The complete checkpoint with the highest step under out_dir, or None."""
-    done = [path for path in (out_dir / "checkpoints").glob("step-*") if (path / STATE_FILE).is_file()]
-    return max(done, key=lambda path: int(path.name.removeprefix("step-")), default=None)
+    done = complete_checkpoints(out_dir)
+    return done[-1] if done else None
 
 
-def save_checkpoint(learner: Learner, out_dir: Path, step: int, settings: dict[str, Any]) -> Path:
+def save_checkpoint(learner: Learner, out_dir: Path, step: int, settings: dict[str, Any], *, keep_last: int = 0) -> Path:
     """Write the checkpoint of `step` with the run's `settings` (rank 0 writes; every rank takes
-    part in gathering); of a model with LoRA, the adapters only, made for `learner.base_model`."""
+    part in gathering); of a model with LoRA, the adapters only, made for `learner.base_model`.
+
+    It is written to a hidden temporary directory, renamed into place when complete, so a full
+    disk or a kill leaves the earlier checkpoints as they were and no half-written one (the
+    temporary one is removed on failure). Then, with `keep_last`, only the newest keep_last
+    checkpoints are kept (0: all)."""
     world = learner.world
     fsdp.sync_plain_copy(learner.model, learner.plain, world)
     optimizer_state = fsdp.full_optimizer_state(learner.model, learner.optimizer)
     target = checkpoint_dir(out_dir, step)
-    if world.is_main:
-        if target.exists():
-            shutil.rmtree(target)
-        _save_weights(learner.plain, learner.tokenizer, target, learner.base_model)
-        tensors, groups = _flatten_optimizer(optimizer_state)
-        save_file(tensors, str(target / OPTIMIZER_FILE))
-    distributed.barrier(world)
-    save_file(_torch_rng(), str(target / rng_file(world.rank)))  # each rank its own streams (dropout)
-    distributed.barrier(world)
-    if world.is_main:
-        state = {"step": step, "config": settings, "param_groups": groups, "python_rng": _python_rng(), "numpy_rng": _numpy_rng()}
-        (target / STATE_FILE).write_text(json.dumps(state, indent=1))
+    temporary = target.with_name(f".{target.name}.tmp")
+    try:
+        if world.is_main:
+            shutil.rmtree(temporary, ignore_errors=True)  # left by a run killed mid-save
+            _save_weights(learner.plain, learner.tokenizer, temporary, learner.base_model)
+            tensors, groups = _flatten_optimizer(optimizer_state)
+            save_tensors(tensors, temporary / OPTIMIZER_FILE)
+        distributed.barrier(world)
+        save_tensors(_torch_rng(), temporary / rng_file(world.rank))  # each rank its own streams (dropout)
+        distributed.barrier(world)
+        if world.is_main:
+            state = {"step": step, "config": settings, "param_groups": groups, "python_rng": _python_rng(), "numpy_rng": _numpy_rng()}
+            (temporary / STATE_FILE).write_text(json.dumps(state, indent=1))
+            if target.exists():
+                shutil.rmtree(target)
+            temporary.rename(target)
+            remove_old_checkpoints(out_dir, keep_last)
+    except BaseException:
+        if world.is_main:
+            shutil.rmtree(temporary, ignore_errors=True)
+        raise
     distributed.barrier(world)
     return target
+
+
+def remove_old_checkpoints(out_dir: Path, keep_last: int) -> list[Path]:
+    """Delete all but the newest `keep_last` complete checkpoints under out_dir (0: keep all);
+    the ones deleted. Each is renamed out of `step-*` first, so a kill mid-delete never leaves a
+    partial checkpoint that reads as complete."""
+    old = complete_checkpoints(out_dir)[:-keep_last] if keep_last else []
+    for path in old:
+        doomed = path.rename(path.with_name(f".{path.name}.old"))
+        shutil.rmtree(doomed)
+    return old
 
 
 def load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
@@ -132,7 +163,9 @@ def start_run(
     as_json = lambda value: list(value) if isinstance(value, tuple) else value
     changed = sorted(k for k in settings if k not in resumable and as_json(settings[k]) != as_json(saved.get(k)))
     if changed:
-        raise ValueError(f"cannot resume from {path}: settings differ from the saved run in {', '.join(changed)}")
+        shown = lambda k: json.dumps(as_json(saved[k])) if k in saved else "(not set)"  # noqa: E731
+        differences = "; ".join(f"{k} saved {shown(k)}, now {json.dumps(as_json(settings[k]))}" for k in changed)
+        raise ValueError(f"cannot resume from {path}: settings differ from the saved run: {differences}")
     step = int(load_checkpoint(path, learner.model, learner.optimizer)["step"])
     fsdp.sync_plain_copy(learner.model, learner.plain, learner.world)
     return step

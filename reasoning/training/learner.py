@@ -31,6 +31,7 @@ class TrainingSettings(Protocol):
     lr: float
     adam_betas: tuple[float, float]
     weight_decay: float
+    seed: int
 
 
 Settings = TypeVar("Settings", bound=TrainingSettings)
@@ -58,14 +59,15 @@ def prepare(
     reference: bool = False,
 ) -> Learner[Settings]:  # fmt: skip
     """Cast the model to config.dtype, keep a frozen copy (`reference`), add LoRA adapters
-    (config.lora_rank > 0), checkpoint its blocks, shard it under torchrun; AdamW over what trains."""
+    (config.lora_rank > 0, their starting weights drawn from config.seed), checkpoint its blocks,
+    shard it under torchrun; AdamW over what trains."""
     world = current_world()
     model.to(getattr(torch, config.dtype)).train()
     # Adapters added below start at zero, so the model they leave is the starting one: a KL
     # reference under LoRA is the model with its adapters off, and needs no copy.
     frozen = fsdp.frozen_copy(model) if reference else None
     if config.lora_rank:
-        add_lora(model, LoraSettings(config.lora_rank, config.lora_alpha, lora_dropout))
+        add_lora(model, LoraSettings(config.lora_rank, config.lora_alpha, lora_dropout), seed=config.seed)
     plain = fsdp.plain_copy(model, world)  # copies come before wrapping and sharding
     if config.gradient_checkpointing:
         checkpoint_blocks(model)
