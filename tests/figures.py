@@ -9,6 +9,7 @@ improves), with the reason in the test report.
 
 from __future__ import annotations
 
+import platform
 import re
 from pathlib import Path
 
@@ -37,8 +38,22 @@ def _value(text: str) -> int | float | str:
 
 
 def same_machine_as_the_readme() -> str | None:
-    """None where torch runs the CPU kernels the README's figures were measured with (the toy
-    runs set one thread themselves); otherwise why an exact comparison would be meaningless here."""
-    (kernels,) = readme_figures(r"measured with torch's (\w+) CPU kernels")
-    here = torch.backends.cpu.get_cpu_capability()
-    return None if here == kernels else f"the README's figures come from torch's {kernels} kernels, this machine runs {here}"
+    """None where torch runs the CPU kernels the README's figures were measured with, on the CPU
+    it names (the toy runs set one thread themselves); otherwise why an exact comparison would
+    be meaningless here."""
+    kernels, cpu = readme_figures(r"measured with torch's (\w+) CPU kernels on an? ([\w ]+?) CPU")
+    here = (torch.backends.cpu.get_cpu_capability(), cpu_name())
+    if here != (kernels, cpu):
+        return f"the README's figures come from torch's {kernels} kernels on {cpu}, this machine runs {here[0]} on {here[1]}"
+    return None
+
+
+def cpu_name() -> str:
+    """The CPU's model name as Linux reports it ("AMD EPYC"), or the platform's processor string."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "an unknown CPU"
