@@ -63,6 +63,17 @@ def fraction(text: str) -> float:
     return value
 
 
+PENALTY_LIMIT = 2.0  # presence and frequency penalties lie in [-2, 2], as OpenAI's API accepts them
+
+
+def penalty(text: str) -> float:
+    """A number in [-2, 2] (presence and frequency penalties, where 0 turns them off)."""
+    value = _parse(text, float, "a number")
+    if not -PENALTY_LIMIT <= value <= PENALTY_LIMIT:
+        raise argparse.ArgumentTypeError(f"must be in [-2, 2], got {text}")
+    return value
+
+
 def input_file(text: str) -> Path:
     """An existing regular file (a dataset, results or metrics file)."""
     path = Path(text).expanduser()

@@ -53,7 +53,7 @@ CASES = [
               ("self-refine refines one sample per problem: use n 1, not 4",), no_loading, nothing_written),
     ErrorCase("eval-loglik-on-open-ended", (*EVAL, "--scoring", "loglik"),
               ("loglik scoring reads a choice letter; math500 is not multiple choice",), no_loading, nothing_written),
-    ErrorCase("eval-greedy-with-several-samples", (*EVAL, "--n", "4"),
+    ErrorCase("eval-greedy-with-several-samples", (*EVAL, "--protocol", "greedy", "--n", "4"),
               ("4 greedy samples would all be the same",), no_loading, nothing_written),
     ErrorCase("eval-run-over-results", EVAL, ("{run}/math500.jsonl already holds results: pass --resume",), started),
     ErrorCase("budget-run-over-results", BUDGET, ("{run}/math500@4.jsonl already holds results: pass --resume",), started),

@@ -49,7 +49,7 @@ def eval_run(checkpoint, out, *extra):
 
 def math500(checkpoint, out, *extra):
     args = ["eval", "run", "--bench", "math500", "--model", str(checkpoint), "--data", str(MATH500_FILE), "--limit", "5",
-            "--max-new-tokens", "6", "--batch-size", "2", "--device", "cpu", "--out", str(out), *extra]  # fmt: skip
+            "--protocol", "greedy", "--max-new-tokens", "6", "--batch-size", "2", "--device", "cpu", "--out", str(out), *extra]  # fmt: skip
     return main(args)
 
 
@@ -65,7 +65,9 @@ def without_time(summary):
 def test_killed_mid_run_then_resumed_equals_an_uninterrupted_run(checkpoint, tmp_path, monkeypatch, capsys):
     assert eval_run(checkpoint, tmp_path / "whole") == 0
     table = capsys.readouterr().out
-    assert "gsm8k" in table and "mmlu-stem" in table and "pass@4" in table and "maj@4" in table
+    assert "gsm8k" in table and "mmlu-stem" in table and "pass@k" in table and "maj@k" in table
+    by_k = [line.split()[:2] for line in table.splitlines() if line.startswith("mmlu-stem ")][1:3]
+    assert by_k == [["mmlu-stem", "2"], ["mmlu-stem", "4"]]
     whole = json.loads((tmp_path / "whole" / "summary.json").read_text())
     assert set(whole) == {"gsm8k", "mmlu-stem"}
     assert whole["gsm8k"]["problems"] == 3 and whole["gsm8k"]["samples"] == 4
@@ -171,7 +173,7 @@ def test_score_regrades_a_records_file(checkpoint, tmp_path, capsys):
 def test_loglik_scoring_picks_the_likeliest_letter(checkpoint, tmp_path):
     out = tmp_path / "loglik"
     args = ["eval", "run", "--bench", "mmlu-stem", "--model", str(checkpoint), "--data-dir", str(DATA), "--limit", "3",
-            "--scoring", "loglik", "--device", "cpu", "--out", str(out)]  # fmt: skip
+            "--scoring", "loglik", "--protocol", "greedy", "--device", "cpu", "--out", str(out)]  # fmt: skip
     assert main(args) == 0
     settings, records = read_task(out, "mmlu-stem")
     assert settings["scoring"] == "loglik" and settings["kind"] == "base"
@@ -194,9 +196,9 @@ def test_the_grade_timeout_reaches_every_grade(checkpoint, tmp_path, monkeypatch
     seen = set()
     real = evaluation_run.problem_record
 
-    def spy(task, problem, index, prompt, attempt, grade_timeout):
+    def spy(task, problem, index, prompt, attempt, grade_timeout, **options):
         seen.add(grade_timeout)
-        return real(task, problem, index, prompt, attempt, grade_timeout)
+        return real(task, problem, index, prompt, attempt, grade_timeout, **options)
 
     monkeypatch.setattr(evaluation_run, "problem_record", spy)
     assert math500(checkpoint, tmp_path / "run", "--limit", "2", "--grade-timeout", "0.75") == 0
@@ -277,10 +279,14 @@ CONTEXT = {
 def _other_value(action) -> list[str]:
     """A flag with a value other than its default, valid for the tiny run."""
     flag = action.option_strings[-1]
+    if action.dest == "grade_after_thinking":  # off by default for this base model: turn it on
+        return ["--grade-after-thinking"]
     if action.nargs == 0:
         return [flag]
     special = {"kind": "reasoning", "thinking_closing": "\nTime.</think>\n", "grade_timeout": "3.5", "temperature": "1",
-               "top_p": "0.5", "min_p": "0.1", "n": "2", "max_new_tokens": "3"}  # fmt: skip
+               "top_p": "0.5", "min_p": "0.1", "n": "2", "max_new_tokens": "3", "prompt": "qwen25-math", "protocol": "r1",
+               "presence_penalty": "1.5", "frequency_penalty": "0.5", "shots": "2"}  # fmt: skip
+
     if action.dest in special:
         return [flag, special[action.dest]]
     if action.choices:
@@ -324,6 +330,8 @@ def test_every_option_that_changes_results_is_in_the_saved_settings(command, che
             "--max-new-tokens", "2", "--device", "cpu", "--out", str(tmp_path / "run")]  # fmt: skip
     if command == "budget":
         base += ["--budgets", "1", "--n", "1", "--temperature", "0.5"]  # a reasoning sweep samples
+    else:
+        base += ["--protocol", "greedy"]  # zero-shot, so that --prompt, --cot and --kind apply
 
     @functools.cache
     def settings_with(*extra: str) -> dict:
@@ -403,3 +411,25 @@ def test_other_data_under_the_same_ids_does_not_resume(checkpoint, tmp_path, cap
     capsys.readouterr()
     assert main([*args, "--resume"]) == 2
     assert "problem '0' was recorded with another gold than math500's" in capsys.readouterr().err
+
+
+def test_a_base_model_is_evaluated_few_shot_by_default_and_says_so(checkpoint, tmp_path, capsys):
+    args = ["eval", "run", "--bench", "math500", "--model", str(checkpoint), "--data", str(MATH500_FILE), "--limit", "2",
+            "--max-new-tokens", "3", "--device", "cpu", "--out", str(tmp_path / "run")]  # fmt: skip
+    assert main(args) == 0
+    assert "protocol: base-fewshot, max_new_tokens 3 (the default for base models; choose one with --protocol)" in capsys.readouterr().out
+    settings, records = read_run(tmp_path / "run" / "math500.jsonl")
+    assert settings["preset"] == "base-fewshot" and settings["shots"] == 4 and settings["stop"] and settings["temperature"] == 0
+    assert all(record["prompt"].startswith("Problem:") and record["prompt"].count("Problem:") == 5 for record in records)
+
+
+def test_qwen3_nothink_turns_thinking_off_and_penalises_repeats(checkpoint, tmp_path, capsys):
+    args = ["eval", "run", "--bench", "math500", "--model", str(checkpoint), "--data", str(MATH500_FILE), "--limit", "1",
+            "--protocol", "qwen3-nothink", "--n", "2", "--max-new-tokens", "3", "--kind", "reasoning", "--device", "cpu",
+            "--out", str(tmp_path / "run")]  # fmt: skip
+    assert main(args) == 0
+    settings, [record] = read_run(tmp_path / "run" / "math500.jsonl")
+    assert settings["enable_thinking"] is False and settings["presence_penalty"] == 1.5 and settings["top_p"] == 0.8
+    assert settings["prompt"] == "r1" and settings["grade_after_thinking"] is True
+    assert record["prompt"].endswith("within \\boxed{}.<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n")
+    assert "protocol: qwen3-nothink" not in capsys.readouterr().out  # named, so not announced as a default

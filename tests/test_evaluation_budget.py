@@ -112,4 +112,4 @@ def test_eval_score_reads_a_budget_directory_and_each_of_its_files(tmp_path, cap
     assert all(f"gsm8k@{budget}" in table for budget in (2, 4, 8))
     assert main(["eval", "score", str(tmp_path / "gsm8k@4.jsonl")]) == 0
     rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("gsm8k")]
-    assert [row[:3] for row in rows] == [["gsm8k@4", "2", "3"]]  # its problems and samples
+    assert rows[0][:3] == ["gsm8k@4", "2", "3"] and {row[0] for row in rows} == {"gsm8k@4"}  # its problems and samples

@@ -1,5 +1,6 @@
-"""Runs side by side: the table of every run, and two runs paired problem by problem, with
-the problems only one holds and the settings that differ said in words."""
+"""Runs side by side: the table of every run, two runs paired problem by problem, with the
+problems only one holds and the settings that differ said in words, and the results table of
+many runs in markdown and CSV."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import json
 
 import pytest
 
+from reasoning.cli import main
 from reasoning.evaluation.compare import comparison, format_pairs, format_runs, pair, read_runs
 from reasoning.evaluation.summary import summarize
-from test_evaluation_run import run, scripted
+from reasoning.evaluation.tasks import Task
+from test_evaluation_run import problems, run, scripted
 
 
 def worse(out_dir):
@@ -95,3 +98,37 @@ def test_record_files_and_directories_compare_alike(tmp_path):
     rows = [line.split() for line in format_runs(runs).splitlines() if line.startswith("gsm8k ")]
     assert (rows[0][1], rows[1][1]) == ("A", "B") and rows[0][2:] == rows[1][2:]  # the same figures
     assert pair(*runs, "gsm8k").difference.mean == 0
+
+
+def test_many_runs_make_one_results_table_in_markdown_and_csv(tmp_path, capsys):
+    """Rows by run, model and method, a column per benchmark: accuracy ± its standard error, in percent.
+
+    x: gsm8k's 6 problems have 1, 2, 3, 1, 2, 3 of 3 samples right: 2/3 ± 0.1217; math500's 4
+    problems 1, 2, 3, 1: 7/12 ± 0.1596 (stdev / sqrt(problems)). y: every sample wrong, no
+    math500. z: one sample, always right, and no model named (its directory names it)."""
+    sampled = {"n": 3, "temperature": 0.6, "model": "Qwen/Qwen3-0.6B"}
+    run(tmp_path / "x", scripted(), settings=sampled)
+    run(tmp_path / "x", scripted(), settings=sampled, task=Task("math500", tuple(problems(4))))
+    run(tmp_path / "y", scripted(), settings={**sampled, "model": str(tmp_path / "ckpt" / "step-100")})
+    worse(tmp_path / "y")
+    run(tmp_path / "z", scripted(n=1), settings={"n": 1})
+    x, y, z = tmp_path / "x", tmp_path / "y", tmp_path / "z"
+    assert comparison([x, y, z], fmt="md") == "\n".join([
+        "| run | model | method | gsm8k | math500 |",
+        "| --- | --- | --- | ---: | ---: |",
+        f"| {x} | Qwen/Qwen3-0.6B | independent n=3 T=0.6 | 66.7 ± 12.2 | 58.3 ± 16.0 |",
+        f"| {y} | step-100 | independent n=3 T=0.7 | 0.0 ± 0.0 |  |",
+        f"| {z} | z | independent greedy | 100.0 ± 0.0 |  |",
+        "",
+        "accuracy (%) ± its standard error over problems; for independent samples, pass@1",
+    ])  # fmt: skip
+    expected_csv = "\n".join([
+        "run,model,method,gsm8k,gsm8k_stderr,math500,math500_stderr",
+        f"{x},Qwen/Qwen3-0.6B,independent n=3 T=0.6,66.67,12.17,58.33,15.96",
+        f"{y},step-100,independent n=3 T=0.7,0.00,0.00,,",
+        f"{z},z,independent greedy,100.00,0.00,,",
+    ])  # fmt: skip
+    assert comparison([x, y, z], fmt="csv") == expected_csv
+    assert main(["eval", "compare", str(x), str(y), str(z), "--format", "csv"]) == 0
+    assert capsys.readouterr().out == expected_csv + "\n"  # the table alone: no paired differences, no notes
+    assert "paired differences" not in comparison([x, y], fmt="md") and "paired differences" in comparison([x, y])

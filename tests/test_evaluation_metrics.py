@@ -1,4 +1,4 @@
-"""pass@k, maj@k, standard errors and paired comparisons against hand-computed numbers."""
+"""pass@k, maj@k, G-Pass@k, standard errors and paired comparisons against hand-computed numbers and brute force."""
 
 from __future__ import annotations
 
@@ -9,13 +9,17 @@ import numpy as np
 import pytest
 
 from reasoning.evaluation.metrics import (
+    G_PASS_THRESHOLDS,
     PairedDifference,
-    majority_correct,
+    g_pass_at_k,
+    majority_at_k,
+    mg_pass_at_k,
     mean_and_stderr,
     paired_difference,
     pass_at_k,
     report_ks,
 )
+from reasoning.scaling.voting import majority_vote
 
 
 def test_pass_at_k_edge_cases():
@@ -58,42 +62,103 @@ def test_report_ks():
         report_ks(0)
 
 
-def test_majority_correct_picks_the_most_voted_group():
-    groups = [0, 1, 1, 2]
-    assert majority_correct(groups, [False, True, True, False], 4) is True
-    assert majority_correct(groups, [True, False, True, True], 4) is False  # graded by the group's first member
+def vote_over_draws(groups, correct, k):
+    """maj@k by brute force: every ordered draw of k distinct samples, voted by self-consistency's
+    own `majority_vote` (ties to the group seen first), graded by the winning sample."""
+    draws = list(itertools.permutations(range(len(groups)), k))
+    total = 0.0
+    for draw in draws:
+        vote = majority_vote([None if groups[i] is None else str(groups[i]) for i in draw], equivalent=lambda a, b: a == b)
+        total += vote.winner is not None and correct[draw[vote.winner]]
+    return total / len(draws)
 
 
-def test_majority_correct_breaks_ties_by_first_appearance():
-    groups = [2, 1, 1, 2]
-    assert majority_correct(groups, [True, False, False, True], 4) is True  # 2 and 1 tie: 2 came first
-    assert majority_correct(groups, [False, True, True, False], 4) is False
+@pytest.mark.parametrize(
+    ("groups", "correct"),
+    [
+        ([0, 1, 1, 2], [False, True, True, False]),
+        ([2, 1, 1, 2, 0], [True, False, False, True, False]),  # ties between a right and a wrong group
+        ([None, 0, None, 0, 1, 1], [False, False, False, False, True, True]),  # samples without an answer
+        ([0, 1, 0, 1, 2, 2, 0], [True, False, True, True, False, False, True]),  # a group of mixed verdicts
+        ([None, None, None], [True, True, True]),  # no votes at all
+    ],
+)
+def test_majority_at_k_equals_the_vote_over_every_draw_of_k_samples(groups, correct):
+    for k in range(1, len(groups) + 1):
+        assert majority_at_k(groups, correct, k) == pytest.approx(vote_over_draws(groups, correct, k), abs=1e-12)
 
 
-def test_majority_correct_ignores_samples_without_an_answer():
-    groups = [None, None, 3, None]
-    assert majority_correct(groups, [False, False, True, False], 4) is True
-    assert majority_correct([None, 0, None, 0, 1], [False, False, False, False, True], 5) is False
+def test_majority_at_k_by_hand():
+    assert majority_at_k([0, 1, 1, 2], [False, True, True, False], 4) == 1.0  # group 1 wins, right
+    assert majority_at_k([2, 1, 1, 2], [True, False, False, True], 4) == 0.5  # a tie: either group is seen first
+    assert majority_at_k([None, None, 3, None], [False, False, True, False], 4) == 1.0  # only sample 2 votes
+    assert majority_at_k([None, None, 3, None], [False, False, True, False], 2) == pytest.approx(3 / 6)  # 3 pairs hold it
+    assert majority_at_k([None, 0, None, 0, 1], [False] * 4 + [True], 5) == 0.0
+    assert majority_at_k([None, None], [True, True], 2) == 0.0  # no votes: wrong
 
 
-def test_majority_correct_without_any_answer_is_wrong():
-    assert majority_correct([None, None], [True, True], 2) is False
+def test_majority_at_k_does_not_depend_on_the_order_of_the_samples():
+    groups, correct = [0, 1, 1, 0, 2, None], [True, False, False, True, False, False]
+    for k in range(1, 7):
+        values = {
+            round(majority_at_k([groups[i] for i in order], [correct[i] for i in order], k), 12)
+            for order in itertools.permutations(range(6))
+        }
+        assert len(values) == 1, (k, values)
 
 
-def test_majority_correct_counts_only_the_first_k_samples():
-    groups = [0, 1, 1, 0, 0]
-    correct = [True, False, False, True, True]
-    assert majority_correct(groups, correct, 1) is True  # group 0 alone
-    assert majority_correct(groups, correct, 3) is False  # group 1 leads 2 to 1
-    assert majority_correct(groups, correct, 4) is True  # a 2-2 tie, group 0 first
-    assert majority_correct(groups, correct, 5) is True
+def test_majority_at_k_estimates_from_seeded_subsets_where_there_are_too_many():
+    rng = np.random.default_rng(1)
+    groups = rng.integers(0, 3, size=16).tolist()
+    correct = [group == 0 for group in groups]
+    exact = majority_at_k(groups, correct, 8, subsets=math.comb(16, 8))  # every one of the 12,870 subsets
+    estimate = majority_at_k(groups, correct, 8)  # more than 10,000: 10,000 drawn with seed 0
+    assert estimate != exact and abs(estimate - exact) < 0.015  # 3 standard errors of 0.5 / sqrt(10,000)
+    assert majority_at_k(groups, correct, 8) == estimate  # seeded: the same every time
+    assert majority_at_k(groups, correct, 8, seed=1) != estimate
 
 
-def test_majority_correct_validates_its_arguments():
-    with pytest.raises(ValueError, match="differ"):
-        majority_correct([0, 1], [True], 1)
-    with pytest.raises(ValueError, match="need"):
-        majority_correct([0, 1], [True, False], 3)
+def test_majority_at_k_rejects_bad_input():
+    with pytest.raises(ValueError, match="differ in length"):
+        majority_at_k([0, 1], [True], 1)
+    with pytest.raises(ValueError, match="need 1 <= k <= 2"):
+        majority_at_k([0, 1], [True, False], 3)
+
+
+@pytest.mark.parametrize(
+    ("n", "c", "k", "expected"),
+    [
+        # C(5,3) = 10 draws: 1 right in 3, 2 right in 6, 3 right in 1
+        (5, 3, 3, {0.0: 1.0, 0.25: 1.0, 0.5: 7 / 10, 0.75: 1 / 10, 1.0: 1 / 10, "mg": 2 / 3 * 1 / 10}),
+        # C(8,4) = 70 draws: 1 right in 5, 2 in 30, 3 in 30, 4 in 5; mG sums P(>=3) and P(>=4), times 2/4
+        (8, 5, 4, {0.0: 1.0, 0.25: 1.0, 0.5: 65 / 70, 0.75: 35 / 70, 1.0: 5 / 70, "mg": 2 / 4 * (35 + 5) / 70}),
+        (8, 0, 4, {0.0: 0.0, 0.25: 0.0, 0.5: 0.0, 0.75: 0.0, 1.0: 0.0, "mg": 0.0}),
+        (4, 4, 4, {0.0: 1.0, 0.25: 1.0, 0.5: 1.0, 0.75: 1.0, 1.0: 1.0, "mg": 2 / 4 * 2}),  # i = 3, 4 both certain
+    ],
+)
+def test_g_pass_at_k_by_hand(n, c, k, expected):
+    for tau in G_PASS_THRESHOLDS:
+        assert g_pass_at_k(n, c, k, tau) == pytest.approx(expected[tau], abs=1e-12)
+    assert mg_pass_at_k(n, c, k) == pytest.approx(expected["mg"], abs=1e-12)
+
+
+@pytest.mark.parametrize(("n", "c", "k"), [(6, 2, 3), (7, 4, 5), (9, 5, 4), (10, 7, 6)])
+def test_g_pass_at_k_is_the_share_of_k_subsets_with_enough_correct(n, c, k):
+    right = [True] * c + [False] * (n - c)
+    subsets = list(itertools.combinations(range(n), k))
+    share = lambda least: sum(sum(right[i] for i in subset) >= least for subset in subsets) / len(subsets)  # noqa: E731
+    for tau in (0.0, 0.25, 0.3, 0.5, 0.75, 1.0):
+        assert g_pass_at_k(n, c, k, tau) == pytest.approx(share(max(math.ceil(tau * k), 1)), abs=1e-12)
+    assert g_pass_at_k(n, c, k, 0.0) == pytest.approx(pass_at_k(n, c, k), abs=1e-12)
+    area = 2 / k * sum(share(i) for i in range(math.ceil(k / 2) + 1, k + 1))
+    assert mg_pass_at_k(n, c, k) == pytest.approx(area, abs=1e-12)
+
+
+def test_g_pass_at_k_rejects_bad_input():
+    with pytest.raises(ValueError, match="threshold"):
+        g_pass_at_k(4, 2, 2, 1.5)
+    with pytest.raises(ValueError, match="need 1 <= k"):
+        mg_pass_at_k(4, 2, 5)
 
 
 def test_mean_and_stderr():

@@ -92,7 +92,7 @@ def evaluate(setup, name, *extra):
     checkpoint, data, root = setup
     out = root / name
     args = ["eval", "run", "--bench", "math500", "--model", str(checkpoint), "--data", str(data), "--max-new-tokens", "16",
-            "--batch-size", "4", "--device", "cpu", "--seed", "5", "--out", str(out), *extra]  # fmt: skip
+            "--protocol", "greedy", "--batch-size", "4", "--device", "cpu", "--seed", "5", "--out", str(out), *extra]  # fmt: skip
     assert main(args) == 0
     return read_task(out, "math500")
 

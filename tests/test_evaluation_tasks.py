@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from reasoning.data import Problem
-from reasoning.evaluation.tasks import Grade, Task
+from reasoning.evaluation.fewshot import load_fewshot
+from reasoning.evaluation.tasks import Grade, Task, check_prompts
 from reasoning.prompts import build_prompt, choice_prompt
 from reasoning.tokenizer import format_chat
 
@@ -58,3 +59,28 @@ def test_head_keeps_the_first_problems():
 def test_bad_tasks_are_refused(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+def test_prompt_settings_name_the_preset_or_the_few_shot_format_and_nothing_for_the_books():
+    task = Task("olympiadbench", (SUM,), official_prompt="olympiad-official")
+    assert task.prompt_settings(None, None) == {}  # runs made before presets keep resuming
+    assert task.prompt_settings("r1", None) == {"prompt": "r1"}
+    assert task.prompt_settings("official", None) == {"prompt": "olympiad-official"}  # what was sent, by name
+    shots = load_fewshot("math500", "math", 4)
+    assert task.prompt_settings(None, shots) == {"shots": 4, "fewshot_format": "minerva", "stop": ["Problem:"]}
+
+
+def test_a_few_shot_prompt_is_a_base_models_whole_prompt():
+    task, shots = Task("math500", (SUM,)), load_fewshot("math500", "math", 1)
+    assert task.prompt(SUM, kind="base", shots=shots).endswith("Problem:\nWhat is 3 + 4?\n\nSolution:")
+    for extra in ({"kind": "reasoning"}, {"kind": "base", "prompt": "r1"}, {"kind": "base", "cot": True}):
+        with pytest.raises(ValueError, match="a few-shot prompt \\(--shots\\) is a base model's whole prompt"):
+            task.prompt(SUM, shots=shots, **extra)
+
+
+def test_check_prompts_renders_every_problem_before_anything_loads():
+    check_prompts([Task("sums", (SUM,))], "r1", 0)
+    with pytest.raises(ValueError, match="the r1 prompt is its source's whole prompt: not with --cot, nor for sums's own text"):
+        check_prompts([Task("sums", (SUM,), template="plain")], "r1", 0)
+    with pytest.raises(ValueError, match="has 8 exemplars; --shots 9"):
+        check_prompts([Task("gsm8k", (SUM,))], None, 9)

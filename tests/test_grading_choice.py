@@ -33,6 +33,18 @@ CHOICES = [
     ("The answer is A because the rate doubles.", "A"),  # after "is", a capital A is the letter
     ("Answer: A", "A"),
     ("Answer: A.", "A"),
+    # the JSON field the Qwen3 model card asks for: Please show your choice in the `answer` field
+    # with only the choice letter, e.g., `"answer": "C"` (huggingface.co/Qwen/Qwen3-8B, best practices)
+    ('{"answer": "C"}', "C"),
+    ('```json\n{\n  "reasoning": "the rate doubles",\n  "answer": "B"\n}\n```', "B"),
+    ("{'answer': 'D'}", "D"),
+    ('"Answer" : "(A)"', "A"),
+    ('Answer: B, or in JSON:\n{"answer": "C"}', "C"),  # the last statement wins, in either form
+    ('<think>the format is "answer": "C"</think>\n{"answer": "D"}', "D"),
+    ('{"answer": "E"}', None),
+    ('{"answer": "Cat"}', None),
+    ('{"answer": "A good idea"}', None),
+    ('{"answer" "C"}', None),
     # a final line that is only a letter, then the last "(C)"
     ("The rate doubles, so\n\nC", "C"),
     ("The rate doubles, so\n(C)\n", "C"),
@@ -104,6 +116,9 @@ HOSTILE = [
     ("bold after answer", "Answer" + "**" * 500_000),
     ("a think block", "</think>" * 125_000),
     ("a long last line", "x\n" + "C " * 500_000),
+    ("JSON answers", '"answer": ' * 100_000),
+    ("blanks after a JSON key", '{"answer"' + " " * 1_000_000),
+    ("quotes after answer", "answer" + '"' * 1_000_000),
 ]
 
 
@@ -125,8 +140,8 @@ PATTERNS = [(name, value) for name, value in vars(choice).items() if isinstance(
 def test_no_pattern_backtracks_over_a_run(name, pattern):
     """Each pattern searched in head + run * n: a quantifier that backtracks over the run takes n^2."""
     slowest = 0.0
-    for head in ("", "answer", "Answer:", "option", "(", "\\boxed{"):
-        for unit in (" ", "\t", "\n", "*", "**", ":", "(", "A", "a", "{", "}", "$", "\\", "(A", " A"):
+    for head in ("", "answer", "Answer:", "option", "(", "\\boxed{", '"answer"', '"answer":'):
+        for unit in (" ", "\t", "\n", "*", "**", ":", "(", "A", "a", "{", "}", "$", "\\", "(A", " A", '"', "'", '" '):
             text = head + unit * (50_000 // len(unit)) + "x"
             start = time.perf_counter()
             for _ in pattern.finditer(text):

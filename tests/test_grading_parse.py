@@ -52,6 +52,12 @@ from reasoning.grading.tokens import tokenize
         (r"2\begin{pmatrix}1\\2\end{pmatrix}", "Matrix([['2'], ['4']])"),
         (r"\begin{pmatrix}1&2\end{pmatrix}\begin{pmatrix}3\\4\end{pmatrix}", "Matrix([['11']])"),
         (r"\mathbb{R} \setminus \{0\}", r"(-oo, oo) \ {0}"),
+        ("y' + y''", "y' + y''"),
+        (r"\dot{x}_0 - \dot{x_0} + \ddot{\theta}", r"\ddot{theta}"),
+        (r"\hbar\omega", "hbar*omega"),
+        (r"\angle ABC - \angle CBA + \angle A_1 E B", r"\angle A_1 E B"),
+        (r"2[x+1]", "2*x + 2"),
+        (r"M_{\odot} + m_\max", "M_odot + m_max"),
     ],
 )
 def test_parse_builds(text, expected):
@@ -65,7 +71,8 @@ def test_a_longer_latex_command_is_not_split_into_a_glued_one():
 
 @pytest.mark.parametrize(
     "text",
-    ["10 080", "52_8", "(1,2", r"\unknown{x}", "(3]", r"\frac{1}", "1 +", "9^{9^{9^9}}", "(1,2)+3", "1e400"],
+    ["10 080", "52_8", "(1,2", r"\unknown{x}", "(3]", r"\frac{1}", "1 +", "9^{9^{9^9}}", "(1,2)+3", "1e400",
+     "(x+1)'", "2'", r"\dot{2}", r"\ddot{(x+1)}", r"\angle", r"\angle 5", r"x_{\{}"],
 )
 def test_parse_refuses(text):
     with pytest.raises(ParseError):

@@ -7,6 +7,9 @@ Every benchmark loads as a `Task` (reasoning.evaluation.tasks: how its problems 
 and graded) of `reasoning.data.Problem`s whose `answer` is the gold answer as a string; for
 multiple choice it is the right option's letter, and `meta["choices"]` holds the options'
 texts in letter order.
+
+One name, one question set: where a hub dataset holds more than the benchmark (MMLU's 57
+subjects), `subjects` keeps the same questions from either source.
 """
 
 from __future__ import annotations
@@ -68,6 +71,8 @@ class Benchmark:
     files: tuple[str, ...] = ()  # local names tried in order inside a data directory; () = hub only
     local: Layout | None = None  # the local copies' layout, where it differs from the hub's
     access: str = ""  # what loading it from the hub takes, said when there is no local copy
+    official_prompt: str | None = None  # the prompt preset its authors evaluate with (`--prompt official`)
+    subjects: frozenset[str] | None = None  # only problems of these subjects, from the hub and from a file
 
     @property
     def local_layout(self) -> Layout:
@@ -80,6 +85,15 @@ _GSM8K = Read(("answer",), golds.after_hashes)
 _OLYMPIAD = Layout("question", Read(("final_answer",), golds.joined_answers), id="id", subject="subfield")
 _MMLU_GOLD = Read(("answer", "choices"), golds.letter_of)
 _MMLU_CHOICES = Read(("choices",), golds.option_texts)
+# MMLU-STEM as Qwen2.5-Math's harness evaluates it (its evaluation/data/mmlu_stem/test.jsonl, our
+# local copy): these 18 subjects of MMLU's test split, 3,018 questions. TIGER-Lab/MMLU-STEM holds
+# other subjects too, so the hub copy is cais/mmlu's test split, kept to the same subjects.
+MMLU_STEM_SUBJECTS = frozenset({
+    "abstract_algebra", "astronomy", "college_biology", "college_chemistry", "college_computer_science",
+    "college_mathematics", "college_physics", "computer_security", "conceptual_physics", "electrical_engineering",
+    "elementary_mathematics", "high_school_biology", "high_school_chemistry", "high_school_computer_science",
+    "high_school_mathematics", "high_school_physics", "high_school_statistics", "machine_learning",
+})  # fmt: skip
 # The Record ID seeds the order of GPQA's options, which the dataset stores right answer first.
 _GPQA_FIELDS = ("Correct Answer", "Incorrect Answer 1", "Incorrect Answer 2", "Incorrect Answer 3", "Record ID")
 
@@ -128,12 +142,14 @@ BENCHMARKS: dict[str, Benchmark] = {
             "olympiadbench", "math",
             Hub("Hothan/OlympiadBench", "train", _OLYMPIAD, config="OE_TO_maths_en_COMP"),
             files=("olympiadbench.jsonl",),
+            official_prompt="olympiad-official",
         ),
         Benchmark(
             "mmlu-stem", "choice",
-            Hub("TIGER-Lab/MMLU-STEM", "test", Layout("question", _MMLU_GOLD, subject="subject", choices=_MMLU_CHOICES)),
+            Hub("cais/mmlu", "test", Layout("question", _MMLU_GOLD, subject="subject", choices=_MMLU_CHOICES), config="all"),
             files=("mmlu_stem.jsonl",),
             local=Layout("question", _MMLU_GOLD, subject="type", choices=_MMLU_CHOICES),
+            subjects=MMLU_STEM_SUBJECTS,
         ),
         Benchmark(
             "gpqa-diamond", "choice",
@@ -142,6 +158,7 @@ BENCHMARKS: dict[str, Benchmark] = {
                 choices=Read(_GPQA_FIELDS, golds.shuffled_options),
             ), config="gpqa_diamond"),
             access="Idavidrein/gpqa is gated: accept its terms on the Hugging Face Hub and log in with `hf auth login`.",
+            official_prompt="gpqa-official",
         ),
     )
 }  # fmt: skip
@@ -184,9 +201,12 @@ def load_benchmark(
     # is read from them afterwards (OlympiadBench stores a list, GPQA four options).
     problems = load_problems(
         source, question_field=layout.question, answer_field=None, id_field=layout.id,
-        split=split, config=config, limit=limit,
+        split=split, config=config, limit=None if benchmark.subjects else limit,
     )  # fmt: skip
-    return Task(name, tuple(_with_gold(problem, layout, where) for problem in problems), benchmark.kind)
+    golden = [_with_gold(problem, layout, where) for problem in problems]
+    if benchmark.subjects:  # the limit counts the benchmark's own problems
+        golden = [problem for problem in golden if problem.subject in benchmark.subjects][:limit]
+    return Task(name, tuple(golden), benchmark.kind, official_prompt=benchmark.official_prompt)
 
 
 def load_benchmarks(

@@ -25,7 +25,7 @@ from reasoning.evaluation.attempts import Attempt, Clock, Solve
 from reasoning.evaluation.identity import model_settings
 from reasoning.evaluation.protocols import Protocol
 from reasoning.evaluation.records import RecordsError, holds_records, read_run
-from reasoning.evaluation.run import evaluate_task
+from reasoning.evaluation.run import evaluate_task, generation_config
 from reasoning.evaluation.rundir import read_task, records_path, write_summary
 from reasoning.evaluation.solvers import completion_of
 from reasoning.evaluation.summary import summarize
@@ -64,15 +64,13 @@ def evaluate_budgets(
     """
     budgets = sorted(set(budgets))
     Path(out_dir).mkdir(parents=True, exist_ok=True)
-    config = GenerationConfig(
-        max_new_tokens=protocol.max_new_tokens, temperature=protocol.temperature, top_p=protocol.top_p,
-        top_k=protocol.top_k, min_p=protocol.min_p, n=protocol.n, seed=seed, max_batch_size=batch_size,
-        answer_budget=answer_budget,
-    )  # fmt: skip
+    config = generation_config(protocol, seed=seed, batch_size=batch_size, thinking={"answer_budget": answer_budget})
+    prompt = protocol.prompt
     base_settings = {**model_settings(model, model_name), "kind": kind, "enable_thinking": True, "cot": False, "strategy": "independent",
-                     **protocol.settings(), "seed": seed, "budgets": budgets, "answer_budget": answer_budget}  # fmt: skip
+                     **protocol.settings(), "seed": seed, "budgets": budgets, "answer_budget": answer_budget,
+                     "grade_after_thinking": True}  # fmt: skip
     for task in tasks:
-        prompts = [task.prompt(p, kind=kind, chat=tokenizer.apply_chat_template) for p in task.problems]
+        prompts = [task.prompt(p, kind=kind, chat=tokenizer.apply_chat_template, prompt=prompt) for p in task.problems]
         files = {budget: records_path(out_dir, budget_name(task.name, budget)) for budget in budgets}
         started = {budget: holds_records(path) for budget, path in files.items()}
         if any(started.values()) and not resume:
@@ -90,8 +88,9 @@ def evaluate_budgets(
             for budget in budgets:
                 at_budget = dataclasses.replace(task, name=budget_name(task.name, budget))
                 evaluate_task(
-                    at_budget, prompts, _replay(attempts[budget]), out_dir, settings={**base_settings, "thinking_budget": budget},
-                    resume=started[budget], progress=False,
+                    at_budget, prompts, _replay(attempts[budget]), out_dir,
+                    settings={**base_settings, **task.prompt_settings(prompt, None), "thinking_budget": budget},
+                    resume=started[budget], progress=False, after_thinking=True,
                 )  # fmt: skip
                 started[budget] = True
             decoded += sum(c.extra["sweep_decoded"] for attempt in attempts[budgets[-1]].values() for c in attempt.samples)

@@ -1,15 +1,19 @@
-"""Runs side by side: a table per task, paired differences for two runs, and a bar chart.
+"""Runs side by side: a table per task, paired differences for two runs, a results table to
+publish, and a bar chart.
 
 Any number of runs (run directories or records files) compare in one table: per task and run,
 the method (strategy and decoding), problems, accuracy ± its standard error, pass@1, tokens
 per problem and time. Two runs are also compared problem by problem: the paired difference of
 accuracy with its 95% intervals, over the problems both hold (the rest are counted, not
-hidden), under the settings that differ (listed).
+hidden), under the settings that differ (listed). As markdown or CSV, the runs make one
+results table: a row per run (its model and method), a column per benchmark.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +25,9 @@ from reasoning.evaluation.summary import format_duration, problem_score, summari
 
 # Settings that say how a run was made, not what it measured: not reported as differences.
 _NOT_COMPARED = ("task", "task_kind", "template")
+
+# How `eval compare` can print: the text tables (and paired differences), or the results table.
+FORMATS = ("text", "md", "csv")
 
 
 @dataclass(frozen=True)
@@ -117,10 +124,72 @@ def format_pairs(first: RunResults, second: RunResults, pairs: dict[str, Paired]
     return "\n".join(lines)
 
 
-def comparison(paths: Sequence[str | Path], plot: str | Path | None = None) -> str:
+def results_rows(runs: Sequence[RunResults]) -> list[tuple[str, str, str, dict[str, dict[str, Any]]]]:
+    """The results table's rows: (run, model, method, {benchmark: summary}), one per run and
+    method (a run whose tasks ran under different methods gives a row for each)."""
+    rows: dict[tuple[str, str, str], dict[str, dict[str, Any]]] = {}
+    for run in runs:
+        for task, (settings, records) in run.tasks.items():
+            key = (run.name, _model_name(settings, run.name), method_label(settings))
+            rows.setdefault(key, {})[task] = summarize(records)
+    return [(*key, summaries) for key, summaries in rows.items()]
+
+
+def format_results(runs: Sequence[RunResults], fmt: str) -> str:
+    """The runs as one results table, in markdown ("md") or CSV ("csv"): a row per run and
+    method, a column per benchmark holding accuracy ± its standard error over problems, in
+    percent (for independent samples accuracy is pass@1); a blank where a run lacks the benchmark."""
+    if fmt not in ("md", "csv"):
+        raise ValueError(f"unknown results format {fmt!r}; choose md or csv")
+    tasks, rows = _tasks(runs), results_rows(runs)
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["run", "model", "method"] + [f"{task}{suffix}" for task in tasks for suffix in ("", "_stderr")])
+        for run, model, method, summaries in rows:
+            cells = [_csv_percent(summaries.get(task), name) for task in tasks for name in ("accuracy", "accuracy_stderr")]
+            writer.writerow([run, model, method, *cells])
+        return out.getvalue().rstrip("\n")
+    lines = ["| " + " | ".join(["run", "model", "method", *tasks]) + " |", "| " + " | ".join(["---"] * 3 + ["---:"] * len(tasks)) + " |"]
+    for run, model, method, summaries in rows:
+        cells = [_md_cell(summaries[task]) if task in summaries else "" for task in tasks]
+        lines.append("| " + " | ".join([_md_escape(run), _md_escape(model), _md_escape(method), *cells]) + " |")
+    lines += ["", "accuracy (%) ± its standard error over problems; for independent samples, pass@1"]
+    return "\n".join(lines)
+
+
+def _model_name(settings: dict[str, Any], run: str) -> str:
+    """A run's model as a table names it: a hub id as it is, a checkpoint directory by its name;
+    records without a model (written by code) by their run's name."""
+    model = settings.get("model")
+    if model is None:
+        return Path(run).name
+    return Path(model).name if Path(model).is_absolute() else str(model)
+
+
+def _md_cell(summary: dict[str, Any]) -> str:
+    return f"{100 * summary['accuracy']:.1f} ± {100 * summary['accuracy_stderr']:.1f}"
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _csv_percent(summary: dict[str, Any] | None, name: str) -> str:
+    return "" if summary is None else f"{100 * summary[name]:.2f}"
+
+
+def comparison(paths: Sequence[str | Path], plot: str | Path | None = None, fmt: str = "text") -> str:
     """What `eval compare` prints: the runs' table and, for two runs, their paired differences
-    on the tasks both hold; the accuracies also drawn to `plot` when given."""
+    on the tasks both hold; with `fmt` "md" or "csv", the results table instead. The accuracies
+    are also drawn to `plot` when given."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     runs = read_runs(paths)
+    if fmt != "text":
+        if plot is not None:
+            plot_runs(runs, plot)
+        return format_results(runs, fmt)
     text = format_runs(runs)
     if len(runs) == 2:
         shared = [task for task in _tasks(runs) if all(task in run.tasks for run in runs)]

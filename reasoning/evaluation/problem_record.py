@@ -16,16 +16,23 @@ from collections.abc import Sequence
 from typing import Any
 
 from reasoning.data import Problem
+from reasoning.evaluation.after_thinking import grade_sample
 from reasoning.evaluation.attempts import Attempt, Completion
 from reasoning.evaluation.tasks import GRADE_TIMEOUT, Grade, Task
 from reasoning.grading.groups import AnswerGroups, grader_equivalent
 
 
 def problem_record(
-    task: Task, problem: Problem, index: int, prompt: str, attempt: Attempt, grade_timeout: float = GRADE_TIMEOUT
-) -> dict[str, Any]:
-    """The record of one problem, graded by `task` (runs off the decode path, in a thread pool)."""
-    samples = [_graded(completion, task.grade(problem, completion.text, timeout=grade_timeout)) for completion in attempt.samples]
+    task: Task, problem: Problem, index: int, prompt: str, attempt: Attempt, grade_timeout: float = GRADE_TIMEOUT,
+    *, after_thinking: bool = False,
+) -> dict[str, Any]:  # fmt: skip
+    """The record of one problem, graded by `task` (runs off the decode path, in a thread pool);
+    `after_thinking`: each sample graded on its text after </think> only (see `after_thinking`)."""
+
+    def grade(completion: Completion) -> Grade:
+        return grade_sample(task, problem, prompt, completion, after_thinking=after_thinking, timeout=grade_timeout)
+
+    samples = [_graded(completion, grade(completion)) for completion in attempt.samples]
     record = {
         "id": problem.id, "index": index, "question": problem.question, "gold": problem.answer,
         "subject": problem.subject, "level": problem.level, "meta": problem.meta, "prompt": prompt,
@@ -36,7 +43,7 @@ def problem_record(
         chosen = samples[attempt.answer]
         record["answer"] = {"sample": attempt.answer, **{key: chosen[key] for key in ("extracted", "correct", "grade")}}
     elif attempt.answer is not None:
-        record["answer"] = _graded(attempt.answer, task.grade(problem, attempt.answer.text, timeout=grade_timeout))
+        record["answer"] = _graded(attempt.answer, grade(attempt.answer))
     record.update(tokens=attempt.total_tokens, seconds=round(attempt.seconds, 3))
     if attempt.details:
         record["details"] = attempt.details
@@ -70,11 +77,16 @@ def answer_groups(task: Task, answers: Sequence[str | None], grade_timeout: floa
 _GRADED = ("text", "extracted", "correct", "grade", "tokens", "finish_reason")
 
 
-def regrade(task: Task, records: Sequence[dict[str, Any]], *, grade_timeout: float = GRADE_TIMEOUT) -> list[dict[str, Any]]:
-    """Grade saved records again (after a grader change): the same completions, new verdicts and
-    groups; every other field is kept."""
-    return [{**record, **problem_record(task, _problem(record), record["index"], record["prompt"], attempt_of(record), grade_timeout)}
-            for record in records]  # fmt: skip
+def regrade(
+    task: Task, records: Sequence[dict[str, Any]], *, grade_timeout: float = GRADE_TIMEOUT, after_thinking: bool = False
+) -> list[dict[str, Any]]:
+    """Grade saved records again (after a grader change, or after the thinking or not): the same
+    completions, new verdicts and groups; every other field is kept."""
+    return [
+        {**record, **problem_record(task, _problem(record), record["index"], record["prompt"], attempt_of(record), grade_timeout,
+                                    after_thinking=after_thinking)}
+        for record in records
+    ]  # fmt: skip
 
 
 def attempt_of(record: dict[str, Any]) -> Attempt:

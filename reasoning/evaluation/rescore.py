@@ -12,27 +12,42 @@ from pathlib import Path
 from typing import Any
 
 from reasoning.evaluation.benchmarks import BENCHMARKS
+from reasoning.evaluation.crosscheck import CrossCheck, cross_check
 from reasoning.evaluation.problem_record import regrade
 from reasoning.evaluation.records import read_run, write_records
 from reasoning.evaluation.rundir import read_results, task_files, write_summary
 from reasoning.evaluation.summary import summarize
 from reasoning.evaluation.tasks import GRADE_TIMEOUT, Task
+from reasoning.grading.crosscheck import require_math_verify
 
 
-def rescore(path: str | Path, *, write: bool = False, grade_timeout: float = GRADE_TIMEOUT) -> dict[str, dict[str, Any]]:
-    """{task: summary} of the results at `path` graded again; saved back with `write`."""
+def rescore(
+    path: str | Path, *, write: bool = False, grade_timeout: float = GRADE_TIMEOUT, after_thinking: bool | None = None,
+    cross_checks: dict[str, CrossCheck | None] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """{task: summary} of the results at `path` graded again; saved back with `write`.
+    `after_thinking`: grade only what follows </think> (True) or the whole text (False); None:
+    as the run was graded. `cross_checks`, where given, is filled with each task's re-graded
+    samples checked against math-verify's verdicts (None for a multiple-choice task)."""
+    if cross_checks is not None:
+        require_math_verify()  # before any grading
     path = Path(path)
     results = read_results(path)
     summaries = {}
     for name, (settings, records) in results.items():
         if not records:
             raise ValueError(f"nothing to score: {path} holds no records of {name}")
-        regraded = regrade(grader_of(name, settings), records, grade_timeout=grade_timeout)
+        strict = settings.get("grade_after_thinking", False) if after_thinking is None else after_thinking
+        task = grader_of(name, settings)
+        regraded = regrade(task, records, grade_timeout=grade_timeout, after_thinking=strict)
         summaries[name] = summarize(regraded)
+        if cross_checks is not None:
+            cross_checks[name] = cross_check(regraded, after_thinking=strict) if task.kind == "math" else None
         if write:
             by_id = {record["id"]: record for record in regraded}
+            graded_as = {**settings, "grade_after_thinking": strict} if "grade_after_thinking" in settings or strict else settings
             for file in task_files(path, name) if path.is_dir() else [path]:
-                write_records(file, [by_id[record["id"]] for record in read_run(file)[1]], settings)
+                write_records(file, [by_id[record["id"]] for record in read_run(file)[1]], graded_as)
     if write and path.is_dir():
         write_summary(path)
     return summaries

@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from reasoning import distributed
 from reasoning.distributed import World
 from reasoning.evaluation.attempts import Attempt, Solve
+from reasoning.evaluation.fewshot import load_fewshot, with_stop
 from reasoning.evaluation.identity import model_settings
 from reasoning.evaluation.problem_record import problem_record
 from reasoning.evaluation.protocols import PROTOCOLS, SCORING, Protocol
@@ -57,11 +58,13 @@ def evaluate_task(
     graders: int | None = None,
     progress: bool = True,
     meter: TokenMeter | None = None,
+    after_thinking: bool = False,
 ) -> list[dict[str, Any]]:
     """Evaluate this rank's share of the task's problems, appending one record per problem to
     its records file under `settings` (a resumed run continues only under the same settings);
     returns this share's records in problem order. `meter`, fed by the solver's decoding,
-    shows tokens and tokens/s on the progress bar as they are decoded."""
+    shows tokens and tokens/s on the progress bar as they are decoded. `after_thinking`: grade
+    only what follows </think> (`evaluation.after_thinking`)."""
     problems = task.problems
     if not problems:
         raise ValueError(f"nothing to evaluate: {task.name} has no problems (an empty file, or --limit 0)")
@@ -82,7 +85,7 @@ def evaluate_task(
 
     def grade(position: int, attempt: Attempt) -> dict[str, Any]:
         i = todo[position]
-        return problem_record(task, problems[i], i, prompts[i], attempt, grade_timeout)
+        return problem_record(task, problems[i], i, prompts[i], attempt, grade_timeout, after_thinking=after_thinking)
 
     def write(record: dict[str, Any]) -> None:
         nonlocal score
@@ -159,12 +162,14 @@ def evaluate(
     kind: PromptKind | None = None,
     enable_thinking: bool = True,
     cot: bool = False,
+    data_dir: str | Path | None = None,
     scoring: str = "generate",
     seed: int = 0,
     batch_size: int = 16,
     compile: bool | None = None,
     thinking: dict[str, Any] | None = None,
     grade_timeout: float = GRADE_TIMEOUT,
+    grade_after_thinking: bool | None = None,
     resume: bool = False,
     world: World | None = None,
     progress: bool = True,
@@ -172,41 +177,55 @@ def evaluate(
     """Evaluate each task in turn into out_dir (records per task, then summary.json); returns
     {task: its summary} (on every rank, once all ranks are done).
 
-    kind: the prompt format, "base" (plain text) or "reasoning" (the tokenizer's chat template);
-    None reads it from the tokenizer. scoring "generate" solves each problem with `strategy`
-    from `protocol.n` samples; "loglik" (multiple choice only) reads each letter's likelihood
-    after a base prompt, one forward pass per problem. `thinking`: GenerationConfig's thinking fields.
+    kind: "base" (plain text) or "reasoning" (chat template); None: the tokenizer's. scoring
+    "generate": `strategy` over `protocol.n` samples; "loglik" (multiple choice): each letter's
+    likelihood. The protocol also names the prompt preset and the few-shot exemplars (MMLU's
+    dev split from `data_dir` where it is). `thinking`: GenerationConfig's thinking fields.
+    `grade_after_thinking`: only the text after </think> is graded; None: for reasoning models.
     """
-    world = world or distributed.current_world()
+    world, chat = world or distributed.current_world(), tokenizer.apply_chat_template
     kind = "base" if scoring == "loglik" else kind or ("base" if getattr(tokenizer, "base", False) else "reasoning")
     check_combination(tasks, protocol, strategy, scoring)
     config = generation_config(protocol, seed=seed, batch_size=batch_size, compile=compile, thinking=thinking)
-    settings = {**model_settings(model, model_name), "scoring": scoring, "kind": kind, "grade_timeout": grade_timeout}
+    enable_thinking = enable_thinking and protocol.enable_thinking  # off if either says so (qwen3-nothink, --no-thinking)
+    after_thinking = kind == "reasoning" if grade_after_thinking is None else grade_after_thinking
+    settings = {**model_settings(model, model_name), "scoring": scoring, "kind": kind, "grade_timeout": grade_timeout,
+                "grade_after_thinking": after_thinking}  # fmt: skip
     if scoring != "loglik":  # what decides the samples, and what is done with them
-        settings.update(enable_thinking=enable_thinking, cot=cot, **strategy.settings(), **protocol.settings(), seed=seed)
-        if config.controls_thinking:  # recorded only when set: runs without thinking control keep resuming
-            settings.update({name: getattr(config, name) for name in THINKING_FIELDS})
-    chat = tokenizer.apply_chat_template
+        settings.update(_sampling_settings(protocol, strategy, config, cot=cot, enable_thinking=enable_thinking, seed=seed))
     problem_ids = {task.name: [problem.id for problem in task.problems] for task in tasks}  # what the summary covers
     for task in tasks:
         meter = TokenMeter()
-        prompts = [task.prompt(p, kind=kind, enable_thinking=enable_thinking, cot=cot, chat=chat) for p in task.problems]
+        fewshot = load_fewshot(task.name, task.kind, protocol.shots, data_dir=data_dir) if protocol.shots != 0 else None
+        prompts = [task.prompt(p, kind=kind, enable_thinking=enable_thinking, cot=cot, chat=chat, prompt=protocol.prompt, shots=fewshot)
+                   for p in task.problems]  # fmt: skip
         if scoring == "loglik":
             letters = CHOICE_LETTERS[: max((len(p.meta["choices"]) for p in task.problems), default=0)]
             solve = loglik_solver(model, tokenizer, letters, batch_size=batch_size)
-        else:
-            questions = {prompt: problem.question for prompt, problem in zip(prompts, task.problems)}
-            solve = strategy.solver(Setup(model, tokenizer, config, questions, kind, enable_thinking, on_step=meter.add))
+        else:  # the few-shot format's stop strings end each sample where the next question would begin
+            questions = {text: problem.question for text, problem in zip(prompts, task.problems)}
+            solve = strategy.solver(Setup(model, tokenizer, with_stop(config, fewshot), questions, kind, enable_thinking, meter.add))
         evaluate_task(
-            task, prompts, solve, out_dir, settings=settings, resume=resume, world=world, grade_timeout=grade_timeout,
-            progress=progress, meter=meter,
+            task, prompts, solve, out_dir, settings={**settings, **task.prompt_settings(protocol.prompt, fewshot)}, resume=resume,
+            world=world, grade_timeout=grade_timeout, progress=progress, meter=meter, after_thinking=after_thinking,
         )  # fmt: skip
         distributed.barrier(world)
         if world.is_main:
             write_summary(out_dir, problems=problem_ids)
-        distributed.barrier(world)
+        distributed.barrier(world)  # every rank reads the summary below
     summaries = json.loads((Path(out_dir) / SUMMARY_FILE).read_text())
     return {task.name: summaries[task.name] for task in tasks}
+
+
+def _sampling_settings(
+    protocol: Protocol, strategy: Strategy, config: GenerationConfig, *, cot: bool, enable_thinking: bool, seed: int
+) -> dict[str, Any]:
+    """The settings that decide a run's samples and what is done with them; the thinking-control
+    fields only when set, so runs without thinking control keep resuming."""
+    settings = {"cot": cot, **strategy.settings(), **protocol.settings(), "enable_thinking": enable_thinking, "seed": seed}
+    if config.controls_thinking:
+        settings.update({name: getattr(config, name) for name in THINKING_FIELDS})
+    return settings
 
 
 def generation_config(
@@ -216,7 +235,8 @@ def generation_config(
     `thinking`; raises ValueError on options that cannot go together (call it before loading a model)."""
     return GenerationConfig(
         max_new_tokens=protocol.max_new_tokens, temperature=protocol.temperature, top_p=protocol.top_p,
-        top_k=protocol.top_k, min_p=protocol.min_p, n=protocol.n, seed=seed, max_batch_size=batch_size, compile=compile,
+        top_k=protocol.top_k, min_p=protocol.min_p, presence_penalty=protocol.presence_penalty,
+        frequency_penalty=protocol.frequency_penalty, n=protocol.n, seed=seed, max_batch_size=batch_size, compile=compile,
     ).with_options(**(thinking or {}))  # fmt: skip
 
 

@@ -1,6 +1,7 @@
-"""What an evaluation measured, from its records alone: pass@1 with its standard error,
-unbiased pass@k, majority vote maj@k, the accuracy of a strategy's answers, tokens, truncation
-and time, overall and by subject and level.
+"""What an evaluation measured, from its records alone: the accuracy of a strategy's answers,
+pass@1, unbiased pass@k, majority vote maj@k and G-Pass@k, each with its standard error over
+problems; tokens (mean, median, p90, of correct and of wrong samples), truncation and time;
+overall and by subject and level.
 
 Every figure is computed and reported by name from the per-problem records
 (`evaluation.problem_record`), so `eval score` reproduces a run's summary without the model,
@@ -13,7 +14,20 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from reasoning.evaluation.metrics import majority_correct, mean_and_stderr, pass_at_k, report_ks
+import numpy as np
+
+from reasoning.evaluation.after_thinking import thinking_state
+from reasoning.evaluation.metrics import (
+    G_PASS_THRESHOLDS,
+    MAJORITY_SEED,
+    MAJORITY_SUBSETS,
+    g_pass_at_k,
+    majority_at_k,
+    mean_and_stderr,
+    mg_pass_at_k,
+    pass_at_k,
+    report_ks,
+)
 
 
 def problem_pass_rate(record: dict[str, Any]) -> float:
@@ -37,57 +51,74 @@ def problem_tokens(record: dict[str, Any]) -> int:
 def summarize(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """The summary of one task's records (one per problem, each holding its samples).
 
-    pass@1 is the mean over problems of each problem's fraction of correct samples, with the
-    standard error of that mean over problems; pass@k is Chen et al.'s unbiased estimator and
-    maj@k the vote of the first k samples, both averaged over problems, for k = 2, 4, ... n.
-    accuracy is the mean `problem_score` (the strategy's answer where it chose one, else
-    pass@1), with its standard error; answers counts the problems a strategy answered.
+    pass@1 is the mean over problems of each problem's fraction of correct samples; pass@k is
+    Chen et al.'s unbiased estimator, maj@k the vote of k samples averaged over k-subsets
+    (`majority_at_k`), g-pass@k_tau and mg-pass@k Liu et al.'s (`g_pass_at_k`), for k = 2, 4, ... n;
+    accuracy is the mean `problem_score` (the strategy's answer where it chose one, else pass@1).
+    Each is a mean over problems with its standard error (`<name>_stderr`). answers counts the
+    problems a strategy answered; tokens_median and tokens_p90 (numpy's linear interpolation)
+    are over samples, tokens_correct and tokens_wrong the mean of correct and of wrong samples
+    (None where there are none).
     """
     if not records:
         raise ValueError("nothing to summarize: no records")
     n = min(len(record["samples"]) for record in records)
-    summary = _accuracy(records, n)
+    figures = [problem_figures(record, n) for record in records]
+    summary = _accuracy(figures, n)
     samples = [sample for record in records for sample in record["samples"]]
     summary.update(
         mean_tokens=sum(sample["tokens"] for sample in samples) / len(samples),
+        **_lengths(samples),
         tokens_per_problem=sum(map(problem_tokens, records)) / len(records),
         truncated=sum(sample["finish_reason"] == "length" for sample in samples) / len(samples),
+        unfinished=sum(thinking_state(r.get("prompt", ""), s["text"]) == "unfinished" for r in records for s in r["samples"]) / len(samples),
         no_answer=sum(sample["extracted"] is None for sample in samples) / len(samples),
         answers=sum("answer" in record for record in records),
         seconds=sum(record.get("seconds", 0.0) for record in records),
     )
     for field in ("subject", "level"):
-        groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for record in records:
+        groups: dict[str, list[dict[str, float]]] = defaultdict(list)
+        for record, row in zip(records, figures, strict=True):
             if record.get(field) is not None:
-                groups[str(record[field])].append(record)
+                groups[str(record[field])].append(row)
         if groups:
             summary[f"by_{field}"] = {name: _accuracy(groups[name], n) for name in sorted(groups, key=_natural)}
     return summary
 
 
-def _accuracy(records: Sequence[dict[str, Any]], n: int) -> dict[str, Any]:
-    """problems, samples per problem, accuracy, pass@1 (each with its standard error), pass@k and maj@k."""
-    accuracy, accuracy_stderr = mean_and_stderr([problem_score(record) for record in records])
-    mean, stderr = mean_and_stderr([problem_pass_rate(record) for record in records])
-    figures: dict[str, Any] = {
-        "problems": len(records), "samples": n, "accuracy": accuracy, "accuracy_stderr": accuracy_stderr,
-        "pass@1": mean, "pass@1_stderr": stderr,
-    }  # fmt: skip
-    for k in report_ks(n)[1:]:
-        figures[f"pass@{k}"] = _mean(
-            pass_at_k(len(r["samples"]), sum(bool(s["correct"]) for s in r["samples"]), k) for r in records
-        )
-    for k in report_ks(n)[1:]:
-        figures[f"maj@{k}"] = _mean(
-            float(majority_correct(r["groups"], [bool(s["correct"]) for s in r["samples"]], k)) for r in records
-        )
+def _accuracy(rows: Sequence[dict[str, float]], n: int) -> dict[str, Any]:
+    """problems, samples per problem, and each figure of the problems' `problem_figures` rows as
+    its mean over problems with its standard error (`<name>_stderr`)."""
+    figures: dict[str, Any] = {"problems": len(rows), "samples": n}
+    for name in rows[0]:
+        figures[name], figures[f"{name}_stderr"] = mean_and_stderr([row[name] for row in rows])
     return figures
 
 
-def _mean(values: Any) -> float:
-    values = list(values)
-    return sum(values) / len(values)
+def problem_figures(record: dict[str, Any], n: int) -> dict[str, float]:
+    """One problem's figures by name: accuracy, pass@1, and for k = 2, 4, ... n (the fewest
+    samples any problem has) pass@k, maj@k, g-pass@k_tau for each threshold and mg-pass@k."""
+    samples, correct = len(record["samples"]), [bool(sample["correct"]) for sample in record["samples"]]
+    figures = {"accuracy": problem_score(record), "pass@1": problem_pass_rate(record)}
+    ks = report_ks(n)[1:]
+    figures.update({f"pass@{k}": pass_at_k(samples, sum(correct), k) for k in ks})
+    figures.update({f"maj@{k}": majority_at_k(record["groups"], correct, k) for k in ks})
+    for k in ks:
+        figures.update({f"g-pass@{k}_{tau}": g_pass_at_k(samples, sum(correct), k, tau) for tau in G_PASS_THRESHOLDS})
+        figures[f"mg-pass@{k}"] = mg_pass_at_k(samples, sum(correct), k)
+    return figures
+
+
+def _lengths(samples: Sequence[dict[str, Any]]) -> dict[str, float | None]:
+    """Sample lengths in tokens: median and 90th percentile, and the mean of correct and of wrong samples."""
+    tokens = np.asarray([sample["tokens"] for sample in samples], dtype=np.float64)
+    right = np.asarray([bool(sample["correct"]) for sample in samples])
+    median, p90 = np.percentile(tokens, [50, 90])
+    return {
+        "tokens_median": float(median), "tokens_p90": float(p90),
+        "tokens_correct": float(tokens[right].mean()) if right.any() else None,
+        "tokens_wrong": float(tokens[~right].mean()) if not right.all() else None,
+    }  # fmt: skip
 
 
 def _natural(name: str) -> tuple:
@@ -97,17 +128,17 @@ def _natural(name: str) -> tuple:
 
 def format_summaries(summaries: dict[str, dict[str, Any]], *, breakdown: bool = True) -> str:
     """One row per task (the strategy's accuracy ± stderr where a strategy answered, pass@1 ±
-    stderr, pass@k, maj@k, tokens, truncation, time), then each task's subjects and levels
-    when `breakdown`."""
-    ks = sorted({int(key[5:]) for s in summaries.values() for key in s if key.startswith("pass@") and key[5:].isdigit()})
-    extra = [f"pass@{k}" for k in ks if k > 1] + [f"maj@{k}" for k in ks if k > 1]
+    stderr, tokens, truncation, time); where there are several samples, a row per task and k
+    (pass@k and maj@k ± stderr, G-Pass@k); each task's sample lengths; then each task's subjects
+    and levels when `breakdown`."""
     answered = any(s.get("answers") for s in summaries.values())
     header = f"{'benchmark':<14} {'problems':>8} {'n':>3}" + (f" {'accuracy':>14}" if answered else "") + f" {'pass@1':>14}"
-    lines = [header + "".join(f" {name:>8}" for name in extra) + f" {'tokens':>8} {'truncated':>9} {'time':>9}"]
+    lines = [header + f" {'tokens':>8} {'truncated':>9} {'unfinished':>10} {'time':>9}"]
     for name, s in summaries.items():
         row = f"{name:<14} {s['problems']:>8} {s['samples']:>3}" + (f" {_pm(s, 'accuracy'):>14}" if answered else "")
-        row += f" {_pm(s):>14}" + "".join(f" {_percent(s.get(key)):>8}" for key in extra)
-        lines.append(row + f" {s['mean_tokens']:>8.0f} {s['truncated']:>9.1%} {format_duration(s['seconds']):>9}")
+        row += f" {_pm(s):>14}"
+        lines.append(row + f" {s['mean_tokens']:>8.0f} {s['truncated']:>9.1%} {s.get('unfinished', 0.0):>10.1%} {format_duration(s['seconds']):>9}")
+    lines += _by_k(summaries) + _lengths_table(summaries)
     if breakdown:
         for name, s in summaries.items():
             for field in ("subject", "level"):
@@ -118,17 +149,50 @@ def format_summaries(summaries: dict[str, dict[str, Any]], *, breakdown: bool = 
                     width = max(len(group) for group in groups)
                     lines += [f"  {group:<{width}} {g['problems']:>6} {_pm(g, figure):>14}" for group, g in groups.items()]
     lines.append("\npass@1: mean over problems of the share of correct samples, ± its standard error over problems")
+    if any(s["samples"] > 1 for s in summaries.values()):
+        lines += [
+            "pass@k: the chance that k of the n samples hold a correct one (Chen et al. 2021); maj@k: that the majority",
+            f"  answer of k samples is correct, averaged over every k-subset ({MAJORITY_SUBSETS:,} drawn, seed {MAJORITY_SEED}, if more)",
+            "g-pass@k_t: the chance that at least ceil(t k) of k samples are correct; mg-pass@k: its mean over t in (0.5, 1]",
+            "  (Liu et al. 2024, as lighteval computes them)",
+        ]
+    lines.append("tokens: mean per sample; median, p90: over samples; correct, wrong: mean tokens of correct and of wrong samples")
+    lines.append("truncated: samples cut by the token budget; unfinished: samples whose thinking never closed (no </think>)")
     if answered:
         lines.append("accuracy: the share of problems whose answer, chosen by the strategy, is correct")
     return "\n".join(lines)
 
 
+def _by_k(summaries: dict[str, dict[str, Any]]) -> list[str]:
+    """A row per task and k = 2, 4, ... n: pass@k and maj@k ± stderr, g-pass@k at each threshold
+    above 0 (at 0 it is pass@k), mg-pass@k."""
+    thresholds = [tau for tau in G_PASS_THRESHOLDS if tau > 0]
+    names = [f"g-pass@k_{tau}" for tau in thresholds]
+    header = f"\n{'benchmark':<14} {'k':>3} {'pass@k':>14} {'maj@k':>14}" + "".join(f" {name:>13}" for name in names)
+    lines = [header + f" {'mg-pass@k':>10}"]
+    for name, s in summaries.items():
+        for k in report_ks(s["samples"])[1:]:
+            row = f"{name:<14} {k:>3} {_pm(s, f'pass@{k}'):>14} {_pm(s, f'maj@{k}'):>14}"
+            row += "".join(f" {s[f'g-pass@{k}_{tau}']:>13.1%}" for tau in thresholds)
+            lines.append(row + f" {s[f'mg-pass@{k}']:>10.1%}")
+    return lines if len(lines) > 1 else []
+
+
+def _lengths_table(summaries: dict[str, dict[str, Any]]) -> list[str]:
+    """A row per task: the mean, median and p90 of sample tokens, and the mean of correct and of wrong samples."""
+    lines = [f"\n{'benchmark':<14} {'tokens':>8} {'median':>8} {'p90':>8} {'correct':>8} {'wrong':>8}"]
+    for name, s in summaries.items():
+        figures = [s.get(key) for key in ("tokens_median", "tokens_p90", "tokens_correct", "tokens_wrong")]
+        lines.append(f"{name:<14} {s['mean_tokens']:>8.0f}" + "".join(f" {_tokens(value):>8}" for value in figures))
+    return lines
+
+
+def _tokens(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
 def _pm(figures: dict[str, Any], name: str = "pass@1") -> str:
     return f"{figures[name]:.1%} ± {100 * figures[name + '_stderr']:.1f}"
-
-
-def _percent(value: float | None) -> str:
-    return "" if value is None else f"{value:.1%}"
 
 
 def format_duration(seconds: float) -> str:

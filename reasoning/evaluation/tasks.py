@@ -11,17 +11,25 @@ number; after </think> first) and grades it against the gold by equivalence; "ch
 chosen option letter and compares it with the gold letter. Templates: "math" wraps the question
 in the boxed-answer prompt (or the multiple-choice prompt), "plain" gives the question as
 written (a task whose text already says how to answer, such as the toy sums "3+4=").
+Prompts: the book's by default, or a named preset (`reasoning.prompts.PRESETS`: r1,
+qwen25-math, olympiad-official, gpqa-official; "official" is the task's own official prompt),
+or, for base models, a few-shot prompt (`reasoning.evaluation.fewshot`).
 """
 
 from __future__ import annotations
 
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 from reasoning.data import Problem
+from reasoning.evaluation.fewshot import FewShot, check_shots, load_fewshot
 from reasoning.grading import extract_answer, extract_choice, grade
-from reasoning.prompts import ChatFormat, PromptKind, build_prompt, choice_prompt, task_prompt
+from reasoning.prompts import (
+    BOOK, OFFICIAL, ChatFormat, PromptKind, build_prompt, check_prompt_name, choice_prompt, preset_prompt, task_prompt,
+)  # fmt: skip
 from reasoning.tokenizer import format_chat
 
 Kind = Literal["math", "choice"]
@@ -49,6 +57,7 @@ class Task:
     problems: tuple[Problem, ...]
     kind: Kind = "math"
     template: Template = "math"
+    official_prompt: str | None = None  # the preset its benchmark's authors prompt with, if any
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -63,9 +72,22 @@ class Task:
 
     def prompt(
         self, problem: Problem, *, kind: PromptKind, enable_thinking: bool = True, cot: bool = False,
-        chat: ChatFormat = format_chat,
+        chat: ChatFormat = format_chat, prompt: str | None = None, shots: FewShot | None = None,
     ) -> str:  # fmt: skip
-        """The prompt for one problem, for a model of `kind` (base: text; reasoning: a chat turn)."""
+        """The prompt for one problem, for a model of `kind` (base: text; reasoning: a chat turn):
+        preset `prompt` (None: the book's), or the few-shot prompt `shots` (base models only)."""
+        if shots is not None:
+            if kind != "base" or prompt is not None or cot:
+                raise ValueError("a few-shot prompt (--shots) is a base model's whole prompt: not with a chat template, --prompt or --cot")
+            return shots.prompt(problem)
+        name = self.prompt_name(prompt)
+        if name != BOOK:
+            if cot or self.template == "plain":
+                raise ValueError(f"the {name} prompt is its source's whole prompt: not with --cot, nor for {self.name}'s own text")
+            options = problem.meta["choices"] if self.kind == "choice" else None
+            return preset_prompt(
+                name, problem.question, kind=kind, meta=problem.meta, options=options, enable_thinking=enable_thinking, chat=chat
+            )
         if self.kind == "choice":
             if cot:
                 raise ValueError(f"the chain-of-thought suffix is for math problems; {self.name} is multiple choice")
@@ -73,6 +95,23 @@ class Task:
         if self.template == "plain":
             return task_prompt(problem.question, kind=kind, enable_thinking=enable_thinking, chat=chat)
         return build_prompt(problem.question, kind=kind, cot=cot, enable_thinking=enable_thinking, chat=chat)
+
+    def prompt_name(self, prompt: str | None) -> str:
+        """The preset `prompt` stands for here: the book's for None, the task's own for "official"."""
+        if prompt is None:
+            return BOOK
+        if check_prompt_name(prompt) != OFFICIAL:
+            return prompt
+        if self.official_prompt is None:
+            raise ValueError(f"{self.name} has no official prompt of its own; choose one of the named prompts")
+        return self.official_prompt
+
+    def prompt_settings(self, prompt: str | None, shots: FewShot | None) -> dict[str, Any]:
+        """What the prompts were, for a run's saved settings; recorded only when not the book's
+        zero-shot prompt, so runs made before presets existed keep resuming."""
+        if shots is not None:
+            return shots.settings()
+        return {} if prompt is None else {"prompt": self.prompt_name(prompt)}
 
     def grade(self, problem: Problem, completion: str, *, timeout: float = GRADE_TIMEOUT) -> Grade:
         """Grade one completion: its final answer against the gold (math), or its chosen letter (choice)."""
@@ -94,3 +133,14 @@ class Task:
         """The task with its first `limit` problems (all of them for None)."""
         return self if limit is None else replace(self, problems=self.problems[:limit])
 
+
+def check_prompts(tasks: Sequence[Task], prompt: str | None, shots: int | None, *, data_dir: str | Path | None = None) -> None:
+    """Refuse, before any model loads, a prompt that cannot be made for some problem (a preset
+    without a form for the task, metadata it needs missing, exemplars missing or out of reach)."""
+    check_shots([(task.name, task.kind) for task in tasks], shots)
+    if shots != 0 and prompt is not None:
+        raise ValueError("a few-shot prompt (--shots) is a base model's whole prompt: not with --prompt")
+    for task in tasks if prompt is not None or shots != 0 else ():
+        fewshot = load_fewshot(task.name, task.kind, shots, data_dir=data_dir) if shots != 0 else None
+        for problem in task.problems:
+            task.prompt(problem, kind="base", prompt=prompt, shots=fewshot)

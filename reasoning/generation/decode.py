@@ -1,8 +1,8 @@
 """The decode step: one token for every live row, the forward pass and the sampling together.
 
-It reads nothing back to the host (positions, block tables, bans and random streams are device
-tensors), so it runs eagerly or compiles as one graph (`CompiledStep`), under CUDA graphs on
-a GPU. `ban_tokens` is thinking control's floor: a token a row may not choose next.
+It reads nothing back to the host (positions, block tables, bans, penalties and random streams
+are device tensors), so it runs eagerly or compiles as one graph (`CompiledStep`), under CUDA
+graphs on a GPU. `ban_tokens` is thinking control's floor: a token a row may not choose next.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.fx.experimental import _config as fx_config
 
-from reasoning.generation.sampling import SamplingParams, choose_tokens
+from reasoning.generation.sampling import Penalties, SamplingParams, choose_tokens
 from reasoning.model.paged import BlockPool, PagedKV
 
 NO_BAN = -1
@@ -36,6 +36,9 @@ class DecodeRows(Protocol):
     banned: torch.Tensor  # a token the row may not choose next; NO_BAN: none
     has_bans: bool  # whether any live row has one
 
+    def penalties(self, start: int, stop: int) -> Penalties | None:
+        """Rows start .. stop - 1's penalties and token counts; None when the run has no penalty."""
+
 
 def ban_tokens(logits: torch.Tensor, banned: torch.Tensor | None) -> torch.Tensor:
     """Logits [batch, vocab] with token banned[row] of each row at -inf (NO_BAN: none; None:
@@ -50,10 +53,11 @@ def ban_tokens(logits: torch.Tensor, banned: torch.Tensor | None) -> torch.Tenso
 def decode_step(
     model: nn.Module, pool: BlockPool, tokens: torch.Tensor, lengths: torch.Tensor, tables: torch.Tensor,
     keys: torch.Tensor, counters: torch.Tensor, banned: torch.Tensor | None, params: SamplingParams,
+    penalties: Penalties | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
     """One token for each row: the forward over its next input, then sampling. No host sync."""
     hidden = model(tokens[:, None], cache=PagedKV(pool, tables, lengths))
-    return choose_tokens(ban_tokens(model.logits(hidden[:, -1]), banned), params, keys, counters)
+    return choose_tokens(ban_tokens(model.logits(hidden[:, -1]), banned), params, keys, counters, penalties)
 
 
 def eager_step(model: nn.Module):
@@ -62,7 +66,7 @@ def eager_step(model: nn.Module):
     def step(pool: BlockPool, rows: DecodeRows, live: int, width: int, params: SamplingParams) -> tuple[torch.Tensor, ...]:
         return decode_step(
             model, pool, rows.tokens[:live], rows.lengths[:live], rows.tables[:live, :width], rows.keys[:live],
-            rows.counters[:live], rows.banned[:live] if rows.has_bans else None, params,
+            rows.counters[:live], rows.banned[:live] if rows.has_bans else None, params, rows.penalties(0, live),
         )  # fmt: skip
 
     return step
@@ -76,6 +80,9 @@ class CompiledStep:
     equal are not assumed equal (duck shaping off); an engine of one row (streaming, chat)
     gets its own one-row graph. On CUDA the step runs under CUDA graphs (reduce-overhead),
     with batches and widths rounded up to powers of two so a few graphs serve every step.
+
+    Penalties: their values are per-row tensors, so one graph serves every value; a run without
+    penalties passes None and gets a graph that does no penalty work at all.
 
     Weights: while a model's weights stay as they were at its first compile, the graph is
     compiled with inductor's freezing (weights as constants; on CPU oneDNN then runs bf16
@@ -104,7 +111,7 @@ class CompiledStep:
         with torch._inductor.config.patch(freezing=frozen), fx_config.patch(use_duck_shape=False):
             chosen = step(
                 self.model, pool, rows.tokens[:batch], rows.lengths[:batch], rows.tables[:batch, :width],
-                rows.keys[:batch], rows.counters[:batch], rows.banned[:batch], params,
+                rows.keys[:batch], rows.counters[:batch], rows.banned[:batch], params, rows.penalties(0, batch),
             )  # fmt: skip
         if first:
             warnings.warn(f"compiled the decode step{weights} in {time.perf_counter() - start:.0f} s", stacklevel=2)

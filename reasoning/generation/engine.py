@@ -139,7 +139,7 @@ class Engine:
         for group in groups:
             scheduler.add(group)
         width = math.ceil(longest / self.block_size) + 1  # one spare: compiled steps read at least 2 blocks
-        rows = Rows(max(self.max_batch_size, 2), width, self.device)
+        rows = Rows(max(self.max_batch_size, 2), width, self.device, self.model.config.vocab_size, params)
         self.stats = EngineStats(self.block_size, scheduler.allocator.num_blocks)
         return _Run(scheduler, rows, self._decoder(steps), params, eos)
 
@@ -183,7 +183,9 @@ class Engine:
             return []
         stop = start + len(sources)
         logits = logits[to_device(torch.tensor(sources), self.device)]
-        chosen = choose_tokens(ban_tokens(logits, rows.banned[start:stop] if rows.has_bans else None), run.params, rows.keys[start:stop], rows.counters[start:stop])
+        banned = rows.banned[start:stop] if rows.has_bans else None
+        penalties = rows.penalties(start, stop)
+        chosen = choose_tokens(ban_tokens(logits, banned), run.params, rows.keys[start:stop], rows.counters[start:stop], penalties)
         return self._record(run, start, chosen)
 
     def _prefill(self, prompts: list[list[int]], blocks: list[list[int]]) -> torch.Tensor:
@@ -248,6 +250,7 @@ class Engine:
             if (branch := request.branch()) is not None and branch.finish_reason is None:
                 branches.append(run.scheduler.branch(sequence, branch))
         rows.set_values(rows.tokens, replaced, replacements)
+        rows.count_tokens(start, stop)  # as recorded: a token thinking control forced counts too
         rows.update_bans(start, stop)
         self._start_branches(run, [branch for branch in branches if branch is not None])
         return [sequence.request for sequence in sequences]

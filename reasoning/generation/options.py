@@ -14,18 +14,26 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from reasoning.flags import fraction, non_negative_float, non_negative_int, positive_int, probability
+from reasoning.flags import PENALTY_LIMIT, fraction, non_negative_float, non_negative_int, penalty, positive_int, probability
 from reasoning.generation.thinking import DEFAULT_CLOSING
 
 
 @dataclass(frozen=True)
 class SamplingParams:
-    """How the next token is chosen: greedy when temperature is 0, else sampled after filtering."""
+    """How the next token is chosen: greedy when temperature is 0, else sampled after filtering.
+
+    The penalties are OpenAI's and vLLM's: before anything else, each token's logit loses
+    presence_penalty once it has been generated in this sequence, and frequency_penalty for
+    each time it has (the prompt's tokens do not count). Positive values discourage
+    repetition, negative ones encourage it; OpenAI accepts -2 to 2.
+    """
 
     temperature: float = 0.0
     top_k: int = 0  # 0: no limit
     top_p: float = 1.0  # 1: no limit
     min_p: float = 0.0  # 0: no limit
+    presence_penalty: float = 0.0  # 0: none
+    frequency_penalty: float = 0.0  # 0: none
 
     def __post_init__(self) -> None:
         if not self.temperature >= 0:
@@ -36,10 +44,18 @@ class SamplingParams:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
         if not 0 <= self.min_p <= 1:
             raise ValueError(f"min_p must be in [0, 1], got {self.min_p}")
+        for name in ("presence_penalty", "frequency_penalty"):
+            if not -PENALTY_LIMIT <= getattr(self, name) <= PENALTY_LIMIT:
+                raise ValueError(f"{name} must be in [-{PENALTY_LIMIT:g}, {PENALTY_LIMIT:g}] (OpenAI's range), got {getattr(self, name)}")
 
     @property
     def greedy(self) -> bool:
         return self.temperature == 0
+
+    @property
+    def penalized(self) -> bool:
+        """Whether a presence or frequency penalty is set (without one, no counts are kept)."""
+        return self.presence_penalty != 0 or self.frequency_penalty != 0
 
 
 @dataclass(frozen=True)
@@ -51,6 +67,8 @@ class GenerationConfig:
     top_p: float = 1.0
     top_k: int = 0
     min_p: float = 0.0
+    presence_penalty: float = 0.0  # subtracted from the logit of each token already generated
+    frequency_penalty: float = 0.0  # subtracted once per time a token was generated
     n: int = 1
     seed: int | None = None  # None: a fresh random seed per call
     stop: tuple[str, ...] = ()
@@ -71,7 +89,9 @@ class GenerationConfig:
         object.__setattr__(self, "stop", tuple(self.stop or ()))
         if self.eos_token_ids is not None:
             object.__setattr__(self, "eos_token_ids", tuple(self.eos_token_ids))
-        SamplingParams(self.temperature, self.top_k, self.top_p, self.min_p)  # raises on bad values
+        SamplingParams(  # raises on bad values
+            self.temperature, self.top_k, self.top_p, self.min_p, self.presence_penalty, self.frequency_penalty
+        )
         if (self.thinking_budget is not None and self.thinking_budget < 0) or self.min_thinking < 0 or self.wait < 0:
             raise ValueError("thinking_budget, min_thinking and wait must be >= 0")
         if self.answer_budget is not None and self.answer_budget < 1:
@@ -90,7 +110,7 @@ class GenerationConfig:
 
     @property
     def sampling(self) -> SamplingParams:
-        return SamplingParams(self.temperature, self.top_k, self.top_p, self.min_p)
+        return SamplingParams(self.temperature, self.top_k, self.top_p, self.min_p, self.presence_penalty, self.frequency_penalty)
 
     def with_options(self, **options: Any) -> GenerationConfig:
         """A copy with the named fields replaced; a name that is not a field raises TypeError."""
@@ -115,6 +135,8 @@ FLAGS: dict[str, tuple[Any, str]] = {
     "top_p": (probability, "nucleus sampling: keep the most likely tokens holding this mass"),
     "top_k": (non_negative_int, "keep the k most likely tokens; 0 keeps every token"),
     "min_p": (fraction, "keep tokens at least this fraction as likely as the most likely one"),
+    "presence_penalty": (penalty, "subtract this from the logit of every token already generated (-2 to 2, OpenAI's)"),
+    "frequency_penalty": (penalty, "subtract this times the number of times a token was generated (-2 to 2, OpenAI's)"),
     "n": (positive_int, "samples per prompt"),
     "seed": (int, "sampling seed (default: a fresh one each run)"),
     "stop": (None, "stop string (repeatable)"),
@@ -129,7 +151,7 @@ FLAGS: dict[str, tuple[Any, str]] = {
     "compile": (None, "torch.compile the decode step: a one-time cost (about 2 minutes for 0.6B on a 2-core CPU), "
                 "faster after (default: for runs that may take 8,192 decode steps or more)"),
 }
-SAMPLING_FLAGS = ("max_new_tokens", "temperature", "top_p", "top_k", "min_p", "seed")
+SAMPLING_FLAGS = ("max_new_tokens", "temperature", "top_p", "top_k", "min_p", "presence_penalty", "frequency_penalty", "seed")
 THINKING_FLAGS = THINKING_FIELDS = ("thinking_budget", "min_thinking", "wait", "answer_budget", "thinking_closing")
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 import torch
 
 from reasoning.generation.decode import NO_BAN
+from reasoning.generation.options import SamplingParams
 from reasoning.generation.request import Request
+from reasoning.generation.sampling import Penalties
 from reasoning.generation.scheduler import LiveSequence
 from reasoning.model.paged import SINK_BLOCK
 
@@ -18,7 +20,7 @@ from reasoning.model.paged import SINK_BLOCK
 class Rows:
     """Per-row device tensors of the live sequences, in row order."""
 
-    def __init__(self, rows: int, width: int, device: torch.device) -> None:
+    def __init__(self, rows: int, width: int, device: torch.device, vocab_size: int = 0, params: SamplingParams | None = None) -> None:
         self.sequences: list[LiveSequence] = []
         self.bans: list[int] = []  # each row's banned token as last written to the device
         long = dict(dtype=torch.long, device=device)
@@ -28,6 +30,13 @@ class Rows:
         self.lengths = torch.zeros(rows, **long)  # positions cached per row
         self.banned = torch.full((rows,), NO_BAN, **long)  # a token each row may not sample next (thinking floor)
         self.tables = torch.full((rows, width), SINK_BLOCK, **long)  # block ids; the sink past a row's blocks
+        # Presence and frequency penalties, kept only by runs that have one: how many times each
+        # row's sequence generated each token, and the run's two penalties (the same in every row).
+        self.counts = self.presence = self.frequency = None
+        if params is not None and params.penalized:
+            self.counts = torch.zeros(rows, vocab_size, dtype=torch.int32, device=device)
+            self.presence = torch.full((rows,), params.presence_penalty, dtype=torch.float32, device=device)
+            self.frequency = torch.full((rows,), params.frequency_penalty, dtype=torch.float32, device=device)
 
     @property
     def live(self) -> int:
@@ -37,6 +46,17 @@ class Rows:
     def has_bans(self) -> bool:
         """Whether any live row has a token it may not choose (the eager step skips the mask otherwise)."""
         return any(ban != NO_BAN for ban in self.bans)
+
+    def penalties(self, start: int, stop: int) -> Penalties | None:
+        """Rows start .. stop - 1's penalties and token counts; None when the run has no penalty."""
+        if self.counts is None:
+            return None
+        return Penalties(self.counts[start:stop], self.presence[start:stop], self.frequency[start:stop])
+
+    def count_tokens(self, start: int, stop: int) -> None:
+        """Count each of rows start .. stop - 1's newest token (its next input) as generated."""
+        if self.counts is not None:
+            self.counts[torch.arange(start, stop, device=self.counts.device), self.tokens[start:stop]] += 1
 
     def place(self, sequences: list[LiveSequence]) -> None:
         """Put new sequences in the rows after the live ones (one host-to-device copy). A request
@@ -56,6 +76,17 @@ class Rows:
             tensor[start:stop] = values[:, column]
         self.tables[start:stop] = values[:, len(columns) :]
         self.sequences.extend(sequences)
+        if self.counts is not None:
+            self._recount(start, sequences)
+
+    def _recount(self, start: int, sequences: list[LiveSequence]) -> None:
+        """Counts of new rows from their requests' tokens: none for a new request, all it generated
+        for a preempted one recomputed or a budget-sweep branch (one host-to-device copy)."""
+        self.counts[start : start + len(sequences)] = 0
+        generated = [(row, token) for row, sequence in enumerate(sequences, start) for token in sequence.request.tokens]
+        if generated:
+            rows, tokens = to_device(torch.tensor(generated, dtype=torch.long), self.counts.device).unbind(1)
+            self.counts.index_put_((rows, tokens), torch.ones_like(rows, dtype=torch.int32), accumulate=True)
 
     def set_values(self, tensor: torch.Tensor, rows: list[int], values: list[int]) -> None:
         """Write `values` into `tensor` at `rows` (one host-to-device copy)."""
@@ -89,7 +120,8 @@ class Rows:
             self.sequences[hole], self.bans[hole] = self.sequences[mover], self.bans[mover]
         if holes:
             to, source = (to_device(torch.tensor(x), self.tokens.device) for x in (holes, movers))
-            for tensor in (self.tokens, self.keys, self.counters, self.lengths, self.banned, self.tables):
+            counts = () if self.counts is None else (self.counts,)  # the penalties are the same in every row
+            for tensor in (self.tokens, self.keys, self.counters, self.lengths, self.banned, self.tables, *counts):
                 tensor[to] = tensor[source]
         # Rows past the live ones may be decoded as padding: keep them empty and on the sink.
         self.lengths[kept : self.live] = 0

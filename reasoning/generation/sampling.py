@@ -3,6 +3,9 @@
 Each processor takes logits and returns logits with the excluded tokens set to -inf, so they
 compose and work outside the engine: temperature, top-k, top-p (nucleus sampling, Holtzman
 et al. 2020) and min-p (Nguyen et al. 2024). `process_logits` applies them in that order.
+Presence and frequency penalties (`apply_penalties`) come first, greedy decoding included, as
+in vLLM's sampler (vllm/v1/sample/sampler.py: penalties, then greedy or temperature, min-p,
+top-k and top-p).
 
 Sampling draws one uniform number per row and inverts the row's cumulative distribution. The
 uniform numbers come from a counter-based generator (SplitMix64, Steele et al. 2014) keyed by
@@ -14,6 +17,7 @@ objects are needed: a whole batch draws in a few vectorised integer ops.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 
@@ -115,6 +119,22 @@ def min_p_filter(logits: torch.Tensor, min_p: float) -> torch.Tensor:
     return logits.masked_fill(logits < threshold, -math.inf)
 
 
+class Penalties(NamedTuple):
+    """Each row's presence and frequency penalties and the counts they read (`apply_penalties`)."""
+
+    counts: torch.Tensor  # [batch, vocab] int32: times each token was generated in the row's sequence
+    presence: torch.Tensor  # [batch] float32
+    frequency: torch.Tensor  # [batch] float32
+
+
+def apply_penalties(logits: torch.Tensor, counts: torch.Tensor, presence: torch.Tensor, frequency: torch.Tensor) -> torch.Tensor:
+    """logits - presence * [count > 0] - frequency * count, row by row ([batch, vocab]; presence
+    and frequency [batch]): OpenAI's presence and frequency penalties, as vLLM computes them
+    (vllm/model_executor/layers/utils.py `apply_penalties`, on the output tokens' counts only)."""
+    counts = counts.to(logits.dtype)
+    return logits - frequency[:, None] * counts - presence[:, None] * (counts > 0).to(logits.dtype)
+
+
 def process_logits(logits: torch.Tensor, params: SamplingParams) -> torch.Tensor:
     """Float32 logits of the sampling distribution: temperature, then top-k, top-p, min-p."""
     if params.greedy:
@@ -144,18 +164,20 @@ def token_logprobs(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
 
 
 def choose_tokens(
-    logits: torch.Tensor, params: SamplingParams, keys: torch.Tensor, counters: torch.Tensor
+    logits: torch.Tensor, params: SamplingParams, keys: torch.Tensor, counters: torch.Tensor, penalties: Penalties | None = None
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One decoding step: tokens, their log-probs under the model, and under the sampling distribution.
 
     keys and counters ([batch] int64) select each row's random stream and draw (see
-    `counter_uniforms`). Greedy decoding samples from a point mass: its log-prob is 0.
+    `counter_uniforms`). Penalties (None: none) change the choice, not the model's log-probs.
+    Greedy decoding samples from a point mass: its log-prob is 0.
     """
     logits = logits.float()  # once for every step below; also, bf16 argmax is ~3x slower on CPU
+    penalized = logits if penalties is None else apply_penalties(logits, *penalties)
     if params.greedy:
-        tokens = logits.argmax(dim=-1)
+        tokens = penalized.argmax(dim=-1)
         return tokens, token_logprobs(logits, tokens), torch.zeros(tokens.shape, device=logits.device)
-    processed = process_logits(logits, params)
+    processed = process_logits(penalized, params)
     tokens = sample_from_logits(processed, counter_uniforms(keys, counters))
     return tokens, token_logprobs(logits, tokens), token_logprobs(processed, tokens)
 

@@ -1,9 +1,11 @@
 """Read which option a completion chose in a multiple-choice question: the letter it states last.
 
 Forms, from the most explicit: a boxed letter or a stated one ("Answer: C", "the correct
-option is (C)"), of which the last in the text wins; then a final line that is only a letter;
-then the last "(C)". A letter must stand alone (never the C of "Cat" or "BCD"); "Answer: A good
-idea..." starts a sentence with the article; letters outside the options are ignored.
+option is (C)", or the JSON field `"answer": "C"` that the Qwen3 model card's multiple-choice
+instruction asks for), of which the last in the text wins; then a final line that is only a
+letter; then the last "(C)". A letter must stand alone (never the C of "Cat" or "BCD");
+"Answer: A good idea..." starts a sentence with the article; letters outside the options are
+ignored.
 
 Linear in the completion's length: the patterns that scan it have no two unbounded
 quantifiers back to back, and a letter is read from a short window after each statement.
@@ -16,9 +18,10 @@ import re
 from reasoning.grading.extract import boxed_arguments
 
 _WINDOW = 40  # characters read after a statement or inside a box: a letter and its markup fit
-# "answer is", "Answer:", "**Answer:**", "the correct option is", "choice =": `\s*` is always
-# followed by a required literal, so a run of blanks is crossed once per attempt.
-_STATED = re.compile(r"\b(?:answer|option|choice)\s*(?:\*\*\s*)?(?:(is)\b|:|=)", re.IGNORECASE)
+# "answer is", "Answer:", "**Answer:**", "the correct option is", "choice =", and a JSON or
+# Python key, "answer": or 'answer': (the Qwen3 model card asks for `"answer": "C"`): `\s*` is
+# always followed by a required literal, so a run of blanks is crossed once per attempt.
+_STATED = re.compile(r"\b(?:answer|option|choice)\s*(?:(?:\*\*|[\"'])\s*)?(?:(is)\b|:|=)", re.IGNORECASE)
 _MARKUP = re.compile(r"\\(?:boxed|fbox|text[a-z]*|math[a-z]*)|\\[()\[\]]|[{}$*]")
 # After a statement (and its blanks and colons): "(C)" whatever follows, or "C" not followed by
 # a letter or digit; group 3 sees whether a word follows, which after "Answer:" makes a bare
@@ -29,7 +32,7 @@ _IN_BOX = re.compile(r"\(([A-Z])\)|([A-Z])(?:[.:)]|\s*$)")
 _ALONE = re.compile(r"\(?([A-Z])\)?\.?")
 _PARENTHESIZED = re.compile(r"(?<![\w\\])\(([A-Z])\)")
 _WORDS = "AI"  # capital letters that are also English words
-_LEAD = " \t\n:"  # what may stand between a statement and its letter, beside markup
+_LEAD = " \t\n:\"'`"  # what may stand between a statement and its letter, beside markup (quotes: JSON)
 
 
 def extract_choice(completion: str, letters: str = "ABCD") -> str | None:

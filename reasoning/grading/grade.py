@@ -9,24 +9,17 @@ The bound runs from when a ready worker receives the answer: a worker's one-off 
 
 from __future__ import annotations
 
-import atexit
-import json
 import os
-import queue
-import subprocess
-import sys
-import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 from reasoning.grading.normalize import clean_with_unit
+from reasoning.grading.workers import WorkerPool
 
 DEFAULT_TIMEOUT = 2.0  # seconds for one grade, however it is spent
 DEFAULT_REL_TOL = 1e-9  # how close a decimal must be to a value it cannot write exactly
 MAX_CHARS = 1000  # longer answers are refused before any parsing
-_STARTUP_TIMEOUT = 60.0  # a worker that cannot import the grader in this long is a setup error
 
 
 @dataclass(frozen=True)
@@ -105,100 +98,12 @@ def _quick(pred: str | None, gold: str) -> GradeResult | None:
 
 def _bounded(pred: str, gold: str, timeout: float, rel_tol: float) -> GradeResult:
     """Run the full comparison in a worker, killing it if it overruns."""
-    worker = _POOL.acquire()
     request = {"pred": pred, "gold": gold, "rel_tol": rel_tol, "timeout": timeout}
-    reply = worker.judge(request, timeout)
-    _POOL.release(worker)
+    reply = _POOL.ask(request, timeout)
     if reply is None:
         return GradeResult(False, "timeout", pred[:60], gold, f"no verdict within {timeout:g} s")
     correct, method, reason, pred_form, gold_form = reply
     return GradeResult(correct, method, pred_form, gold_form, reason)
 
 
-class _Worker:
-    """One `python -m reasoning.grading.worker` process and a thread reading its replies."""
-
-    def __init__(self) -> None:
-        root = str(Path(__file__).resolve().parents[2])  # so the worker finds this very package
-        path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
-        env = {**os.environ, "PYTHONPATH": path}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "reasoning.grading.worker"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1, env=env,
-        )
-        self.replies: queue.SimpleQueue = queue.SimpleQueue()
-        self.ready = False
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        for line in self.process.stdout:
-            self.replies.put(line)
-        self.replies.put(None)
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def judge(self, request: dict, timeout: float) -> list | None:
-        """Send one request; the reply, or None (worker killed) if none comes within timeout."""
-        if not self.ready:  # start-up is waited for here, outside the grade's bound
-            try:
-                started = self.replies.get(timeout=_STARTUP_TIMEOUT)
-            except queue.Empty:
-                started = None
-            if started != "ready\n":
-                self.stop()
-                raise RuntimeError("the grading worker failed to start; see its stderr")
-            self.ready = True
-        try:
-            self.process.stdin.write(json.dumps(request) + "\n")
-            self.process.stdin.flush()
-            reply = self.replies.get(timeout=timeout)
-        except queue.Empty:
-            self.stop()
-            return None
-        except OSError:  # the worker is gone (killed from outside, or out of memory)
-            reply = None
-        if reply is None:
-            self.stop()
-            return [False, "error", "the grading worker died", "", ""]
-        return json.loads(reply)
-
-    def stop(self) -> None:
-        self.process.kill()
-        self.process.wait()
-
-
-class _Pool:
-    """Idle workers kept for reuse; a killed worker is replaced straight away, in the background."""
-
-    def __init__(self) -> None:
-        self.reset()
-
-    def reset(self) -> None:
-        """Forget all workers; a forked child must not share its parent's pipes."""
-        self.idle: list[_Worker] = []
-        self.lock = threading.Lock()
-
-    def acquire(self) -> _Worker:
-        with self.lock:
-            while self.idle:
-                worker = self.idle.pop()
-                if worker.alive():
-                    return worker
-            return _Worker()
-
-    def release(self, worker: _Worker) -> None:
-        with self.lock:
-            self.idle.append(worker if worker.alive() else _Worker())
-
-    def close(self) -> None:
-        with self.lock:
-            for worker in self.idle:
-                worker.stop()
-            self.idle.clear()
-
-
-_POOL = _Pool()
-atexit.register(_POOL.close)
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_POOL.reset)
+_POOL = WorkerPool(died=[False, "error", "the grading worker died", "", ""])  # the grader's workers

@@ -162,7 +162,7 @@ class LatexParser:
             return t not in ("or", "and")
         if t == "|":
             return self.abs_open == 0
-        return t in ("(", "{") or t in STARTS_FACTOR
+        return t in ("(", "{", "[") or t in STARTS_FACTOR
 
     def unary(self) -> object:
         if self.peek() in SIGNS:
@@ -207,27 +207,30 @@ class LatexParser:
 
     def postfix(self) -> object:
         node = self.primary()
-        while self.peek() in ("!", "%", "_"):
+        while self.peek() in ("!", "%", "_", "'"):
             op = self.take()
             if op == "!":
                 node = factorial(node)
             elif op == "%":
                 self.percent = True
-            elif isinstance(node, sp.Symbol):
-                node = sp.Symbol(f"{node.name}_{self.subscript()}")
+            elif not isinstance(node, sp.Symbol):
+                raise ParseError("subscript or prime on something other than a variable")
+            elif op == "'":  # y' is a variable of its own (a derivative), the same on both sides
+                node = sp.Symbol(node.name + "'")
             else:
-                raise ParseError("subscript on something other than a variable")
+                node = sp.Symbol(f"{node.name}_{self.subscript()}")
         return node
 
     def subscript(self) -> str:
+        """A subscript's text: letters, digits and named commands (M_{\\odot}, m_{\\max})."""
         if self.peek() != "{":
-            return self.take()
+            return self.take().lstrip("\\")
         self.take()
         parts = []
         while self.peek() not in ("}", None):
-            if self.kind() not in ("num", "word"):
-                raise ParseError("subscripts must be letters and digits")
-            parts.append(self.take())
+            if self.kind() not in ("num", "word") and not self.peek()[1:].isalpha():
+                raise ParseError("subscripts must be letters, digits and named commands")
+            parts.append(self.take().lstrip("\\"))  # m_{\max} is m_{max}
         self.expect("}")
         return "".join(parts)
 

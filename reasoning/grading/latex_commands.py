@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import sympy as sp
 
 from reasoning.grading.nodes import Matrix, ParseError, Seq, apply, arith, binomial, exponentiate
-from reasoning.grading.tokens import CONSTANTS, FUNCTIONS, GREEK, MATRICES
+from reasoning.grading.tokens import CONSTANTS, FUNCTIONS, GREEK, MARKED, MATRICES
 
 if TYPE_CHECKING:
     from reasoning.grading.latex import LatexParser
@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 
 def command(parser: LatexParser) -> object:
     """A LaTeX command after its backslash: fractions, roots, binomials, floors, logs, functions,
-    constants, Greek letters, the empty set, the reals, and matrices."""
+    constants, Greek letters and other named symbols, accented variables, angles, the empty set,
+    the reals, and matrices."""
     name = parser.take()[1:]
     if name == "frac":
         num = parser.argument()
@@ -48,8 +49,12 @@ def command(parser: LatexParser) -> object:
         return parser.function(FUNCTIONS[name])
     if name in CONSTANTS:
         return CONSTANTS[name]
-    if name in GREEK:
+    if name in GREEK or name == "hbar":
         return sp.Symbol(name)
+    if name in MARKED:
+        return marked(parser, name)
+    if name == "angle":
+        return angle(parser)
     if name in ("emptyset", "varnothing"):
         return Seq((), "{", "}")
     if name == "mathbb" and parser.argument() == sp.Symbol("R"):
@@ -58,6 +63,31 @@ def command(parser: LatexParser) -> object:
         return matrix(parser)
     raise ParseError(f"unsupported command \\{name}")
 
+
+def marked(parser: LatexParser, accent: str) -> sp.Symbol:
+    """\\dot{x}, \\ddot{\\theta}: a variable of its own; \\dot{x_0} and \\dot{x}_0 are one."""
+    variable = parser.argument()
+    if not isinstance(variable, sp.Symbol):
+        raise ParseError(f"\\{accent} on something other than a variable")
+    base, underscore, subscript = variable.name.partition("_")
+    return sp.Symbol(f"\\{accent}{{{base}}}{underscore}{subscript}")
+
+
+def angle(parser: LatexParser) -> sp.Symbol:
+    """\\angle ABC, \\angle B E A_{1}: the angle at its named points, a variable; an angle of
+    three points reads the same both ways (ABC is CBA)."""
+    points = []
+    while parser.kind() == "word" and len(parser.peek()) == 1:
+        point = parser.take()
+        if parser.peek() == "_":
+            parser.take()
+            point += "_" + parser.subscript()
+        points.append(point)
+    if not points:
+        raise ParseError("\\angle without the points that name it")
+    if len(points) == 3:
+        points = min(points, points[::-1])
+    return sp.Symbol("\\angle " + " ".join(points))
 
 
 def environment_name(parser: LatexParser) -> str:

@@ -20,6 +20,7 @@ _UNICODE = {
     "\u00f7": r"\div ", "\u03c0": r"\pi ", "\u221a": r"\sqrt", "\u221e": r"\infty ",
     "\u2264": r"\le ", "\u2265": r"\ge ", "\u2260": r"\ne ", "\u00b1": r"\pm ", "\u2213": r"\mp ",
     "\u222a": r"\cup ", "\u2208": r"\in ", "\u2205": r"\emptyset ", "\u00b0": "",
+    "\u2032": "'", "\u0127": r"\hbar ", "\u2220": r"\angle ",
 }
 _UNICODE_RE = re.compile("|".join(map(re.escape, _UNICODE)))
 # A root over a number takes all its digits (√51 is \sqrt{51}, where LaTeX's \sqrt51 is \sqrt{5}1),
@@ -52,6 +53,8 @@ _REWRITES = [
     (re.compile(r"\\(begin|end)\s*(" + _ENVIRONMENTS + r")" + _NOT_LETTER), r"\\\1{\2}"),
     (re.compile(r"\\%"), "%"),
 ]
+# A prime written as an exponent, y^{\prime}, y^\prime, y^{\prime\prime}: the derivative mark y', y''.
+_PRIME = re.compile(r"\^\s*(?:\{\s*((?:\\prime\s*)+)\}|(\\prime)(?![a-zA-Z]))")
 
 # An ordinal ending straight after a digit: 5th, 5^{th}, 5^{\text{th}}, 5\text{th}.
 _ORDINAL = re.compile(
@@ -99,6 +102,7 @@ def clean_with_unit(answer: str) -> tuple[str, str]:
     s = _SPACING.sub(lambda m: _SPACE_FOR.get(m.group(), " "), s)
     for pattern, replacement in _REWRITES:
         s = pattern.sub(replacement, s)
+    s = _PRIME.sub(lambda m: "'" * (m.group(1) or m.group(2)).count("\\prime"), s)
     s = _ORDINAL.sub("", s)
     s, unit = split_unit(s.strip())
     s = _BRACED_THOUSANDS.sub(lambda m: "{" + m.group(1).replace(",", "") + "}", s)

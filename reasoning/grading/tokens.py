@@ -16,7 +16,7 @@ _TOKEN = re.compile(
     r"(?P<num>(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)"
     r"|(?P<cmd>\\(?:[a-zA-Z]+|[^a-zA-Z]))"
     r"|(?P<word>[a-zA-Z]+)"
-    r"|(?P<op><=|>=|\*\*|[-+*/^_()\[\]{},;=<>!|&%])"
+    r"|(?P<op><=|>=|\*\*|[-+*/^_()\[\]{},;=<>!|&%'])"
     r"|(?P<space>\s+)"
 )
 # The only functions, constants and names a parsed answer can reach.
@@ -39,6 +39,8 @@ RELATIONS = {
     r"\lt": "<", r"\gt": ">", r"\ne": "!=", r"\in": "in",
 }
 SIGNS = ("+", "-", r"\pm", r"\mp")
+# Accents that make a variable another one: \dot{x} (x-dot, a time derivative), \ddot{x}.
+MARKED = ("dot", "ddot")
 MATRICES = frozenset(["pmatrix", "bmatrix", "matrix", "vmatrix", "array", "smallmatrix"])
 # Commands that may have lost the space before a following letter: \sinx is \sin x. A
 # command the parser knows is never split (\sinh stays \sinh).
@@ -47,9 +49,11 @@ _KNOWN = frozenset(
     [*_GLUED, *(name[1:] for name in RELATIONS if name.startswith("\\"))]
     + "binom div pm mp cup setminus backslash lfloor rfloor lceil rceil langle rangle emptyset "
     "varnothing mathbb begin end overline text cdots ldots dots vdots ddots cdotp".split()
+    + [*MARKED, "hbar", "angle"]
 )
 STARTS_FACTOR = frozenset(
-    [r"\frac", r"\sqrt", r"\binom", r"\pi", r"\infty", r"\lfloor", r"\lceil", r"\begin"]
+    [r"\frac", r"\sqrt", r"\binom", r"\pi", r"\infty", r"\lfloor", r"\lceil", r"\begin", r"\hbar", r"\angle"]
+    + [f"\\{name}" for name in MARKED]
     + [f"\\{name}" for name in (*FUNCTIONS, *GREEK)]
 )
 

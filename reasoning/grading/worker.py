@@ -2,7 +2,9 @@
 
 Started by `reasoning.grading.grade` as `python -m reasoning.grading.worker`, a clean
 interpreter that imports only the grader (never the caller's script, torch, or the model),
-so a worker killed on timeout is replaced in a fraction of a second.
+so a worker killed on timeout is replaced in a fraction of a second. Started with
+`--math-verify` (by `crosscheck`), it loads math-verify before it is ready and answers with
+math-verify's verdicts instead.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import math
 import signal
 import sys
 
+from reasoning.grading.crosscheck import load_math_verify, math_verify_verdict
 from reasoning.grading.equivalence import judge
 
 MEMORY_LIMIT = 2 << 30  # bytes of address space; a runaway computation fails instead of swapping
@@ -30,7 +33,7 @@ def _limit_memory() -> None:
         return
 
 
-def _answer(request: dict) -> list:
+def _judge(request: dict) -> list:
     """The verdict on one request as a JSON-ready list."""
     try:
         v = judge(request["pred"], request["gold"], request["rel_tol"])
@@ -39,9 +42,21 @@ def _answer(request: dict) -> list:
         return [False, "error", f"{type(error).__name__}: {error}", "", ""]
 
 
+def _second_opinion(request: dict) -> list:
+    """math-verify's verdict on one request as a JSON-ready list."""
+    try:
+        return list(math_verify_verdict(request["pred"], request["gold"]))
+    except Exception as error:  # as above: one verdict lost, not the worker
+        return [None, "", "", f"{type(error).__name__}: {error}"]
+
+
 def main() -> None:
     """Serve requests until stdin closes (the parent exited or dropped this worker)."""
     _limit_memory()
+    answer = _judge
+    if "--math-verify" in sys.argv[1:]:
+        load_math_verify()  # before "ready": the import is not charged to a request's bound
+        answer = _second_opinion
     # SIGALRM's default action ends the process even inside one long C call, so a worker
     # whose parent died mid-request cannot spin forever.
     alarm = getattr(signal, "alarm", None)
@@ -50,7 +65,7 @@ def main() -> None:
         request = json.loads(line)
         if alarm:
             alarm(math.ceil(request["timeout"]) + _GRACE_S)
-        reply = _answer(request)
+        reply = answer(request)
         if alarm:
             alarm(0)
         print(json.dumps(reply), flush=True)
