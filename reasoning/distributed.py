@@ -94,6 +94,16 @@ def all_reduce_max(value: int, world: World) -> int:
     return int(tensor)
 
 
+def all_reduce_maxes(values: dict[str, float], world: World) -> dict[str, float]:
+    """Each named value's largest over all ranks (float64; a minimum travels as a negated maximum)."""
+    names = sorted(values)
+    if not world.distributed:
+        return {name: float(values[name]) for name in names}
+    tensor = torch.tensor([float(values[name]) for name in names], dtype=torch.float64)
+    dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    return dict(zip(names, tensor.tolist(), strict=True))
+
+
 def barrier(world: World) -> None:
     """Wait for every rank (nothing to wait for on one process)."""
     if world.distributed:

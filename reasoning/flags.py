@@ -138,7 +138,7 @@ def add_config_flags(
         elif kind.startswith("tuple"):
             parser.add_argument(flag, type=float, nargs=2, help=text)
         else:
-            kind = types.get(field.name, {"int": int, "float": float, "str": str}[kind])
+            kind = types[field.name] if field.name in types else {"int": int, "float": float, "str": str}[kind]
             parser.add_argument(flag, type=kind, choices=(choices or {}).get(field.name), help=text)
 
 

@@ -20,6 +20,7 @@ from reasoning.evaluation.rundir import read_task
 from reasoning.model.config import Qwen3Config
 from reasoning.model.qwen3 import Qwen3Model
 from reasoning.tokenizer import Qwen3Tokenizer, build_offline_tokenizer
+from reasoning.training.metrics import read_metrics
 
 CHAPTERS = Path(__file__).resolve().parents[1] / "chapters"
 
@@ -168,6 +169,23 @@ def test_ch07_lists_the_presets_then_trains_the_chosen_variant_with_its_override
     dapo = {"eps_high": 0.28, "aggregation": "token", "mask_truncated": True, "dynamic_sampling": "refill"}
     overrides = {"beta": 0.01, "mu": 2, "steps": 2}
     assert {k: state["config"][k] for k in [*dapo, *overrides]} == {**dapo, **overrides}
+
+
+def test_ch07_compares_presets_side_by_side_with_a_table_and_their_curves(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "ch07"
+    argv = ("--compare", "grpo,olmo3", "--steps", "2", "--out", out)
+    printed = run_chapter("ch07_grpo_improved.py", *argv, monkeypatch=monkeypatch, capsys=capsys)
+    lines = printed.splitlines()
+    assert lines[1].split()[0] == "olmo3" and "tis=truncate" in lines[1] and "dynamic_sampling=refill" in lines[1]
+    table = lines[next(i for i, line in enumerate(lines) if line.startswith("variant")) + 1 :][:2]
+    for name, line in zip(("grpo", "olmo3"), table, strict=True):
+        rows = read_metrics(out / name / "metrics.csv")
+        state = json.loads((out / name / "checkpoints" / "step-000002" / "trainer_state.json").read_text())
+        assert state["config"]["tis"] == ("truncate" if name == "olmo3" else "off") and state["config"]["group_size"] == 16
+        correct = f"{sum(row['accuracy'] for row in rows) / 2:.3f}"  # two steps: the first 5 and the last 5 are both
+        assert line.split()[:3] == [name, correct, correct]
+    assert lines[-1] == f"curves: {out / 'rewards.png'}" and (out / "rewards.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_ch04b_shows_one_budget_by_hand_then_prints_the_curve(checkpoint, tmp_path, monkeypatch, capsys):

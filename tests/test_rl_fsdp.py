@@ -34,6 +34,8 @@ MASKED = dataclasses.replace(CONFIG, aggregation="sequence", mask_truncated=True
 # A KL term and two passes: the reference's and the old policy's no-grad passes run under FSDP too,
 # for a frozen copy and for LoRA's model with its adapters disabled.
 KL = {"full": dataclasses.replace(CONFIG, beta=0.04, mu=2), "lora": dataclasses.replace(CONFIG, beta=0.04, mu=2, lora_rank=4, lora_alpha=8)}
+# GSPO's sequence ratios: their mean, min and max reduced over ranks by name (the min as a negated max).
+KL["gspo"] = dataclasses.replace(KL["full"], loss="gspo", eps_low=3e-4, eps_high=4e-4)
 
 
 def fixed_batch(toy):
@@ -130,8 +132,9 @@ def test_two_process_fsdp_run_completes_and_matches_a_single_process_update(tmp_
         assert saved["masked"][key] == pytest.approx(single_masked[key], rel=1e-4, abs=1e-7), key
     for name, stats in single_kl.items():
         assert stats["kl"] > 0, name  # the second pass has moved away from the reference
-        for key in ("loss", "grad_norm", "kl"):
-            assert saved["kl"][name][key] == pytest.approx(stats[key], rel=1e-4, abs=1e-7), (name, key)
+        for key in ("loss", "grad_norm", "kl", "seq_ratio_mean", "seq_ratio_min", "seq_ratio_max", "seq_clip_fraction"):
+            if stats[key] is not None or saved["kl"][name][key] is not None:
+                assert saved["kl"][name][key] == pytest.approx(stats[key], rel=1e-4, abs=1e-7), (name, key)
     row = saved["row"]
     assert (row["groups_used"], row["groups_skipped"]) == (1, 3)
     assert row["reward_mean"] == row["accuracy"] == 2 / 16

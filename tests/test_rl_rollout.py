@@ -87,7 +87,7 @@ def test_shared_prompts_give_the_one_pass_logprobs_and_gradients(model, rows, fo
     out of the loss mid-completion) do not move the prompt's end."""
     results = generate_rollouts(model, None, [[1, 2, 3, 4, 5], [6], [8, 9, 10]], GenerationConfig(n=3, max_new_tokens=6, temperature=1.0, seed=5))
     cut = lambda r, n: dataclasses.replace(
-        r, token_ids=r.token_ids[:n], sampling_logprobs=r.sampling_logprobs[:n],
+        r, token_ids=r.token_ids[:n], logprobs=r.logprobs[:n], sampling_logprobs=r.sampling_logprobs[:n],
         forced=tuple(forced and 1 <= k <= 2 < n - 1 for k in range(n)),
     )  # fmt: skip
     batch = pack([cut(r, 1 + i % 6) for i, r in enumerate(results)], pad_id=0).select(rows)  # ragged completions

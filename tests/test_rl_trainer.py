@@ -75,6 +75,17 @@ def test_resume_refuses_other_settings_and_missing_checkpoints(tmp_path):
     with pytest.raises(FileNotFoundError, match="no complete checkpoint"):
         train(changed, toy.train, tmp_path / "empty", resume=True)
 
+    state = next((tmp_path / "checkpoints").glob("step-*")) / "trainer_state.json"  # a run saved before `loss` existed
+    saved = json.loads(state.read_text())
+    del saved["config"]["loss"]
+    state.write_text(json.dumps(saved))
+    with pytest.raises(ValueError, match='loss saved "grpo", now "cispo"'):  # a missing field reads as its default
+        train(prepare(toy_setting(warmup_steps=5).model, toy.tokenizer, dataclasses.replace(config, steps=2, loss="cispo")), toy.train,
+              tmp_path, resume=True)  # fmt: skip
+    rows = train(prepare(toy_setting(warmup_steps=5).model, toy.tokenizer, dataclasses.replace(config, steps=2)), toy.train,
+                 tmp_path, resume=True)  # fmt: skip
+    assert [row["step"] for row in rows] == [2]
+
 
 def test_checkpoint_loads_in_load_pretrained_and_transformers(tmp_path):
     import transformers

@@ -24,6 +24,16 @@ _GRPO_HELP = {
     "thinking_budget": "rollouts: thinking tokens before the close is forced (0: no budget)",
     "lora_rank": "train LoRA adapters of this rank, base frozen (0: full fine-tuning)", "lora_alpha": "LoRA scale alpha / rank",
     "keep_last": "keep the newest N step checkpoints, delete older ones (0: keep all)",
+    "reward_normalisation": "joint: normalise the weighted sum; per-reward: each reward in its group first (GDPO)",
+    "overlong_cache": "DAPO's soft overlong punishment over the last N tokens of the budget (0: off)",
+    "overlong_factor": "the overlong punishment at the budget", "length_penalty": "weight of the length reward on correct answers (Kimi 1.5)",
+    "loss": "grpo (clip), gspo (clip per sequence), cispo (capped weight), sapo (soft gate); --preset NAME: its paper's settings",
+    "importance_sampling": "the ratio per token, or per sequence (GSPO's; gspo always)", "eps_max": "CISPO's cap on the ratio weight",
+    "sapo_tau_pos": "SAPO gate temperature, positive advantages", "sapo_tau_neg": "SAPO gate temperature, other advantages",
+    "tis": "importance sampling against the sampler: rho truncated at C, or masked outside [C_min, C] (Yao et al. 2025)",
+    "tis_level": "rho per token, or per sequence (product of its tokens')", "tis_c": "C", "tis_c_min": "C_min (mask only)",
+    "off_policy_mask": "drop negative-advantage sequences whose mean log(pi_sampler / pi) exceeds this (DeepSeek-V3.2)",
+    "kl_estimator": "k3, or unbiased-k3: k3 reweighted by pi / pi_old (DeepSeek-V3.2)",
 }  # fmt: skip
 # Flags checked by argparse, in their own words, before a model is built (the configs check again).
 _GRPO_TYPES = {
@@ -33,6 +43,9 @@ _GRPO_TYPES = {
     "top_p": probability,
     **dict.fromkeys(("thinking_budget", "lora_rank", "keep_last"), non_negative_int),
     "lora_alpha": positive_int,
+    "overlong_cache": non_negative_int, **dict.fromkeys(("overlong_factor", "length_penalty"), non_negative_float),
+    "tis_c": positive_float, "tis_c_min": non_negative_float, "off_policy_mask": non_negative_float,
+    **dict.fromkeys(("eps_max", "sapo_tau_pos", "sapo_tau_neg"), positive_float),
 }  # fmt: skip
 _SFT_HELP = {
     "steps": "optimizer steps (0: as many as --epochs take)", "batch_size": "sequences per optimizer step, over all ranks",
@@ -58,7 +71,10 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _add_grpo_parser(commands: argparse._SubParsersAction) -> None:
-    from reasoning.rl.config import AGGREGATIONS, DTYPES, DYNAMIC_SAMPLING, PRESETS, GRPOConfig
+    from reasoning.rl.config import (
+        AGGREGATIONS, DTYPES, DYNAMIC_SAMPLING, IMPORTANCE_SAMPLING, KL_ESTIMATORS, LOSSES, PRESETS, REWARD_NORMALISATIONS, TIS_LEVELS,
+        TIS_MODES, GRPOConfig,
+    )  # fmt: skip
 
     grpo = commands.add_parser("grpo", help="GRPO with verifiable rewards; metrics to CSV/JSONL, checkpoints, --resume")
     grpo.add_argument("--task", choices=["math", "toy-addition"], default="math",
@@ -79,10 +95,12 @@ def _add_grpo_parser(commands: argparse._SubParsersAction) -> None:
     grpo.add_argument("--preset", choices=sorted(PRESETS), help="objective preset (default: grpo, or toy-addition for that task)")
     grpo.add_argument("--device", default="auto")
     grpo.add_argument("--out", type=output_dir, default=Path("runs/grpo"), help="directory for metrics, samples and checkpoints")
+    _add_report_flag(grpo)
     _add_start_flags(grpo, merged="the final policy")
     add_config_flags(
         grpo, GRPOConfig, help=_GRPO_HELP, types=_GRPO_TYPES,
-        choices={"aggregation": AGGREGATIONS, "dynamic_sampling": DYNAMIC_SAMPLING, "dtype": DTYPES},
+        choices={"aggregation": AGGREGATIONS, "dynamic_sampling": DYNAMIC_SAMPLING, "dtype": DTYPES, "reward_normalisation": REWARD_NORMALISATIONS, "tis": TIS_MODES, "tis_level": TIS_LEVELS,
+                 "loss": LOSSES, "importance_sampling": IMPORTANCE_SAMPLING, "kl_estimator": KL_ESTIMATORS},
     )  # fmt: skip
     grpo.set_defaults(func=run_train_grpo)
 
@@ -113,9 +131,17 @@ def _add_sft_parser(commands: argparse._SubParsersAction) -> None:
     sft.add_argument("--preset", choices=sorted(PRESETS), help="settings preset (default: full, lora with --lora-rank, toy for the toy task)")
     sft.add_argument("--device", default="auto")
     sft.add_argument("--out", type=output_dir, default=Path("runs/sft"), help="directory for metrics and checkpoints")
+    _add_report_flag(sft)
     _add_start_flags(sft, merged="the model")
     add_config_flags(sft, SFTConfig, help=_SFT_HELP, types=_SFT_TYPES, choices={"too_long": TOO_LONG, "schedule": SCHEDULES, "dtype": DTYPES})
     sft.set_defaults(func=run_train_sft)
+
+
+def _add_report_flag(parser: argparse.ArgumentParser) -> None:
+    from reasoning.training.tracking import REPORT_TO
+
+    parser.add_argument("--report-to", choices=REPORT_TO, default="none",
+                        help="also stream each metrics row to this tracker, locally (tensorboard: OUT/tensorboard)")  # fmt: skip
 
 
 def _add_start_flags(parser: argparse.ArgumentParser, *, merged: str) -> None:
@@ -143,18 +169,23 @@ def run_train_grpo(args: argparse.Namespace) -> None:
     from reasoning.rl.metrics import reward_trend
     from reasoning.training.checkpoints import refuse_existing_run
     from reasoning.training.metrics import read_metrics
+    from reasoning.training.tracking import RowStream
 
     preset = args.preset or ("toy-addition" if args.task == "toy-addition" else "grpo")
     config = GRPOConfig.from_name(preset, **config_overrides(args, GRPOConfig))
     check_merge(config.lora_rank, args.merge)
+    stream = RowStream(args.report_to, args.out, project="reasoning-grpo", config=config.to_dict())  # its package checked here
     if not (args.resume or args.overwrite):
         refuse_existing_run(args.out)  # before any model is loaded
     model, task, eval_task = _grpo_data(args) if args.task == "math" else (None, None, None)
     setting = load_setting(config, model=model, task=task, eval_task=eval_task, device=args.device)
-    world, _ = train_setting(
-        setting, config, args.out, resume=args.resume, overwrite=args.overwrite, on_step=_print_grpo_row,
-        on_resume=_print_resume, merge=args.merge,
-    )  # fmt: skip
+    try:
+        world, _ = train_setting(
+            setting, config, args.out, resume=args.resume, overwrite=args.overwrite,
+            on_step=lambda row: (stream(row), _print_grpo_row(row)), on_resume=_print_resume, merge=args.merge,
+        )  # fmt: skip
+    finally:
+        stream.close()
     if world.is_main:
         print(reward_trend(read_metrics(args.out / "metrics.csv")))
         merged = f"   merged: {args.out / MERGED_DIR}" if args.merge else ""
@@ -201,11 +232,13 @@ def run_train_sft(args: argparse.Namespace) -> None:
     from reasoning.sft.config import SFTConfig
     from reasoning.training.checkpoints import refuse_existing_run
     from reasoning.training.run import run_training
+    from reasoning.training.tracking import RowStream
 
     overrides = config_overrides(args, SFTConfig)
     preset = args.preset or ("toy" if args.task == "toy-addition" else "lora" if overrides.get("lora_rank") else "full")
     config = SFTConfig.from_name(preset, **overrides)
     check_merge(config.lora_rank, args.merge)
+    stream = RowStream(args.report_to, args.out, project="reasoning-sft", config=config.to_dict())  # its package checked here
     if not (args.resume or args.overwrite):
         refuse_existing_run(args.out)  # before any model is loaded
     model, tokenizer, examples, evaluate = _sft_setting(args, config)
@@ -221,10 +254,13 @@ def run_train_sft(args: argparse.Namespace) -> None:
                   f"{counts['truncated']} truncated of {counts['read']}")  # fmt: skip
         return trainer.train(
             learner, examples.train, args.out, eval_examples=examples.held_out, evaluate=evaluate, resume=args.resume,
-            overwrite=args.overwrite, on_step=_print_sft_row, on_resume=_print_resume,
+            overwrite=args.overwrite, on_step=lambda row: (stream(row), _print_sft_row(row)), on_resume=_print_resume,
         )  # fmt: skip
 
-    world, _ = run_training(model, tokenizer, prepare, train, args.out, merge=args.merge)
+    try:
+        world, _ = run_training(model, tokenizer, prepare, train, args.out, merge=args.merge)
+    finally:
+        stream.close()
     if world.is_main:
         if args.merge:
             print(f"merged model: {args.out / MERGED_DIR}")

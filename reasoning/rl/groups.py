@@ -21,7 +21,7 @@ from reasoning.generation.api import GenerationConfig, GenerationResult
 from reasoning.generation.sampling import request_key
 from reasoning.rl.config import GRPOConfig
 from reasoning.rl.losses import zero_variance_groups
-from reasoning.rl.rewards import Reward, score
+from reasoning.rl.rewards import Reward, add_length_rewards, score
 from reasoning.rl.rollout import RolloutBatch, generate_rollouts, pack
 from reasoning.training.data import task_prompts
 from reasoning.training.learner import Learner
@@ -59,6 +59,10 @@ class ScoredGroups:
     examples: list[tuple[Problem, float, str]] = field(default_factory=list)  # one per group
     placeholder: list[GenerationResult] = field(default_factory=list)
     placeholder_rewards: list[float] = field(default_factory=list)
+    kept_parts: dict[str, list[float]] = field(default_factory=dict)  # each reward's values on the kept rows (GDPO)
+    placeholder_parts: dict[str, list[float]] = field(default_factory=dict)
+    part_sums: dict[str, float] = field(default_factory=dict)  # each reward's sum and sum of squares, all scored
+    part_squares: dict[str, float] = field(default_factory=dict)
 
     def add(self, results: list[GenerationResult], problems: list[Problem], totals: list[float], parts: dict[str, list[float]]) -> None:
         """Count one round of scored completions (kept or not)."""
@@ -71,15 +75,26 @@ class ScoredGroups:
         self.tokens += sum(r.num_tokens for r in results)
         self.truncated += sum(r.finish_reason == "length" for r in results)
         self.parts |= set(parts)
+        for name, values in parts.items():
+            self.part_sums[name] = self.part_sums.get(name, 0.0) + sum(values)
+            self.part_squares[name] = self.part_squares.get(name, 0.0) + sum(v * v for v in values)
         self.examples += [(problems[i], totals[i], results[i].text or "") for i in range(0, len(results), G)]
         if not self.placeholder:
             self.placeholder, self.placeholder_rewards = results[:G], totals[:G]
+            self.placeholder_parts = {name: values[:G] for name, values in parts.items()}
 
-    def keep(self, results: list[GenerationResult], totals: list[float], group: int) -> None:
+    def keep(self, results: list[GenerationResult], totals: list[float], parts: dict[str, list[float]], group: int) -> None:
         """Keep group `group` of this round for training."""
-        G = self.group_size
-        self.kept += results[group * G : (group + 1) * G]
-        self.kept_rewards += totals[group * G : (group + 1) * G]
+        rows = slice(group * self.group_size, (group + 1) * self.group_size)
+        self.kept += results[rows]
+        self.kept_rewards += totals[rows]
+        for name, values in parts.items():
+            self.kept_parts.setdefault(name, []).extend(values[rows])
+
+    def training_parts(self, names: list[str]) -> torch.Tensor:
+        """[K, N] the values of the rewards `names` on the rows `training_batch` packs."""
+        parts = self.kept_parts if self.kept else self.placeholder_parts
+        return torch.tensor([parts[name] for name in names], dtype=torch.float32)
 
     def training_batch(self, pad_id: int, device: torch.device) -> tuple[RolloutBatch, torch.Tensor, torch.Tensor]:
         """The kept groups packed, their rewards, and each row's weight (1; 0 for a placeholder)."""
@@ -94,6 +109,8 @@ class ScoredGroups:
             "completions": self.count, "reward": self.reward_sum, "reward_squares": self.reward_squares,
             "correct": self.correct, "format": self.format, "tokens": self.tokens, "truncated": self.truncated,
             "groups_skipped": self.skipped, "groups_used": len(self.kept) // self.group_size,
+            **{f"part:{name}": value for name, value in self.part_sums.items()},
+            **{f"part_squares:{name}": value for name, value in self.part_squares.items()},
         }  # fmt: skip
 
     def samples(self, step: int, limit: int) -> list[dict[str, Any]]:
@@ -115,13 +132,14 @@ def sample_and_score(
         results = sample(learner, task_prompts(task, batch, learner.tokenizer), seed)
         expanded = [p for p in batch for _ in range(G)]
         totals, parts = score([r.text or "" for r in results], expanded, rewards)
+        totals, parts = add_length_rewards(totals, parts, [r.num_tokens for r in results], config)
         groups.add(results, expanded, totals, parts)
         keep = torch.ones(len(batch), dtype=torch.bool)
         if config.dynamic_sampling != "off":
             keep = ~zero_variance_groups(torch.tensor(totals), G)
             groups.skipped += int((~keep).sum())
         for group in keep.nonzero().flatten().tolist()[: len(mine) - len(groups.kept) // G]:
-            groups.keep(results, totals, group)
+            groups.keep(results, totals, parts, group)
         need = len(mine) - len(groups.kept) // G
         if config.dynamic_sampling != "refill" or need == 0:
             break

@@ -10,6 +10,8 @@ Variants and their sources:
   groups with little spread).
 - clipping: PPO's clipped ratio (Schulman et al. 2017) with separate low and high epsilons
   (Yu et al. 2025, DAPO "clip-higher": a larger high epsilon keeps exploring tokens alive).
+- the objective: the clip above (per token, or per sequence as GSPO), CISPO or SAPO, each a pure
+  function in reasoning.rl.objectives, chosen once from the config.
 - aggregation (see `token_weights` for each normaliser): "sequence" (each completion's token
   mean, averaged over all N completions: GRPO's paper), "token" (sum over the batch's tokens /
   their number: DAPO, long answers count per token), or "constant" (sum over tokens /
@@ -21,10 +23,12 @@ Variants and their sources:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 
 from reasoning.rl.config import AGGREGATIONS
+from reasoning.rl.objectives import Objective, clipped
 
 
 def group_advantages(rewards: torch.Tensor, group_size: int, *, scale_by_std: bool = True, eps: float = 1e-4) -> torch.Tensor:
@@ -41,6 +45,23 @@ def group_advantages(rewards: torch.Tensor, group_size: int, *, scale_by_std: bo
         std = groups.std(dim=1, keepdim=True) if group_size > 1 else torch.zeros_like(centered[:, :1])
         centered = centered / (std + eps)
     return centered.view(-1)
+
+
+def per_reward_advantages(
+    parts: torch.Tensor, weights: torch.Tensor, group_size: int, *, scale_by_std: bool = True, eps: float = 1e-4
+) -> torch.Tensor:
+    """GDPO's advantages [N] (arXiv 2601.05242, 2026; the book's chapter 7 bonus code, gdpo.py): each reward
+    of parts [K, N] normalised within its group on its own, summed with its weight [K], and that sum
+    normalised within the group again (centred only without scale_by_std).
+
+    Summing first (joint) lets a reward with a large spread drown the others, and distinct
+    combinations collapse onto one advantage; normalising each one first keeps them apart.
+    """
+    if parts.ndim != 2 or weights.shape != parts.shape[:1]:
+        raise ValueError(f"parts must be [K, N] and weights [K], got {tuple(parts.shape)} and {tuple(weights.shape)}")
+    normalised = torch.stack([group_advantages(reward, group_size, eps=eps) for reward in parts])
+    combined = (weights.float()[:, None] * normalised).sum(dim=0)
+    return group_advantages(combined, group_size, scale_by_std=scale_by_std, eps=eps)
 
 
 def zero_variance_groups(rewards: torch.Tensor, group_size: int) -> torch.Tensor:
@@ -85,17 +106,21 @@ def clipped_objective(
     r = exp(logprobs - old_logprobs) is the importance ratio [N, T]; advantages are [N]. A
     token is clipped when the clipped term is the smaller one, so its gradient is zero.
     """
-    ratio = torch.exp(logprobs - old_logprobs)
-    advantage = advantages[:, None].to(ratio.dtype)
-    unclipped = ratio * advantage
-    clipped = ratio.clamp(1 - eps_low, 1 + eps_high) * advantage
-    return -torch.minimum(unclipped, clipped), clipped < unclipped
+    return clipped(logprobs - old_logprobs, logprobs, advantages, eps_low=eps_low, eps_high=eps_high)
 
 
-def kl_k3(logprobs: torch.Tensor, ref_logprobs: torch.Tensor) -> torch.Tensor:
-    """Per-token k3 estimate of KL(policy || reference): exp(d) - d - 1 with d = ref - policy."""
+def kl_k3(logprobs: torch.Tensor, ref_logprobs: torch.Tensor, old_logprobs: torch.Tensor | None = None) -> torch.Tensor:
+    """Per-token k3 estimate of KL(policy || reference): exp(d) - d - 1 with d = ref - policy
+    (old_logprobs unused: the signature of `kl_unbiased_k3`)."""
     delta = ref_logprobs - logprobs
     return torch.exp(delta) - delta - 1
+
+
+def kl_unbiased_k3(logprobs: torch.Tensor, ref_logprobs: torch.Tensor, old_logprobs: torch.Tensor) -> torch.Tensor:
+    """DeepSeek-V3.2's unbiased KL estimate (DeepSeek-AI 2025, section 3.1): the k3 estimate on
+    tokens sampled from pi_old, reweighted by pi / pi_old so that it (and its gradient) estimates
+    KL(pi || ref) itself; the book's deepseek_v32_style.py reweights its KL term the same way."""
+    return torch.exp(logprobs - old_logprobs) * kl_k3(logprobs, ref_logprobs)
 
 
 @dataclass(frozen=True)
@@ -106,6 +131,9 @@ class LossParts:
     policy: torch.Tensor
     kl: torch.Tensor
     clipped_tokens: torch.Tensor  # tokens of nonzero weight whose ratio was clipped
+    # sequence-level ratios only (GSPO): each row with loss tokens, its ratio and whether its clip was active
+    sequence_ratios: torch.Tensor | None = None
+    clipped_sequences: torch.Tensor | None = None
 
 
 def grpo_loss(
@@ -118,18 +146,42 @@ def grpo_loss(
     eps_high: float,
     beta: float = 0.0,
     ref_logprobs: torch.Tensor | None = None,
+    objective: Objective | None = None,
+    mask: torch.Tensor | None = None,
+    policy_factor: torch.Tensor | float = 1.0,
+    kl_estimator: str = "k3",
 ) -> LossParts:
-    """GRPO loss: weighted clipped objective plus beta x weighted k3 KL to the reference.
+    """GRPO loss: the weighted policy objective plus beta x weighted k3 KL to the reference.
 
     weights come from `token_weights` (zero on padding and masked completions), so every
-    part is a weighted sum that adds up across micro-batches and ranks.
+    part is a weighted sum that adds up across micro-batches and ranks. objective is the one
+    `objectives.objective_for` chose (default: the clip with eps_low and eps_high, per token);
+    a sequence's ratio is the mean over its tokens in mask (default: those of nonzero weight).
+    policy_factor (detached) scales the policy term alone, as TRL applies importance sampling
+    against the engine and off-policy masking (`rl.importance`): the KL term keeps its weights.
+    kl_estimator: "k3", or "unbiased-k3" (DeepSeek-V3.2, section 3.1: k3 times the ratio
+    pi / pi_old, which corrects for the samples coming from the old policy; see `kl_unbiased_k3`).
     """
-    per_token, clipped = clipped_objective(logprobs, old_logprobs, advantages, eps_low, eps_high)
-    policy = (weights * per_token).sum()
+    objective = objective or Objective(partial(clipped, eps_low=eps_low, eps_high=eps_high))
+    factor = torch.as_tensor(policy_factor, dtype=weights.dtype, device=weights.device).detach()
+    loss_tokens = (weights.detach() * factor) != 0
+    mask = loss_tokens if mask is None else mask != 0
+    per_token, cut, log_ratio = objective(logprobs, old_logprobs, advantages, mask)
+    policy = (weights * factor * per_token).sum()
     kl = torch.zeros((), device=logprobs.device)
     if beta > 0:
         if ref_logprobs is None:
             raise ValueError("beta > 0 needs ref_logprobs from the reference model")
-        kl = (weights * kl_k3(logprobs, ref_logprobs)).sum()
-    clipped_tokens = (clipped & (weights.detach() != 0)).sum()
-    return LossParts(policy + beta * kl, policy.detach(), kl.detach(), clipped_tokens)
+        estimate = kl_unbiased_k3 if kl_estimator == "unbiased-k3" else kl_k3
+        kl = (weights * estimate(logprobs, ref_logprobs, old_logprobs)).sum()
+    clipped_tokens = (cut & loss_tokens).sum()
+    sequences = sequence_parts(log_ratio, cut, mask) if objective.level == "sequence" else {}
+    return LossParts(policy + beta * kl, policy.detach(), kl.detach(), clipped_tokens, **sequences)
+
+
+def sequence_parts(log_ratio: torch.Tensor, cut: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Each row with tokens in mask: its sequence ratio and whether its clip was active (both constant along a row)."""
+    counts = mask.sum(dim=1)
+    rows = counts > 0
+    ratios = torch.exp((log_ratio * mask).sum(dim=1) / counts.clamp(min=1))
+    return {"sequence_ratios": ratios[rows], "clipped_sequences": (cut & mask).any(dim=1).sum()}

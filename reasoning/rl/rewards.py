@@ -5,7 +5,9 @@ grade (`reasoning.evaluation.tasks.Task.reward`), so a GRPO reward is the evalua
 on the same completion: multiple-choice letters, GSM8K golds and OlympiadBench answer lists
 included. Model text is hostile input: it is only ever parsed by `reasoning.grading`
 (linear-time extraction, sympy in a killable worker with a time bound), never evaluated. `score` runs every reward on every completion
-in a thread pool, since grading mostly waits on its worker processes.
+in a thread pool, since grading mostly waits on its worker processes. The length rewards
+(DAPO's overlong punishment, Kimi 1.5's length reward on correct answers) need token counts, not
+text: `add_length_rewards` adds them as named parts after scoring.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from reasoning.data import Problem
 from reasoning.evaluation.tasks import Task
 from reasoning.grading import extract_answer
+from reasoning.rl.config import GRPOConfig
 
 RewardFn = Callable[[str, Problem], float]
 _THINK_FORMAT = re.compile(r"^\s*<think>(?:(?!</think>).)+</think>(?:(?!<think>|</think>).)*\\boxed\{", re.DOTALL)
@@ -56,6 +59,56 @@ def default_rewards(task: Task, correctness_weight: float = 1.0, format_weight: 
     if format_weight:
         rewards.append(Reward("format", boxed_format_reward, format_weight))
     return rewards
+
+
+def overlong_penalty(lengths: Sequence[int], max_tokens: int, cache: int) -> list[float]:
+    """DAPO's soft overlong punishment (Yu et al. 2025, eq. 13), in [-1, 0]: 0 up to max_tokens - cache
+    tokens, falling linearly to -1 over the last `cache` tokens of the budget, -1 at or past it."""
+    if not 0 < cache <= max_tokens:
+        raise ValueError(f"need 0 < cache <= max_tokens, got cache={cache} and max_tokens={max_tokens}")
+    free = max_tokens - cache
+    return [max(-(length - free) / cache, -1.0) if length > free else 0.0 for length in lengths]
+
+
+def correct_length_reward(lengths: Sequence[int], correct: Sequence[float], group_size: int) -> list[float]:
+    """Kimi 1.5's length reward (Kimi Team 2025, sec. 2.3.3) on correct answers only, in [-0.5, 0.5]:
+    0.5 - (length - shortest) / (longest - shortest) over the group, 0 for a wrong answer (Kimi
+    gives those min(0, value); here only right answers are judged on length) and for a group of equal lengths."""
+    if len(lengths) != len(correct) or len(lengths) % group_size:
+        raise ValueError(f"need as many lengths as correctness values, a multiple of group_size={group_size}")
+    values = []
+    for start in range(0, len(lengths), group_size):
+        group = lengths[start : start + group_size]
+        shortest, spread = min(group), max(group) - min(group)
+        for length, right in zip(group, correct[start : start + group_size], strict=True):
+            values.append(0.5 - (length - shortest) / spread if spread and right > 0 else 0.0)
+    return values
+
+
+def length_weights(config: GRPOConfig) -> dict[str, float]:
+    """The weight of each length reward the config switches on, by name."""
+    weights = {"overlong": config.overlong_factor} if config.overlong_cache else {}
+    return weights | ({"length": config.length_penalty} if config.length_penalty else {})
+
+
+def add_length_rewards(
+    totals: Sequence[float], parts: dict[str, list[float]], lengths: Sequence[int], config: GRPOConfig
+) -> tuple[list[float], dict[str, list[float]]]:
+    """Totals and parts with the config's length rewards added: "overlong" (DAPO, when
+    overlong_cache > 0, weighted by overlong_factor) and "length" (correct answers only, when
+    length_penalty > 0, its weight; it needs the reward named "correct"). lengths are in tokens."""
+    weights = length_weights(config)
+    if clash := set(weights) & set(parts):
+        raise ValueError(f"reward names {sorted(clash)} are taken by the length rewards; rename yours")
+    shaped = {}
+    if "overlong" in weights:
+        shaped["overlong"] = overlong_penalty(lengths, config.max_new_tokens, config.overlong_cache)
+    if "length" in weights:
+        if "correct" not in parts:
+            raise ValueError("length_penalty judges correct answers only: it needs the reward named 'correct'")
+        shaped["length"] = correct_length_reward(lengths, parts["correct"], config.group_size)
+    totals = [total + sum(weights[name] * values[i] for name, values in shaped.items()) for i, total in enumerate(totals)]
+    return totals, parts | shaped
 
 
 def score(

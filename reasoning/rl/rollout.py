@@ -9,7 +9,8 @@ Log-probabilities for the loss are recomputed by a training forward pass
 (`reasoning.logprobs.teacher_forced_logprobs`), not taken from the engine: the engine's
 `sampling_logprobs` are those of the filtered (top-p) distribution and come from cached,
 batched decode steps whose bf16 rounding differs from one full forward pass, so a ratio built
-from them would not start at 1.
+from them would not start at 1. The batch carries the engine's log-probs all the same, for
+importance sampling against the sampler itself (`reasoning.rl.importance`).
 """
 
 from __future__ import annotations
@@ -28,14 +29,15 @@ from reasoning.generation.decode import decode_with_live_weights
 class RolloutBatch:
     """N = prompts x G sequences, prompt + completion, right-padded to one length L.
 
-    Position t of `completion_mask`, `sampling_logprobs` and of `teacher_forced_logprobs`' output
-    refers to the token at t + 1 (the one predicted from position t).
+    Position t of `completion_mask`, of the engine's log-probs and of `teacher_forced_logprobs`'
+    output refers to the token at t + 1 (the one predicted from position t).
     """
 
     input_ids: torch.Tensor  # [N, L]
     attention_mask: torch.Tensor  # [N, L]
     completion_mask: torch.Tensor  # [N, L - 1] float, 1 on completion tokens
     sampling_logprobs: torch.Tensor  # [N, L - 1] as sampled by the engine (0 elsewhere)
+    model_logprobs: torch.Tensor  # [N, L - 1] the engine's under the raw model: temperature 1, no top-p (0 elsewhere)
     truncated: torch.Tensor  # [N] bool, ended by the token budget
     texts: list[str]
 
@@ -56,7 +58,7 @@ class RolloutBatch:
         texts = self.texts[rows] if isinstance(rows, slice) else [self.texts[i] for i in rows.tolist()]
         return RolloutBatch(
             self.input_ids[rows], self.attention_mask[rows], self.completion_mask[rows], self.sampling_logprobs[rows],
-            self.truncated[rows], texts,
+            self.model_logprobs[rows], self.truncated[rows], texts,
         )  # fmt: skip
 
 
@@ -88,6 +90,7 @@ def pack(results: Sequence[GenerationResult], pad_id: int, device: torch.device 
     attention = torch.zeros(rows, length, dtype=torch.long)
     completion = torch.zeros(rows, length - 1)
     sampled = torch.zeros(rows, length - 1)
+    raw = torch.zeros(rows, length - 1)
     for row, result in enumerate(results):
         prompt, tokens = len(result.prompt_token_ids), len(result.token_ids)
         ids[row, : prompt + tokens] = torch.tensor(result.prompt_token_ids + result.token_ids)
@@ -96,6 +99,8 @@ def pack(results: Sequence[GenerationResult], pad_id: int, device: torch.device 
         if any(result.forced):  # appended by thinking control: not the policy's choices
             completion[row, prompt - 1 : prompt - 1 + tokens] -= torch.tensor(result.forced, dtype=completion.dtype)
         sampled[row, prompt - 1 : prompt - 1 + tokens] = torch.tensor(result.sampling_logprobs, dtype=torch.float32)
+        raw[row, prompt - 1 : prompt - 1 + tokens] = torch.tensor(result.logprobs, dtype=torch.float32)
     truncated = torch.tensor([r.finish_reason == "length" for r in results])
     texts = [r.text or "" for r in results]
-    return RolloutBatch(ids.to(device), attention.to(device), completion.to(device), sampled.to(device), truncated.to(device), texts)
+    tensors = (ids, attention, completion, sampled, raw, truncated)
+    return RolloutBatch(*(tensor.to(device) for tensor in tensors), texts)

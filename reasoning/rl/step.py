@@ -27,8 +27,12 @@ from reasoning.logprobs import teacher_forced_logprobs
 from reasoning.lora import has_lora, lora_disabled
 from reasoning.rl.config import GRPOConfig
 from reasoning.rl.groups import ScoredGroups, sample_and_score, step_problems
-from reasoning.rl.losses import group_advantages, grpo_loss, token_weights
-from reasoning.rl.rewards import Reward
+from reasoning.rl.importance import correction_metrics, sampler_correction
+from reasoning.rl.losses import group_advantages, grpo_loss, per_reward_advantages, token_weights
+from reasoning.rl.metrics import reward_part_metrics
+from reasoning.rl.objectives import objective_for
+from reasoning.rl.ratio_stats import SequenceRatios
+from reasoning.rl.rewards import Reward, length_weights
 from reasoning.rl.rollout import RolloutBatch
 from reasoning.training import fsdp
 from reasoning.training.learner import Learner, device_of
@@ -46,9 +50,18 @@ def grpo_step(
     groups = sample_and_score(learner, task, mine, step, rewards)
     rollout_seconds = time.perf_counter() - began
     batch, totals, active = groups.training_batch(learner.pad_id, device_of(learner.model))
-    advantages = group_advantages(totals, config.group_size, scale_by_std=config.scale_rewards)
+    advantages = step_advantages(config, groups, totals, rewards)
     stats = update(learner, batch, advantages.to(batch.input_ids.device), active.to(batch.input_ids.device))
     return step_metrics(learner, step, groups, stats, began, rollout_seconds), groups.samples(step, config.log_samples)
+
+
+def step_advantages(config: GRPOConfig, groups: ScoredGroups, totals: torch.Tensor, rewards: Sequence[Reward]) -> torch.Tensor:
+    """The kept rows' advantages: of the weighted total (joint), or of each reward normalised on its own (GDPO)."""
+    if config.reward_normalisation == "joint":
+        return group_advantages(totals, config.group_size, scale_by_std=config.scale_rewards)
+    weights = {reward.name: reward.weight for reward in rewards} | length_weights(config)
+    parts = groups.training_parts(list(weights))
+    return per_reward_advantages(parts, torch.tensor(list(weights.values())), config.group_size, scale_by_std=config.scale_rewards)
 
 
 def step_metrics(
@@ -65,12 +78,12 @@ def step_metrics(
         "format": sums["format"] / count if "format" in groups.parts else None, "response_length": tokens / count,
         "truncated": sums["truncated"] / count, **stats, "groups_used": int(sums["groups_used"]),
         "groups_skipped": int(sums["groups_skipped"]), "rollout_tokens": int(tokens), "tokens_per_s": tokens / seconds,
-        "seconds": seconds, "rollout_seconds": rollout_seconds,
+        "seconds": seconds, "rollout_seconds": rollout_seconds, **reward_part_metrics(sums, count),
     }  # fmt: skip
 
 
 def update(learner: Learner[GRPOConfig], batch: RolloutBatch, advantages: torch.Tensor, active: torch.Tensor) -> dict[str, float]:
-    """mu optimisation passes of the clipped objective over `batch` (micro-batched); loss statistics
+    """mu optimisation passes of the chosen objective (config.loss) over `batch` (micro-batched); loss statistics
     (all ranks): loss and kl as aggregated, clip_fraction of loss tokens, mean entropy, grad_norm."""
     config, world = learner.config, learner.world
     mask = batch.loss_mask(config.mask_truncated) * active[:, None]
@@ -88,16 +101,23 @@ def update(learner: Learner[GRPOConfig], batch: RolloutBatch, advantages: torch.
     old = [_no_grad_logprobs(learner.model, batch.select(s), config.temperature, share) for s in slices] if config.mu > 1 else None
     sums = {"loss": 0.0, "kl": 0.0, "clipped_tokens": 0.0, "entropy": 0.0}
     grad_norm = 0.0
+    objective, sequence_ratios = objective_for(config), SequenceRatios()  # the loss variant, chosen once
     for epoch in range(config.mu):
         learner.optimizer.zero_grad(set_to_none=True)
         for index, (part, is_idle) in enumerate(zip(slices, idle)):
             sub = batch.select(part)
             logprobs, entropy = teacher_forced_logprobs(learner.model, sub, config.temperature, with_entropy=epoch == 0, share_prompts=share)
-            weights = token_weights(mask[part] * (0.0 if is_idle else 1.0), config.aggregation, num_sequences=sequences, num_tokens=tokens, max_tokens=config.max_new_tokens)
+            loss_mask = mask[part] * (0.0 if is_idle else 1.0)
+            weights = token_weights(loss_mask, config.aggregation, num_sequences=sequences, num_tokens=tokens, max_tokens=config.max_new_tokens)
+            # Importance sampling against the engine and off-policy masking (1 when off): see reasoning.rl.importance.
+            factor, seen = sampler_correction(config, sub, old[index] if old else logprobs, logprobs, advantages[part], loss_mask)
+            sums.update({name: sums.get(name, 0.0) + value for name, value in seen.items()})
             loss = grpo_loss(
                 logprobs, old[index] if old else logprobs.detach(), advantages[part], weights, eps_low=config.eps_low,
                 eps_high=config.eps_high, beta=config.beta, ref_logprobs=reference[index] if reference else None,
+                objective=objective, mask=loss_mask, policy_factor=factor, kl_estimator=config.kl_estimator,
             )  # fmt: skip
+            sequence_ratios.add(loss)
             (loss.loss * fsdp.gradient_scale(world)).backward()
             sums["loss"] += float(loss.policy) / config.mu
             sums["kl"] += float(loss.kl) / config.mu
@@ -110,7 +130,7 @@ def update(learner: Learner[GRPOConfig], batch: RolloutBatch, advantages: torch.
     return {
         "loss": sums["loss"], "kl": sums["kl"] if config.beta > 0 else None,
         "clip_fraction": sums["clipped_tokens"] / max(tokens * config.mu, 1.0), "entropy": sums["entropy"] / max(tokens, 1.0),
-        "grad_norm": grad_norm,
+        "grad_norm": grad_norm, **correction_metrics(sums, config), **sequence_ratios.columns(objective.level, world),
     }  # fmt: skip
 
 

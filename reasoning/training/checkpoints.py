@@ -15,6 +15,7 @@ the directory as an adapter onto the base checkpoint.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import shutil
@@ -159,7 +160,7 @@ def start_run(
     path = latest_checkpoint(out_dir)
     if path is None:
         raise FileNotFoundError(f"cannot resume: no complete checkpoint under {out_dir / 'checkpoints'}")
-    saved = read_trainer_state(path)["config"]
+    saved = {**_field_defaults(learner.config), **read_trainer_state(path)["config"]}  # a field added since: its default, as the run ran
     as_json = lambda value: list(value) if isinstance(value, tuple) else value
     changed = sorted(k for k in settings if k not in resumable and as_json(settings[k]) != as_json(saved.get(k)))
     if changed:
@@ -169,6 +170,13 @@ def start_run(
     step = int(load_checkpoint(path, learner.model, learner.optimizer)["step"])
     fsdp.sync_plain_copy(learner.model, learner.plain, learner.world)
     return step
+
+
+def _field_defaults(config: Any) -> dict[str, Any]:
+    """The default of each field of a dataclass config (none for another kind of config)."""
+    if not dataclasses.is_dataclass(config):
+        return {}
+    return {f.name: f.default for f in dataclasses.fields(config) if f.default is not dataclasses.MISSING}
 
 
 def read_trainer_state(path: Path) -> dict[str, Any]:
