@@ -18,6 +18,7 @@ FLOORS = [  # lowest first: a module may import from its own floor and the floor
     ("evaluation", ["evaluation"]),
     ("training", ["training"]),
     ("trainers", ["rl", "sft"]),
+    ("viewer", ["view"]),
     ("commands", ["commands", "cli", "__main__"]),
 ]
 
