@@ -21,7 +21,7 @@ from reasoning.cli import run_command
 from reasoning.rl.config import PRESETS, SCALE, GRPOConfig, at_scale_of
 from reasoning.rl.launch import load_setting, train_setting
 from reasoning.training.data import load_task
-from reasoning.training.metrics import moving_average
+from reasoning.training.metrics import moving_average, read_metrics
 
 VARIANTS = [name for name in PRESETS if name != "toy-addition"]
 COMPARE_STEPS = 40  # enough for the curves to part on the toy task, a couple of minutes on a CPU
@@ -45,7 +45,7 @@ def main() -> None:
     if args.compare:
         if args.model:
             raise ValueError("--compare trains on the toy task: leave out --model")
-        compare(args.compare, {"steps": COMPARE_STEPS, **overrides}, args.out, overwrite=args.overwrite)
+        compare(args.compare, {"steps": COMPARE_STEPS, **overrides}, args.out, resume=args.resume, overwrite=args.overwrite)
         return
 
     for name in dict.fromkeys(["grpo", "dr-grpo", "dapo", args.variant]):
@@ -74,7 +74,7 @@ def variant_list(text: str) -> list[str]:
     return names
 
 
-def compare(names: list[str], overrides: dict, out: Path, *, overwrite: bool) -> None:
+def compare(names: list[str], overrides: dict, out: Path, *, resume: bool, overwrite: bool) -> None:
     """Train each preset on the toy task from the same initial model and seed, print a table of
     their correctness rewards (the share of right sums) and draw it against step for each in out/rewards.png."""
     try:  # before any training
@@ -88,9 +88,10 @@ def compare(names: list[str], overrides: dict, out: Path, *, overwrite: bool) ->
     for name in names:
         config = dataclasses.replace(at_scale_of(name, "toy-addition"), eval_every=0, **overrides)
         began = time.perf_counter()
-        _, rows = train_setting(load_setting(config), config, out / name, overwrite=overwrite, on_step=lambda r, name=name: print(
+        train_setting(load_setting(config), config, out / name, resume=resume, overwrite=overwrite, on_step=lambda r, name=name: print(
             f"{name:14s} step {r['step']:4d}  reward {r['reward_mean']:.3f}  correct {r['accuracy']:.3f}", flush=True
         ))  # fmt: skip
+        rows = read_metrics(out / name / "metrics.csv")  # every step, a resumed run's earlier ones included
         curves[name] = [row["accuracy"] for row in rows]  # the correctness reward: the presets add different others
         table.append((name, mean(curves[name][:5]), mean(curves[name][-5:]), time.perf_counter() - began))
     print(f"\n{'variant':14s} {'correct, first 5 steps':>23s} {'last 5':>7s} {'seconds':>8s}")

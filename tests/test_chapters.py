@@ -187,6 +187,16 @@ def test_ch07_compares_presets_side_by_side_with_a_table_and_their_curves(tmp_pa
         assert line.split()[:3] == [name, correct, correct]
     assert lines[-1] == f"curves: {out / 'rewards.png'}" and (out / "rewards.png").read_bytes()[:4] == b"\x89PNG"
 
+    with pytest.raises(SystemExit) as refused:  # the runs exist: neither --resume nor --overwrite
+        run_chapter("ch07_grpo_improved.py", *argv, monkeypatch=monkeypatch, capsys=capsys)
+    assert refused.value.code == 2 and "--overwrite" in capsys.readouterr().err
+    longer = ("--compare", "grpo,olmo3", "--steps", "3", "--out", out, "--resume")
+    table = run_chapter("ch07_grpo_improved.py", *longer, monkeypatch=monkeypatch, capsys=capsys).splitlines()
+    rows = read_metrics(out / "grpo" / "metrics.csv")
+    assert [row["step"] for row in rows] == [1, 2, 3]  # resumed from step 2: the curve holds every step
+    grpo = table[next(i for i, line in enumerate(table) if line.startswith("variant")) + 1]
+    assert grpo.split()[:2] == ["grpo", f"{sum(row['accuracy'] for row in rows) / 3:.3f}"]  # the first 5 steps: all 3
+
 
 def test_ch04b_shows_one_budget_by_hand_then_prints_the_curve(checkpoint, tmp_path, monkeypatch, capsys):
     data = Path(__file__).parent / "data" / "benchmarks"
