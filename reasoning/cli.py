@@ -24,6 +24,7 @@ from reasoning.commands.distill import add_distill_parser
 from reasoning.commands.eval import add_eval_parser
 from reasoning.commands.generate import add_chat_parser, add_generate_parser
 from reasoning.commands.model import add_convert_parser, add_info_parser
+from reasoning.commands.serve import add_serve_parser
 from reasoning.commands.train import add_plot_parser, add_train_parser
 from reasoning.commands.view import add_view_parser
 
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_plot_parser(subparsers)
     add_distill_parser(subparsers)
     add_view_parser(subparsers)
+    add_serve_parser(subparsers)
     return parser
 
 

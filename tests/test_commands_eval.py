@@ -263,6 +263,11 @@ RESULT_FREE = {
     "out": "where the records go",
     "resume": "continues the run; it checks the settings, and is none",
     "help": "prints the help",
+    "served_model": "only with --model openai:URL, where the settings hold it (served_model)",
+    "endpoint_api": "only with --model openai:URL, where the settings hold it (endpoint_api)",
+    "api_key_env": "where the key is read from: access, not the samples",
+    "concurrency": "throughput: requests in flight to an endpoint",
+    "request_timeout": "how long a request may take; one that runs out fails, is recorded as failed, and --resume asks it again",
 }
 # Where an option only means something beside another, the other option given with it.
 CONTEXT = {

@@ -19,6 +19,7 @@ FLOORS = [  # lowest first: a module may import from its own floor and the floor
     ("training", ["training"]),
     ("trainers", ["rl", "sft"]),
     ("viewer", ["view"]),
+    ("serving", ["serving"]),
     ("commands", ["commands", "cli", "__main__"]),
 ]
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from reasoning.commands.generate import DTYPES
 from reasoning.flags import input_file, output_file, positive_int
+from reasoning.generation.endpoint import add_endpoint_flags
 from reasoning.generation.options import add_generation_flags
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ def add_distill_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Defaults are Qwen3's thinking-mode sampling: --n 4, --temperature 0.6, --top-p 0.95, "
                     "--max-new-tokens 4096, --seed 0.",
     )  # fmt: skip
-    generate.add_argument("--teacher", required=True, help="alias (qwen3-8b), hub id, or checkpoint directory")
+    generate.add_argument("--teacher", required=True, help="alias (qwen3-8b), hub id, checkpoint directory, or openai:URL (a server)")
     source = generate.add_mutually_exclusive_group(required=True)
     source.add_argument("--bench", help="a math benchmark by name: math500, aime24, aime25, amc23, gsm8k, minerva, olympiadbench")
     source.add_argument("--dataset", help=".json/.jsonl file or hub dataset of problems with reference answers")
@@ -47,6 +48,7 @@ def add_distill_parser(subparsers: argparse._SubParsersAction) -> None:
     generate.add_argument("--dtype", default="auto", choices=DTYPES)
     generate.add_argument("--out", type=output_file, required=True, help="traces JSONL (progress beside it, <out>.progress.jsonl)")
     generate.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    add_endpoint_flags(generate)
     generate.set_defaults(func=run_generate)
 
     imported = commands.add_parser(
@@ -61,14 +63,17 @@ def add_distill_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run_generate(args: argparse.Namespace) -> None:
     from reasoning.checkpoint import load_model_and_tokenizer
+    from reasoning.generation.endpoint import endpoint_from_args
     from reasoning.generation.options import generation_config
+    from reasoning.generation.remote import connect
     from reasoning.sft.distill import DISTILL_CONFIG, generate_traces, progress_path, refuse_existing
 
     task, source = _task(args)  # before any weights: a bad file fails in a second
+    endpoint = endpoint_from_args(args, "teacher")
     if not args.resume:
         refuse_existing(args.out)
     config = generation_config(args, DISTILL_CONFIG).with_options(max_batch_size=args.batch_size)
-    model, tokenizer = load_model_and_tokenizer(args.teacher, args.device, args.dtype)
+    model, tokenizer = connect(endpoint) if endpoint else load_model_and_tokenizer(args.teacher, args.device, args.dtype)
     summary = generate_traces(
         model, tokenizer, task, args.out, teacher=args.teacher, config=config, settings={"source": source}, resume=args.resume
     )  # fmt: skip

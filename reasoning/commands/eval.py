@@ -10,6 +10,7 @@ from reasoning.commands.generate import QUANTIZE
 from reasoning.evaluation.protocols import PROTOCOLS, SCORING
 from reasoning.evaluation.strategies import SCORERS, STRATEGIES, TIE_BREAKS
 from reasoning.flags import input_file, non_negative_int, output_dir, output_file, positive_float, positive_int
+from reasoning.generation.endpoint import add_endpoint_flags
 from reasoning.generation.options import THINKING_FLAGS, add_generation_flags
 from reasoning.prompts import PROMPT_NAMES
 
@@ -57,7 +58,7 @@ def _add_run_parser(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--bench", required=True,
                      help="comma-separated benchmarks: math500, aime24, aime25, amc23, gsm8k, minerva, olympiadbench, "
                           "mmlu-stem, gpqa-diamond")
-    run.add_argument("--model", required=True, help="alias (qwen3-0.6b), hub id, or checkpoint directory")
+    run.add_argument("--model", required=True, help="alias (qwen3-0.6b), hub id, checkpoint directory, or openai:URL (a server)")
     run.add_argument("--protocol", choices=PROTOCOLS,
                      help="a paper's protocol: qwen3 (thinking: n 16, T 0.6, top-p 0.95, top-k 20, the R1 prompt; the default "
                           "for reasoning models), qwen3-nothink (T 0.7, top-p 0.8, top-k 20, presence penalty 1.5), r1 (n 16, "
@@ -93,6 +94,7 @@ def _add_run_parser(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--quantize", default="none", choices=QUANTIZE, help="int8: int8 weights in the linear layers (faster decoding on CPU)")
     run.add_argument("--out", type=output_dir, required=True, help="run directory: <bench>.jsonl records and summary.json")
     run.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    add_endpoint_flags(run)
     run.set_defaults(func=run_eval)
 
 
@@ -101,7 +103,9 @@ def _add_budget_parser(commands: argparse._SubParsersAction) -> None:
         "budget", help="accuracy against thinking budget, every budget from one decode of the thinking (resumable)"
     )
     budget.add_argument("--bench", required=True, help="comma-separated benchmarks, as for eval run")
-    budget.add_argument("--model", required=True, help="a reasoning model: alias (qwen3-0.6b), hub id, or checkpoint directory")
+    budget.add_argument("--model", required=True,
+                        help="a reasoning model: alias (qwen3-0.6b), hub id, checkpoint directory, or openai:URL (a server that "
+                             "takes thinking_budget)")
     budget.add_argument("--budgets", type=_budgets, required=True, help="comma-separated thinking budgets, e.g. 256,512,1024,2048,4096")
     budget.add_argument("--protocol", default="qwen3", choices=PROTOCOLS, help="sampling protocol (default qwen3); the flags below override it")
     add_generation_flags(budget, (*_PROTOCOL_FIELDS, "answer_budget"), **dict.fromkeys(_PROTOCOL_FIELDS))
@@ -111,6 +115,7 @@ def _add_budget_parser(commands: argparse._SubParsersAction) -> None:
     budget.add_argument("--out", type=output_dir, required=True, help="run directory: <bench>@<budget>.jsonl records and summary.json")
     budget.add_argument("--plot", type=output_file, help="also draw accuracy against budget (PNG, needs matplotlib)")
     budget.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    add_endpoint_flags(budget)
     budget.set_defaults(func=run_budget)
 
 
@@ -209,9 +214,14 @@ def run_eval(args: argparse.Namespace) -> None:
     from reasoning.evaluation.run import check_not_started, evaluate
     from reasoning.evaluation.strategies import parse_strategy
     from reasoning.evaluation.summary import format_summaries
+    from reasoning.generation.endpoint import check_remote_run, endpoint_from_args
+    from reasoning.generation.remote import connect
 
     tasks, protocol = _tasks_and_protocol(args)
     strategy = parse_strategy(args.strategy, rounds=args.rounds, scorer=args.scorer, tie_break=args.tie_break, early_stop=args.early_stop)
+    endpoint = endpoint_from_args(args)
+    if endpoint is not None:
+        check_remote_run(scoring=args.scoring, strategy=args.strategy, scorer=args.scorer, tie_break=args.tie_break)
     kinds = ["base"] if args.scoring == "loglik" else [args.kind] if args.kind != "auto" else ["reasoning", "base"]
     if protocol is None and len(kinds) == 1:
         protocol = _protocol(DEFAULT_PROTOCOLS[kinds[0]], args)
@@ -222,7 +232,7 @@ def run_eval(args: argparse.Namespace) -> None:
     check_not_started(args.out, tasks, args.resume)
     device = distributed.local_device(get_device(args.device))  # cuda:LOCAL_RANK under torchrun
     with distributed.process_group(device) as world:  # the ranks only wait for each other between tasks
-        model, tokenizer = load_pretrained(args.model, device=device, quantize=args.quantize)
+        model, tokenizer = connect(endpoint) if endpoint else load_pretrained(args.model, device=device, quantize=args.quantize)
         kind = kinds[0] if len(kinds) == 1 else "base" if tokenizer.base else "reasoning"
         if args.protocol is None:
             protocol = _protocol(DEFAULT_PROTOCOLS[kind], args)
@@ -248,12 +258,15 @@ def run_budget(args: argparse.Namespace) -> None:
     from reasoning.evaluation.budget import budget_name, evaluate_budgets, report_budget_curves
     from reasoning.evaluation.run import check_not_started
     from reasoning.evaluation.tasks import check_prompts
+    from reasoning.generation.endpoint import endpoint_from_args
+    from reasoning.generation.remote import connect
 
     tasks, protocol = _tasks_and_protocol(args)
+    endpoint = endpoint_from_args(args)
     swept = [dataclasses.replace(task, name=budget_name(task.name, budget)) for task in tasks for budget in args.budgets]
     check_not_started(args.out, swept, args.resume)  # before any weights load
     check_prompts(tasks, protocol.prompt, 0)
-    model, tokenizer = load_pretrained(args.model, device=args.device)
+    model, tokenizer = connect(endpoint) if endpoint else load_pretrained(args.model, device=args.device)
     evaluate_budgets(
         model, tokenizer, tasks, protocol, args.budgets, args.out, model_name=args.model, kind="reasoning",
         answer_budget=args.answer_budget, seed=args.seed, batch_size=args.batch_size, resume=args.resume,

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reasoning.flags import add_config_flags, config_overrides, input_file, non_negative_float, non_negative_int, output_dir, output_file, positive_float, positive_int, probability
+from reasoning.generation.endpoint import is_endpoint_name, refuse_remote
 
 if TYPE_CHECKING:
     from reasoning.evaluation.tasks import Task
@@ -198,6 +199,8 @@ def _grpo_data(args: argparse.Namespace) -> tuple[str, Task, Task | None]:
 
     if not args.model or not (args.dataset or args.bench):
         raise ValueError("task 'math' needs --model and --dataset (or --bench)")
+    if is_endpoint_name(args.model):
+        refuse_remote("GRPO training")
     task = load_task(
         dataset=args.dataset, bench=args.bench, data_dir=args.data_dir, data=args.data, question_field=args.question_field,
         answer_field=args.answer_field, limit=args.limit,
@@ -279,6 +282,8 @@ def _sft_setting(args: argparse.Namespace, config) -> tuple:
         return toy.model, toy.tokenizer, Examples(train, [], counts), toy_evaluator(toy, args.out)
     if not args.model or not (args.data or args.bench):
         raise ValueError("train sft needs --model and --data or --bench (or --task toy-addition, offline)")
+    if is_endpoint_name(args.model):
+        refuse_remote("SFT training")
     if args.data_dir is not None and not args.bench:
         raise ValueError("--data-dir goes with --bench")
     from reasoning.evaluation.benchmarks import load_benchmark

@@ -14,12 +14,18 @@ from typing import Any
 from torch import nn
 
 from reasoning.fingerprint import identify
+from reasoning.generation.endpoint import Endpoint
 from reasoning.model.quantize import is_quantized
 
 
-def model_settings(model: nn.Module, name: str) -> dict[str, Any]:
+def model_settings(model: nn.Module | Endpoint, name: str) -> dict[str, Any]:
     """{"model", "model_fingerprint" (where `name` is a checkpoint on disk), "dtype", "quantize",
-    "device"} of a model loaded from `name`."""
+    "device"} of a model loaded from `name`; for an `Endpoint`, the served model's name, the
+    fingerprint of its weights where the server shows one (`reasoning serve` does), and the API
+    the prompts go through. Not its URL: a server restarted on another port serves the same model."""
+    if isinstance(model, Endpoint):
+        fingerprint = {"model_fingerprint": model.fingerprint} if model.fingerprint else {}
+        return {"model": model.served_model, **fingerprint, "endpoint_api": model.api}
     parameters = [p for p in model.parameters() if p.is_floating_point()] or list(model.parameters())
     dtype = str(parameters[0].dtype).removeprefix("torch.") if parameters else "none"
     device = parameters[0].device.type if parameters else "cpu"

@@ -57,6 +57,8 @@ def completion_of(result: GenerationResult, **extra: Any) -> Completion:
     control counted them."""
     if result.thinking_tokens is not None:
         extra = {"thinking_tokens": result.thinking_tokens, "forced_tokens": result.forced_tokens, "answer_tokens": result.answer_tokens, **extra}
+    if result.error is not None:  # a request to an endpoint that failed after its retries: kept, counted wrong
+        extra = {**extra, "error": result.error}
     return Completion(result.text or "", result.num_tokens, result.finish_reason, extra)
 
 

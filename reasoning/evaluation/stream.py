@@ -18,7 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from reasoning.evaluation.records import RecordsError, RecordWriter, holds_records, resume_records
+from reasoning.evaluation.records import RecordsError, RecordWriter, holds_records, resume_records, write_records
 
 Item = TypeVar("Item")
 Graded = TypeVar("Graded")
@@ -30,14 +30,29 @@ def open_records(path: str | Path, settings: dict[str, Any], *, resume: bool) ->
     A fresh run (no records yet, or only the header of a run that failed before its first
     record) starts the file with `settings` as its header; a file that holds records is
     continued only with `resume`, and only under equal settings (one file never mixes two
-    experiments)."""
+    experiments). Records holding a failed request (`holds_failed_sample`) are dropped from
+    the file, so their problems run again."""
     path = Path(path)
     settings = json.loads(json.dumps(settings))  # as it reads back (tuples become lists)
     started = holds_records(path)
     if started and not resume:
         raise RecordsError(f"{path} already holds results: pass --resume to continue that run, or choose another --out")
     records = resume_records(path, settings) if started else []
+    redo = [record for record in records if holds_failed_sample(record)]
+    if redo:  # their problems are asked again: the records go, so the new ones replace them
+        records = [record for record in records if not holds_failed_sample(record)]
+        write_records(path, records, settings)
     return records, RecordWriter(path, settings=None if started else settings)
+
+
+def holds_failed_sample(record: dict[str, Any]) -> bool:
+    """Whether a record holds a sample whose request to an endpoint failed after its retries
+    (finish_reason "error"; a distillation progress record counts them in "failed"): a resumed
+    run asks that problem again."""
+    samples = record.get("samples")
+    if isinstance(samples, list):
+        return any(sample.get("finish_reason") == "error" for sample in samples)
+    return bool(record.get("failed"))
 
 
 def stream_records(

@@ -74,6 +74,7 @@ def summarize(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         unfinished=sum(thinking_state(r.get("prompt", ""), s["text"]) == "unfinished" for r in records for s in r["samples"]) / len(samples),
         no_answer=sum(sample["extracted"] is None for sample in samples) / len(samples),
         answers=sum("answer" in record for record in records),
+        failed_requests=sum(sample["finish_reason"] == "error" for sample in samples),  # an endpoint's, after retries
         seconds=sum(record.get("seconds", 0.0) for record in records),
     )
     for field in ("subject", "level"):
@@ -139,6 +140,10 @@ def format_summaries(summaries: dict[str, dict[str, Any]], *, breakdown: bool = 
         row += f" {_pm(s):>14}"
         lines.append(row + f" {s['mean_tokens']:>8.0f} {s['truncated']:>9.1%} {s.get('unfinished', 0.0):>10.1%} {format_duration(s['seconds']):>9}")
     lines += _by_k(summaries) + _lengths_table(summaries)
+    failed = {name: s["failed_requests"] for name, s in summaries.items() if s.get("failed_requests")}
+    if failed:  # counted wrong; `--resume` asks those problems again
+        counts = ", ".join(f"{name} {count}" for name, count in failed.items())
+        lines.append(f"\nfailed requests: {counts} (counted wrong; --resume retries them)")
     if breakdown:
         for name, s in summaries.items():
             for field in ("subject", "level"):

@@ -10,15 +10,16 @@ from __future__ import annotations
 import random
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from torch import nn
 
 from reasoning.generation.detokenize import IncrementalText, truncate_at_stop
+from reasoning.generation.endpoint import Endpoint
 from reasoning.generation.engine import Engine
-from reasoning.generation.request import FINISH_EOS, FINISH_STOP, Request
 from reasoning.generation.options import GenerationConfig
+from reasoning.generation.request import FINISH_EOS, FINISH_STOP, Request
+from reasoning.generation.results import GenerationResult, Prompt, SweepResult
 from reasoning.generation.sampling import request_key
 from reasoning.generation.thinking import DEFAULT_WAIT, ThinkingControl, ThinkingTracker, tokens_needed
 
@@ -33,58 +34,8 @@ class Tokenizer(Protocol):
     def decode(self, ids: Sequence[int], skip_special_tokens: bool = False) -> str: ...
 
 
-@dataclass(frozen=True)
-class Prompt:
-    """A prompt (text or token ids) with its own token budget, overriding `max_new_tokens`.
-
-    `stream` keys its samples' random streams instead of its position in the list, so a prompt
-    draws the same samples wherever it sits: an evaluation resumed on the problems left, or
-    split over ranks, samples each problem as an uninterrupted run does.
-    """
-
-    content: str | Sequence[int]
-    max_new_tokens: int | None = None
-    stream: int | None = None
-
-
-@dataclass(frozen=True)
-class GenerationResult:
-    """One completion: its tokens, text, why it ended, and each token's log-probability.
-
-    token_ids include the end-of-sequence token when finish_reason is "eos" (text does not),
-    and the token that completed a stop string when it is "stop" (text ends before the stop
-    string). logprobs are under the model's own distribution (log-softmax of the raw logits,
-    float32); sampling_logprobs under the distribution actually sampled from (after
-    temperature, top-k, top-p, min-p; 0.0 for every greedy token). `forced` marks the tokens
-    that thinking control appended rather than sampled (their log-probs are 0.0 and are not
-    the policy's); with thinking control, thinking_tokens and answer_tokens count the sampled
-    tokens inside <think> and outside it (after </think>; the whole reply when it never thinks,
-    as with thinking off). Without thinking control both are None.
-    """
-
-    prompt_index: int
-    sample_index: int
-    prompt_token_ids: tuple[int, ...]
-    token_ids: tuple[int, ...]
-    text: str | None
-    finish_reason: str  # "eos", "stop" or "length"
-    logprobs: tuple[float, ...]
-    sampling_logprobs: tuple[float, ...]
-    forced: tuple[bool, ...] = ()
-    thinking_tokens: int | None = None
-    answer_tokens: int | None = None
-
-    @property
-    def num_tokens(self) -> int:
-        return len(self.token_ids)
-
-    @property
-    def forced_tokens(self) -> int:
-        return sum(self.forced)
-
-
 def generate(
-    model: nn.Module,
+    model: nn.Module | Endpoint,
     tokenizer: Tokenizer | None,
     prompts: str | Sequence[str | Sequence[int] | Prompt],
     config: GenerationConfig | None = None,
@@ -100,13 +51,13 @@ def generate(
     tokens do not depend on batch size or on the other prompts. Generation stops at an EOS
     token, a stop string, the token budget or the context limit, whichever comes first.
     """
-    config = (config or GenerationConfig()).with_options(**options)
+    config = (config or GenerationConfig()).with_options(**options)  # model: also an `Endpoint` (remote)
     finished = sorted(generate_as_completed(model, tokenizer, prompts, config), key=lambda group: group[0].prompt_index)
     return [result for group in finished for result in group]
 
 
 def generate_as_completed(
-    model: nn.Module,
+    model: nn.Module | Endpoint,
     tokenizer: Tokenizer | None,
     prompts: str | Sequence[str | Sequence[int] | Prompt],
     config: GenerationConfig,
@@ -124,8 +75,14 @@ def generate_as_completed(
     the others are cancelled (finish_reason "cancelled", their tokens so far kept) and the
     prompt's n results are yielded at once. Self-consistency uses it to stop sampling once
     the vote is decided. `on_step(tokens)` hears after each engine step how many tokens it
-    decoded (a progress bar that moves while long samples run).
+    decoded (a progress bar that moves while long samples run). `model` may be an `Endpoint`:
+    the prompts go to that server (`remote`).
     """
+    if isinstance(model, Endpoint):
+        from reasoning.generation import remote
+
+        yield from remote.generate_as_completed(model, tokenizer, prompts, config, stop_early=stop_early, on_step=on_step)
+        return
     groups = _requests(model, tokenizer, prompts, config)
     owner = {id(request): index for index, group in enumerate(groups) for request in group}
     unfinished = [len(group) for group in groups]
@@ -155,19 +112,8 @@ def generate_as_completed(
             yield results(index)
 
 
-@dataclass(frozen=True)
-class SweepResult:
-    """One sample of a thinking-budget sweep: its completion at each budget, and the tokens
-    the sweep decoded for it (shared thinking once, then each budget's close and answer)."""
-
-    prompt_index: int
-    sample_index: int
-    by_budget: dict[int, GenerationResult]
-    decoded_tokens: int
-
-
 def budget_sweep(
-    model: nn.Module,
+    model: nn.Module | Endpoint,
     tokenizer: Tokenizer,
     prompts: str | Sequence[str | Sequence[int] | Prompt],
     budgets: Sequence[int],
@@ -189,6 +135,10 @@ def budget_sweep(
     config = (config or GenerationConfig()).with_options(**options, thinking_budget=budgets[-1])
     if config.min_thinking > budgets[0]:
         raise ValueError(f"min_thinking ({config.min_thinking}) exceeds the smallest budget ({budgets[0]})")
+    if isinstance(model, Endpoint):  # a server that takes thinking_budget: each budget decoded on its own
+        from reasoning.generation import remote
+
+        return remote.budget_sweep(model, tokenizer, prompts, budgets, config)
     groups = _requests(model, tokenizer, prompts, config)
     for request in (r for group in groups for r in group):
         request.branch_at = frozenset(budgets[:-1])

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.fx.experimental import _config as fx_config
 
-from reasoning.generation.sampling import Penalties, SamplingParams, choose_tokens
+from reasoning.generation.sampling import Penalties, RowSampling, SamplingParams, choose_tokens
 from reasoning.model.paged import BlockPool, PagedKV
 
 NO_BAN = -1
@@ -39,6 +39,9 @@ class DecodeRows(Protocol):
     def penalties(self, start: int, stop: int) -> Penalties | None:
         """Rows start .. stop - 1's penalties and token counts; None when the run has no penalty."""
 
+    def sampling(self, start: int, stop: int) -> RowSampling:
+        """Rows start .. stop - 1's own sampling parameters (a run of mixed requests)."""
+
 
 def ban_tokens(logits: torch.Tensor, banned: torch.Tensor | None) -> torch.Tensor:
     """Logits [batch, vocab] with token banned[row] of each row at -inf (NO_BAN: none; None:
@@ -52,7 +55,7 @@ def ban_tokens(logits: torch.Tensor, banned: torch.Tensor | None) -> torch.Tenso
 
 def decode_step(
     model: nn.Module, pool: BlockPool, tokens: torch.Tensor, lengths: torch.Tensor, tables: torch.Tensor,
-    keys: torch.Tensor, counters: torch.Tensor, banned: torch.Tensor | None, params: SamplingParams,
+    keys: torch.Tensor, counters: torch.Tensor, banned: torch.Tensor | None, params: SamplingParams | RowSampling,
     penalties: Penalties | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
     """One token for each row: the forward over its next input, then sampling. No host sync."""
@@ -63,10 +66,11 @@ def decode_step(
 def eager_step(model: nn.Module):
     """The decode step as it is, for the first `live` rows and `width` blocks of `rows`."""
 
-    def step(pool: BlockPool, rows: DecodeRows, live: int, width: int, params: SamplingParams) -> tuple[torch.Tensor, ...]:
+    def step(pool: BlockPool, rows: DecodeRows, live: int, width: int, params: SamplingParams | None) -> tuple[torch.Tensor, ...]:
         return decode_step(
             model, pool, rows.tokens[:live], rows.lengths[:live], rows.tables[:live, :width], rows.keys[:live],
-            rows.counters[:live], rows.banned[:live] if rows.has_bans else None, params, rows.penalties(0, live),
+            rows.counters[:live], rows.banned[:live] if rows.has_bans else None,
+            rows.sampling(0, live) if params is None else params, rows.penalties(0, live),
         )  # fmt: skip
 
     return step
@@ -95,7 +99,7 @@ class CompiledStep:
         self.model, self.single_row = model, single_row
         self.cuda = next(model.parameters()).device.type == "cuda"
 
-    def __call__(self, pool: BlockPool, rows: DecodeRows, live: int, width: int, params: SamplingParams) -> tuple[torch.Tensor, ...]:
+    def __call__(self, pool: BlockPool, rows: DecodeRows, live: int, width: int, params: SamplingParams | None) -> tuple[torch.Tensor, ...]:
         batch = live if self.single_row else max(live, 2)
         width = max(width, 2)
         if self.cuda:
@@ -111,7 +115,8 @@ class CompiledStep:
         with torch._inductor.config.patch(freezing=frozen), fx_config.patch(use_duck_shape=False):
             chosen = step(
                 self.model, pool, rows.tokens[:batch], rows.lengths[:batch], rows.tables[:batch, :width],
-                rows.keys[:batch], rows.counters[:batch], rows.banned[:batch], params, rows.penalties(0, batch),
+                rows.keys[:batch], rows.counters[:batch], rows.banned[:batch],
+                rows.sampling(0, batch) if params is None else params, rows.penalties(0, batch),
             )  # fmt: skip
         if first:
             warnings.warn(f"compiled the decode step{weights} in {time.perf_counter() - start:.0f} s", stacklevel=2)

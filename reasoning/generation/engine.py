@@ -44,7 +44,7 @@ class _Run:
     scheduler: Scheduler
     rows: Rows
     decode: Step
-    params: SamplingParams
+    params: SamplingParams | None  # None: each request's own (an open run, `Engine.serve`)
     eos: frozenset[int]
 
 
@@ -119,9 +119,35 @@ class Engine:
         groups = longest_first(groups)
         if not groups:
             return
-        run = self._start(groups, params, frozenset(eos_token_ids))
+        yield from self._steps(self._start(groups, params, frozenset(eos_token_ids)), lambda idle: None if idle else [])
+
+    @torch.inference_mode()
+    def serve(self, inbox: Callable[[bool], list[list[Request]] | None], eos_token_ids: Sequence[int] = ()) -> Iterator[list[Request]]:
+        """An open run: requests join it at any step, each with its own sampling (`Request.sampling`).
+
+        `inbox(idle)` is asked before each step for the groups that arrived since (each one
+        prompt's samples), in arrival order; when `idle` (nothing waits or runs) it may block
+        until some arrive, and it returns None to end the run. Cancelled requests (cancel them
+        inside `inbox`, between steps) leave before the next step. The pool and rows are sized
+        for `max_batch_size` sequences of the model's whole context (or `max_cache_tokens`, where
+        less: no request may be longer). Yields as `run` does.
+        """
+        longest = min(self.model.config.max_position_embeddings, self.max_cache_tokens or math.inf)
+        scheduler = Scheduler(self._allocate(self.max_batch_size, longest), self.block_size, self.max_batch_size)
+        width = math.ceil(longest / self.block_size) + 1
+        rows = Rows(max(self.max_batch_size, 2), width, self.device, self.model.config.vocab_size, None)
+        self.stats = EngineStats(self.block_size, scheduler.allocator.num_blocks)
+        run = _Run(scheduler, rows, self._decoder(0), None, frozenset(eos_token_ids))  # compile only when asked
+        yield from self._steps(run, inbox)
+
+    def _steps(self, run: _Run, inbox: Callable[[bool], list[list[Request]] | None]) -> Iterator[list[Request]]:
+        """Admit, grow and decode until `inbox(idle)` returns None, queueing the groups it hands over."""
         scheduler, rows = run.scheduler, run.rows
-        while not scheduler.done:
+        while (arrived := inbox(scheduler.done)) is not None:
+            for group in arrived:
+                if run.params is None and any(request.sampling is None for request in group):
+                    raise ValueError("every request of an open run needs its own sampling parameters (Request.sampling)")
+                scheduler.add(group)
             rows.remove(scheduler.retire())  # finished, or cancelled since the last step
             if stepped := self._admit(run, scheduler.admit()):
                 yield stepped
@@ -185,7 +211,8 @@ class Engine:
         logits = logits[to_device(torch.tensor(sources), self.device)]
         banned = rows.banned[start:stop] if rows.has_bans else None
         penalties = rows.penalties(start, stop)
-        chosen = choose_tokens(ban_tokens(logits, banned), run.params, rows.keys[start:stop], rows.counters[start:stop], penalties)
+        params = run.params if run.params is not None else rows.sampling(start, stop)
+        chosen = choose_tokens(ban_tokens(logits, banned), params, rows.keys[start:stop], rows.counters[start:stop], penalties)
         return self._record(run, start, chosen)
 
     def _prefill(self, prompts: list[list[int]], blocks: list[list[int]]) -> torch.Tensor:
@@ -221,7 +248,7 @@ class Engine:
         """One decode step over the live rows; each sequence caches one more position."""
         rows, live = run.rows, run.rows.live
         width = math.ceil((max(s.cached for s in rows.sequences) + 1) / self.block_size)
-        chosen = run.decode(self._pool, rows, live, width, run.params)
+        chosen = run.decode(self._pool, rows, live, width, run.params)  # None: each row's own (rows.sampling)
         rows.lengths[:live] += 1
         run.scheduler.advance()
         self.stats.live.append(live)

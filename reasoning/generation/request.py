@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from reasoning.generation.detokenize import IncrementalText
+from reasoning.generation.options import SamplingParams
 from reasoning.generation.thinking import THINKING, ThinkingTracker
 
 FINISH_EOS, FINISH_STOP, FINISH_LENGTH, FINISH_CANCELLED = "eos", "stop", "length", "cancelled"
@@ -29,6 +30,7 @@ class Request:
     branch_at: frozenset[int] = frozenset()  # thinking budgets at which to branch (the budget sweep)
     branches: dict[int, Request] = field(default_factory=dict)  # budget -> the branch closed there
     inherited: int = 0  # tokens a branch took over from its parent (decoded once, by the parent)
+    sampling: SamplingParams | None = None  # its own sampling, in a run of mixed requests (`Engine.serve`)
 
     def add(self, token: int, logprob: float, sampling_logprob: float, eos_token_ids: frozenset[int], forced: bool = False) -> bool:
         """Record one generated token; True when the request is finished.

@@ -12,7 +12,7 @@ import torch
 from reasoning.generation.decode import NO_BAN
 from reasoning.generation.options import SamplingParams
 from reasoning.generation.request import Request
-from reasoning.generation.sampling import Penalties
+from reasoning.generation.sampling import Penalties, RowSampling, row_sampling
 from reasoning.generation.scheduler import LiveSequence
 from reasoning.model.paged import SINK_BLOCK
 
@@ -32,11 +32,17 @@ class Rows:
         self.tables = torch.full((rows, width), SINK_BLOCK, **long)  # block ids; the sink past a row's blocks
         # Presence and frequency penalties, kept only by runs that have one: how many times each
         # row's sequence generated each token, and the run's two penalties (the same in every row).
+        # A run of mixed requests (params None) keeps them always, each row its request's own.
+        self.mixed = params is None
+        self.vocab_size = vocab_size
         self.counts = self.presence = self.frequency = None
-        if params is not None and params.penalized:
+        if self.mixed or params.penalized:
             self.counts = torch.zeros(rows, vocab_size, dtype=torch.int32, device=device)
-            self.presence = torch.full((rows,), params.presence_penalty, dtype=torch.float32, device=device)
-            self.frequency = torch.full((rows,), params.frequency_penalty, dtype=torch.float32, device=device)
+            self.presence = torch.zeros(rows, dtype=torch.float32, device=device)
+            self.frequency = torch.zeros(rows, dtype=torch.float32, device=device)
+            if not self.mixed:
+                self.presence.fill_(params.presence_penalty)
+                self.frequency.fill_(params.frequency_penalty)
 
     @property
     def live(self) -> int:
@@ -48,10 +54,17 @@ class Rows:
         return any(ban != NO_BAN for ban in self.bans)
 
     def penalties(self, start: int, stop: int) -> Penalties | None:
-        """Rows start .. stop - 1's penalties and token counts; None when the run has no penalty."""
-        if self.counts is None:
+        """Rows start .. stop - 1's penalties and token counts; None when the run has no penalty
+        (in a run of mixed requests: when none of these rows has one)."""
+        if self.counts is None or (self.mixed and not any(s.request.sampling.penalized for s in self.sequences[start:stop])):
             return None
         return Penalties(self.counts[start:stop], self.presence[start:stop], self.frequency[start:stop])
+
+    def sampling(self, start: int, stop: int) -> RowSampling:
+        """Rows start .. stop - 1's own sampling parameters (a run of mixed requests)."""
+        params = [sequence.request.sampling for sequence in self.sequences[start:stop]]
+        padding = [SamplingParams()] * (stop - start - len(params))  # rows past the live ones: greedy
+        return row_sampling(params + padding, self.tokens.device, self.vocab_size)
 
     def count_tokens(self, start: int, stop: int) -> None:
         """Count each of rows start .. stop - 1's newest token (its next input) as generated."""
@@ -76,6 +89,9 @@ class Rows:
             tensor[start:stop] = values[:, column]
         self.tables[start:stop] = values[:, len(columns) :]
         self.sequences.extend(sequences)
+        if self.mixed:
+            penalties = torch.tensor([[s.request.sampling.presence_penalty, s.request.sampling.frequency_penalty] for s in sequences])
+            self.presence[start:stop], self.frequency[start:stop] = to_device(penalties, self.tokens.device).unbind(1)
         if self.counts is not None:
             self._recount(start, sequences)
 
@@ -120,8 +136,8 @@ class Rows:
             self.sequences[hole], self.bans[hole] = self.sequences[mover], self.bans[mover]
         if holes:
             to, source = (to_device(torch.tensor(x), self.tokens.device) for x in (holes, movers))
-            counts = () if self.counts is None else (self.counts,)  # the penalties are the same in every row
-            for tensor in (self.tokens, self.keys, self.counters, self.lengths, self.banned, self.tables, *counts):
+            penalties = () if self.counts is None else (self.counts, self.presence, self.frequency)
+            for tensor in (self.tokens, self.keys, self.counters, self.lengths, self.banned, self.tables, *penalties):
                 tensor[to] = tensor[source]
         # Rows past the live ones may be decoded as padding: keep them empty and on the sink.
         self.lengths[kept : self.live] = 0

@@ -163,23 +163,88 @@ def token_logprobs(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
     return logits.gather(-1, tokens[:, None]).squeeze(-1) - logits.logsumexp(dim=-1)
 
 
+class RowSampling(NamedTuple):
+    """Each row's own sampling parameters, for a batch whose rows were asked for different ones
+    (a server's requests). The flags and `top_k_max` are known on the host, so a step does only
+    the filtering some row asked for; each row's tokens are those `choose_tokens` gives it alone."""
+
+    temperature: torch.Tensor  # [batch] float32; 0: greedy
+    top_k: torch.Tensor  # [batch] int64; 0: no limit
+    top_p: torch.Tensor  # [batch] float64; 1: no limit
+    log_min_p: torch.Tensor  # [batch] float32, log(min_p); -inf: no limit
+    top_k_max: int  # the largest top_k of the rows (0: no row has one)
+    sampled: bool  # whether any row samples (temperature > 0)
+    nucleus: bool  # whether any sampled row has top_p < 1
+    floor: bool  # whether any sampled row has min_p > 0
+
+
 def choose_tokens(
-    logits: torch.Tensor, params: SamplingParams, keys: torch.Tensor, counters: torch.Tensor, penalties: Penalties | None = None
+    logits: torch.Tensor,
+    params: SamplingParams | RowSampling,
+    keys: torch.Tensor,
+    counters: torch.Tensor,
+    penalties: Penalties | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One decoding step: tokens, their log-probs under the model, and under the sampling distribution.
 
     keys and counters ([batch] int64) select each row's random stream and draw (see
     `counter_uniforms`). Penalties (None: none) change the choice, not the model's log-probs.
-    Greedy decoding samples from a point mass: its log-prob is 0.
+    Greedy decoding samples from a point mass: its log-prob is 0. `params` are the batch's, or
+    each row's own (`RowSampling`).
     """
     logits = logits.float()  # once for every step below; also, bf16 argmax is ~3x slower on CPU
     penalized = logits if penalties is None else apply_penalties(logits, *penalties)
+    if isinstance(params, RowSampling):
+        return _choose_per_row(logits, penalized, params, keys, counters)
     if params.greedy:
         tokens = penalized.argmax(dim=-1)
         return tokens, token_logprobs(logits, tokens), torch.zeros(tokens.shape, device=logits.device)
     processed = process_logits(penalized, params)
     tokens = sample_from_logits(processed, counter_uniforms(keys, counters))
     return tokens, token_logprobs(logits, tokens), token_logprobs(processed, tokens)
+
+
+def _choose_per_row(
+    logits: torch.Tensor, penalized: torch.Tensor, params: RowSampling, keys: torch.Tensor, counters: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """`choose_tokens` with each row's own parameters: the same arithmetic as `process_logits`
+    applied row by row (a row's limit that is off leaves its logits as they are)."""
+    greedy = penalized.argmax(dim=-1)
+    if not params.sampled:
+        return greedy, token_logprobs(logits, greedy), torch.zeros(greedy.shape, device=logits.device)
+    temperature = params.temperature[:, None]
+    processed = penalized / torch.where(temperature > 0, temperature, torch.ones_like(temperature))
+    if params.top_k_max:
+        k = params.top_k[:, None]
+        kth = processed.topk(params.top_k_max, dim=-1).values.gather(-1, (k - 1).clamp_(min=0))
+        processed = processed.masked_fill((processed < kth) & (k > 0), -math.inf)
+    if params.nucleus:
+        masses = processed.double().sub_(processed.amax(dim=-1, keepdim=True)).exp_()
+        p = params.top_p[:, None]
+        edge = _nucleus_edge(_ordered_keys(processed), masses, p * masses.sum(dim=-1, keepdim=True))
+        processed = processed.masked_fill((processed < edge) & (p < 1), -math.inf)
+    if params.floor:
+        threshold = processed.max(dim=-1, keepdim=True).values + params.log_min_p[:, None]
+        processed = processed.masked_fill(processed < threshold, -math.inf)
+    sampled = temperature[:, 0] > 0
+    tokens = torch.where(sampled, sample_from_logits(processed, counter_uniforms(keys, counters)), greedy)
+    sampling_logprobs = torch.where(sampled, token_logprobs(processed, tokens), torch.zeros_like(temperature[:, 0]))
+    return tokens, token_logprobs(logits, tokens), sampling_logprobs
+
+
+def row_sampling(params: list[SamplingParams], device: torch.device, vocab_size: int) -> RowSampling:
+    """The rows' parameters as device tensors (one host-to-device copy) with their host flags."""
+    sampled = [p for p in params if not p.greedy]
+    top_k = [p.top_k if 0 < p.top_k < vocab_size else 0 for p in params]
+    floats = torch.tensor(
+        [[p.temperature, math.log(p.min_p) if p.min_p > 0 else -math.inf] for p in params], dtype=torch.float32
+    ).to(device)  # fmt: skip
+    return RowSampling(
+        temperature=floats[:, 0], top_k=torch.tensor(top_k, dtype=torch.long).to(device),
+        top_p=torch.tensor([p.top_p for p in params], dtype=torch.float64).to(device), log_min_p=floats[:, 1],
+        top_k_max=max(top_k, default=0), sampled=bool(sampled), nucleus=any(p.top_p < 1 for p in sampled),
+        floor=any(p.min_p > 0 for p in sampled),
+    )  # fmt: skip
 
 
 def counter_uniforms(keys: torch.Tensor, counters: torch.Tensor) -> torch.Tensor:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from reasoning.generation.api import GenerationConfig, Tokenizer, generate
+from reasoning.generation.endpoint import Endpoint, refuse_remote
 from reasoning.grading import extract_answer
 from reasoning.logprobs import completion_logprobs
 from reasoning.prompts import JUDGE_PROMPT, PromptKind, fill, task_prompt, visible_text
@@ -145,6 +146,8 @@ def make_scorer(name: str, model: nn.Module, tokenizer: Tokenizer, *, kind: Prom
     """The scorer called `name` (what `--scorer` chooses): "logprob", "heuristic" or "judge"
     (which replies with `config`'s batch size and compile setting)."""
     if name == "logprob":
+        if isinstance(model, Endpoint):  # the OpenAI API returns text, not the model's log-probs
+            refuse_remote("the logprob scorer")
         return mean_logprob_scorer(model)
     if name == "heuristic":
         return heuristic_scores

@@ -16,6 +16,7 @@ from typing import Literal
 from torch import nn
 
 from reasoning.generation.api import GenerationConfig, GenerationResult, Prompt, Tokenizer, generate_as_completed
+from reasoning.generation.endpoint import Endpoint, refuse_remote
 from reasoning.grading import extract_answer
 from reasoning.grading.groups import AnswerGroups, Equivalent, grader_equivalent
 
@@ -145,6 +146,8 @@ def self_consistency(
     """
     if config.n > 1 and config.temperature == 0:
         raise ValueError("self-consistency needs sampling: with temperature 0 all n samples are the same")
+    if tie_break == "logprob" and isinstance(model, Endpoint):  # the OpenAI API returns text, not log-probs
+        refuse_remote("tie_break='logprob'")
     equivalent = equivalent or grader_equivalent()
     groups: dict[int, tuple[AnswerGroups, set[int]]] = {}
 

@@ -158,7 +158,8 @@ def distill_problem(
         seen.add(dedup_key(trace))
         kept.append(trace)
     counts["kept"] = len(kept)
-    return {"id": problem.id, "index": index, **counts}, kept
+    failed = sum(result.finish_reason == "error" for result in results)  # an endpoint's requests, after retries
+    return {"id": problem.id, "index": index, **counts, **({"failed": failed} if failed else {})}, kept
 
 
 def summarize(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
