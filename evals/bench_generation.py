@@ -13,7 +13,12 @@ batches of that size, each run to its longest budget since it has no per-row bud
 peak memory each one adds. EOS is disabled on both sides, so budgets fix every length.
 With --quantize int8, single-stream decode also runs an int8-weight copy of our model
 (`reasoning.model.quantize`) and prints its speed and weight memory against ours unquantized.
-The machine is shared and noisy: runs alternate between the two and the best of each counts.
+With --book, the book's own loop too, and the time to the first token of a 100-token prompt.
+Single stream also prints our first call of the process (before any warm-up: one-time set-up
+such as packing weights included), the memory bandwidth measured here (`machine.py`), the bytes
+a token reads, and the fraction of that bound reached. --sampling times a batch-8 step with
+Qwen3's and R1's sampling against greedy. The machine is shared and noisy: runs alternate
+between the two and the best of each counts; the load average is printed first.
 """
 
 from __future__ import annotations
@@ -29,8 +34,11 @@ from collections.abc import Callable
 
 import torch
 
+from machine import bandwidth, bytes_per_token, load_line
+
 from reasoning.device import describe
 from reasoning.generation import Prompt, generate
+from reasoning.generation.sampling import SamplingParams, choose_tokens
 from reasoning.model.config import Qwen3Config
 from reasoning.model.quantize import quantize_int8
 from reasoning.model.qwen3 import Qwen3Model
@@ -133,34 +141,65 @@ def clock(fn: Callable[[], object], device: torch.device) -> float:
     return time.perf_counter() - start
 
 
-def single_stream(ours, reference, args, device, quantized=None) -> list[float]:
-    """Decode tokens/s of one greedy stream (prefill excluded by differencing): ours, transformers[, ours quantized]."""
+def single_stream(ours, reference, args, device, quantized=None) -> tuple[list[float], dict[str, float]]:
+    """Decode tokens/s of one greedy stream (prefill excluded by differencing): ours, transformers[,
+    ours quantized][, the book's]; and ours on the first call of the process ("first", prefill
+    and any one-time set-up included) and the time to the first token of a 100-token prompt
+    ("ttft", ours and the book's)."""
     prompt = torch.randint(0, 150_000, (args.prompt_len,), generator=torch.Generator().manual_seed(1)).tolist()
+    long_prompt = torch.randint(0, 150_000, (100,), generator=torch.Generator().manual_seed(2)).tolist()
     new = args.new_tokens
 
-    def ours_run(model: Qwen3Model) -> Callable[[int], object]:
-        return lambda n: generate(model, None, [prompt], max_new_tokens=n, eos_token_ids=[], compile=args.compile)
+    def ours_run(model: Qwen3Model, ids: list[int] = prompt) -> Callable[[int], object]:
+        return lambda n: generate(model, None, [ids], max_new_tokens=n, eos_token_ids=[], compile=args.compile)
 
     def decode_time(run: Callable[[int], object]) -> Callable[[], float]:
         return lambda: clock(lambda: run(new + 1), device) - clock(lambda: run(1), device)
 
+    extra = {"first": (new + 1) / clock(lambda: ours_run(ours)(new + 1), device)}  # before any warm-up
     runs = [ours_run(ours), lambda n: hf_generate(reference, [prompt], n, device)]
     runs += [ours_run(quantized)] if quantized is not None else []
-    runs += [book_run(prompt, ours.embed_tokens.weight.dtype, device)] if args.book else []
+    book = book_run(prompt, ours.embed_tokens.weight.dtype, device) if args.book else None
+    runs += [book] if book is not None else []
     for run in runs:
         run(2)  # warm-up (and compilation)
-    return [new / seconds for seconds in best_of(args.repeats, *map(decode_time, runs))]
+    rates = [new / seconds for seconds in best_of(args.repeats, *map(decode_time, runs))]
+    first_token = [lambda: clock(lambda: ours_run(ours, long_prompt)(1), device)]
+    if book is not None:
+        long_book = book_run(long_prompt, ours.embed_tokens.weight.dtype, device, model=book.model)
+        first_token.append(lambda: clock(lambda: long_book(1), device))
+    extra |= dict(zip(("ttft", "book_ttft"), best_of(args.repeats, *first_token)))
+    return rates, extra
 
 
-def book_run(prompt: list[int], dtype: torch.dtype, device: torch.device) -> Callable[[int], object]:
+def sampling_cost(ours, args, device) -> dict[str, float]:
+    """Seconds of a greedy decode step of 8 rows ("step"), and of choosing 8 tokens from 8 rows of
+    logits greedily and with Qwen3's thinking protocol (T 0.6, top-k 20, top-p 0.95) and R1's
+    (T 0.6, top-p 0.95, no top-k): what sampling costs beside the forward pass."""
+    prompts = [torch.randint(0, 150_000, (32,), generator=torch.Generator().manual_seed(row)).tolist() for row in range(8)]
+    run = lambda n: generate(ours, None, prompts, max_new_tokens=n, eos_token_ids=[], max_batch_size=8)
+    steps = args.new_tokens
+    logits = ours.logits(torch.randn(8, ours.config.hidden_size, dtype=ours.embed_tokens.weight.dtype, device=device))
+    keys, counters = torch.arange(8, device=device), torch.zeros(8, dtype=torch.long, device=device)
+    protocols = {"greedy": SamplingParams(), "qwen3": SamplingParams(0.6, 20, 0.95), "r1": SamplingParams(0.6, 0, 0.95)}
+
+    def choose(params: SamplingParams) -> Callable[[], float]:
+        return lambda: clock(lambda: [choose_tokens(logits, params, keys, counters) for _ in range(10)], device) / 10
+
+    timed = [lambda: (clock(lambda: run(steps + 1), device) - clock(lambda: run(1), device)) / steps]
+    return dict(zip(["step", *protocols], best_of(args.repeats, *timed, *(choose(p) for p in protocols.values()))))
+
+
+def book_run(prompt: list[int], dtype: torch.dtype, device: torch.device, model=None) -> Callable[[int], object]:
     """The book's own greedy loop (reasoning-from-scratch's Qwen3Model and KV cache, random
     weights of the 0.6B shape): prefill, then one token at a time, as its chapter 2 decodes."""
     from reasoning_from_scratch.qwen3 import QWEN_CONFIG_06_B, KVCache
     from reasoning_from_scratch.qwen3 import Qwen3Model as BookModel
 
     config = dict(QWEN_CONFIG_06_B, dtype=dtype)
-    with torch.device(device):
-        model = BookModel(config).eval()
+    if model is None:
+        with torch.device(device):
+            model = BookModel(config).eval()
     ids = torch.tensor([prompt], device=device)
 
     @torch.inference_mode()
@@ -171,6 +210,7 @@ def book_run(prompt: list[int], dtype: torch.dtype, device: torch.device) -> Cal
         for _ in range(n - 1):
             logits = model(logits.argmax(dim=-1, keepdim=True), cache=cache)[:, -1]
 
+    run.model = model
     return run
 
 
@@ -235,6 +275,7 @@ def main() -> None:
     parser.add_argument("--skip", choices=["single", "many"], help="leave one measurement out")
     parser.add_argument("--quantize", choices=["none", "int8"], default="none", help="int8: also time an int8-weight copy of ours")
     parser.add_argument("--book", action="store_true", help="also time the book's code (pip install --no-deps reasoning-from-scratch)")
+    parser.add_argument("--sampling", action="store_true", help="also time top-k/top-p sampling against greedy at batch 8")
     args = parser.parse_args()
     if args.full:
         args.requests, args.mean_new_tokens, args.max_batch_size = 64, 100, 32
@@ -243,17 +284,28 @@ def main() -> None:
     quantized = quantize_int8(copy.deepcopy(ours)) if args.quantize == "int8" else None
     where = f"{args.preset} random weights, {args.dtype}, {describe(device)}"
     print(f"bench_generation: {where}{', compiled' if args.compile else ''}")
+    print(load_line())
     if args.compile:  # one graph for batches, one for single streams: compile both before timing
         warm = lambda model, prompts: generate(model, None, prompts, max_new_tokens=2, eos_token_ids=[], compile=True)
         models = [ours] + ([quantized] if quantized is not None else [])
         seconds = clock(lambda: [(warm(model, [[1, 2, 3]] * 2), warm(model, [[1, 2, 3]])) for model in models], device)
         print(f"compiling the decode step took {seconds:.0f} s (batched and single-stream graphs)")
     if args.skip != "single":
-        mine, theirs, *more = single_stream(ours, reference, args, device, quantized)
+        (mine, theirs, *more), extra = single_stream(ours, reference, args, device, quantized)
         int8, book = more[: quantized is not None], more[quantized is not None :]
         print(f"single-stream decode   ours {mine:7.2f} tok/s   transformers {theirs:7.2f} tok/s   ratio {mine / theirs:.2f}x")
         if book:
             print(f"single-stream decode   ours {mine:7.2f} tok/s   the book's code {book[0]:7.2f} tok/s   ratio {mine / book[0]:.2f}x")
+        print(f"first call of the process (prefill and set-up included)   ours {extra['first']:7.2f} tok/s")
+        ttft = f"ours {extra['ttft'] * 1e3:6.0f} ms" + (f"   the book's code {extra['book_ttft'] * 1e3:6.0f} ms" if book else "")
+        print(f"time to first token, 100-token prompt   {ttft}")
+        if device.type == "cpu":
+            measured, per_token = bandwidth(), bytes_per_token(ours)
+            limit = measured["read"] * 1e9 / per_token
+            print(
+                f"memory bandwidth {measured['read']:.1f} GB/s read ({measured['copy']:.1f} GB/s copy, read plus written); "
+                f"{per_token / 1e9:.2f} GB read per token: at most {limit:.1f} tok/s; ours reaches {mine / limit:.0%} of it"
+            )
         if int8:
             gib = 2**30
             print(
@@ -261,6 +313,14 @@ def main() -> None:
                 f"ratio {int8[0] / mine:.2f}x   weights {weights_bytes(quantized) / gib:.2f} GiB vs "
                 f"{weights_bytes(ours) / gib:.2f} GiB (block linears {linear_bytes(quantized) / gib:.2f} vs "
                 f"{linear_bytes(ours) / gib:.2f} GiB)"
+            )
+    if args.sampling:
+        cost = sampling_cost(ours, args, device)
+        for name in ("qwen3", "r1"):
+            extra = cost[name] - cost["greedy"]
+            print(
+                f"sampling, batch 8, {name} protocol: {cost[name] * 1e3:.1f} ms to choose 8 tokens, {extra * 1e3:.1f} ms more than "
+                f"greedy, beside a {cost['step'] * 1e3:.0f} ms greedy decode step ({extra / (cost['step'] + extra):.0%} of the step)"
             )
     if args.skip != "many":
         r = many_requests(ours, reference, args, device)

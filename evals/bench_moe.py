@@ -21,6 +21,7 @@ from dataclasses import replace
 
 import torch
 from bench_generation import many_requests, single_stream, weights_bytes
+from machine import load_line
 
 from reasoning.model.config import PRESETS
 from reasoning.model.moe import parameter_counts
@@ -69,6 +70,7 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true", help="torch.compile our decode step")
     parser.add_argument("--skip", choices=["single", "many"], help="leave one measurement out")
     args = parser.parse_args()
+    args.book = False  # the book has no MoE model
     if args.threads:
         torch.set_num_threads(args.threads)
     device, dtype = torch.device(args.device), getattr(torch, args.dtype)
@@ -80,9 +82,11 @@ def main() -> None:
         f"{torch.get_num_threads()} threads; {total / 1e9:.2f} B parameters ({weights_bytes(ours) / gib:.2f} GiB, "
         f"shared by both), {active / 1e9:.2f} B active per token"
     )
+    print(load_line())
     if args.skip != "single":
-        mine, theirs = single_stream(ours, reference, args, device)
+        (mine, theirs), extra = single_stream(ours, reference, args, device)
         print(f"single-stream decode   ours {mine:7.2f} tok/s   transformers {theirs:7.2f} tok/s   ratio {mine / theirs:.2f}x")
+        print(f"first call of the process (prefill and set-up included)   ours {extra['first']:7.2f} tok/s")
     if args.skip == "many":
         return
     r = many_requests(ours, reference, args, device)

@@ -165,11 +165,22 @@ def test_decode_step_is_one_graph(model, params):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("params", [SamplingParams(), SAMPLED], ids=["greedy", "sampled"])
-def test_compiled_step_equals_eager_under_preemption(model, params):
+def test_compiled_step_equals_eager_under_preemption(model):
     """The compiled step (CUDA graphs on a GPU) gives the eager step's tokens, with rows coming
-    and going, n samples and preemption."""
+    and going, n samples and preemption (sampled: greedy compiled decoding is checked in
+    tests/test_generation.py, and each compile of another graph costs ~10 s on this CPU)."""
+    params = SAMPLED
     eager = run(Engine(model, max_batch_size=8, block_size=4, max_cache_tokens=4 * 23, compile=False), groups_of(PROMPTS, BUDGETS, n=2), params)
     engine = Engine(model, max_batch_size=8, block_size=4, max_cache_tokens=4 * 23, compile=True)
     assert run(engine, groups_of(PROMPTS, BUDGETS, n=2), params) == eager
     assert engine.stats.preemptions > 10
+
+
+def test_a_cpu_decodes_eagerly_however_long_the_run_unless_compile_is_asked(model):
+    """On a CPU the eager step on prepacked weights is the fast one: compile=None never pays
+    minutes of compiling there, whatever the run's length; CUDA runs that long still compile."""
+    from reasoning.generation.decode import CompiledStep
+    from reasoning.generation.engine import COMPILE_MIN_STEPS
+
+    assert not isinstance(Engine(model)._decoder(4 * COMPILE_MIN_STEPS), CompiledStep)
+    assert isinstance(Engine(model, compile=True)._decoder(1), CompiledStep)

@@ -37,7 +37,7 @@ def workload(count: int) -> list[tuple[list[int], int]]:
     """Ragged prompts and long-tailed budgets, as a real mix of requests."""
     generator = torch.Generator().manual_seed(1)
     lengths = torch.randint(3, 60, (count,), generator=generator)
-    budgets = (torch.randn(count, generator=generator).exp() * 12).round().clamp(1, 80).long()
+    budgets = (torch.randn(count, generator=generator).exp() * 8).round().clamp(1, 40).long()
     return [(torch.randint(0, 150_000, (int(n),), generator=generator).tolist(), int(b)) for n, b in zip(lengths, budgets)]
 
 

@@ -81,7 +81,7 @@ class GenerationConfig:
     wait: int = 0  # early </think>s replaced by "Wait" (s1)
     answer_budget: int | None = None  # tokens after </think>; None: max_new_tokens bounds the whole
     thinking_closing: str = DEFAULT_CLOSING  # forced at the thinking budget; must contain </think>
-    compile: bool | None = None  # None: for runs of engine.COMPILE_MIN_STEPS decode steps or more
+    compile: bool | None = None  # None: for CUDA runs of engine.COMPILE_MIN_STEPS decode steps or more
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 0 or self.n < 1:
@@ -148,8 +148,8 @@ FLAGS: dict[str, tuple[Any, str]] = {
     "wait": (non_negative_int, "replace an early </think> by 'Wait' up to this many times (s1)"),
     "answer_budget": (positive_int, "tokens after </think> (default: max-new-tokens bounds the whole)"),
     "thinking_closing": (str, "text forced at the thinking budget; must contain </think>"),
-    "compile": (None, "torch.compile the decode step: a one-time cost (about 2 minutes for 0.6B on a 2-core CPU), "
-                "faster after (default: for runs that may take 8,192 decode steps or more)"),
+    "compile": (None, "torch.compile the decode step: a one-time cost (minutes on a CPU, where the default eager step on "
+                "prepacked weights is as fast) (default: on CUDA, for runs that may take 8,192 decode steps or more)"),
 }
 SAMPLING_FLAGS = ("max_new_tokens", "temperature", "top_p", "top_k", "min_p", "presence_penalty", "frequency_penalty", "seed")
 THINKING_FLAGS = THINKING_FIELDS = ("thinking_budget", "min_thinking", "wait", "answer_budget", "thinking_closing")

@@ -172,8 +172,11 @@ class RowSampling(NamedTuple):
     top_k: torch.Tensor  # [batch] int64; 0: no limit
     top_p: torch.Tensor  # [batch] float64; 1: no limit
     log_min_p: torch.Tensor  # [batch] float32, log(min_p); -inf: no limit
+    candidates: torch.Tensor  # [batch] bool: the row samples among its top-k candidates alone
     top_k_max: int  # the largest top_k of the rows (0: no row has one)
+    candidate_k_max: int  # the largest top_k of the rows sampling among candidates (0: none does)
     sampled: bool  # whether any row samples (temperature > 0)
+    full: bool  # whether any sampled row samples over the whole vocabulary
     nucleus: bool  # whether any sampled row has top_p < 1
     floor: bool  # whether any sampled row has min_p > 0
 
@@ -199,36 +202,88 @@ def choose_tokens(
     if params.greedy:
         tokens = penalized.argmax(dim=-1)
         return tokens, token_logprobs(logits, tokens), torch.zeros(tokens.shape, device=logits.device)
+    uniforms = counter_uniforms(keys, counters)
+    if _among_top_k(params.top_k, logits.shape[-1]):
+        floor = math.log(params.min_p) if params.min_p > 0 else None
+        tokens, sampling_logprobs = _sample_among_top_k(
+            penalized, params.temperature, params.top_k, params.top_k, params.top_p, floor, uniforms
+        )  # fmt: skip
+        return tokens, token_logprobs(logits, tokens), sampling_logprobs
     processed = process_logits(penalized, params)
-    tokens = sample_from_logits(processed, counter_uniforms(keys, counters))
+    tokens = sample_from_logits(processed, uniforms)
     return tokens, token_logprobs(logits, tokens), token_logprobs(processed, tokens)
+
+
+TIE_SLACK = 64  # candidates beyond the k-th kept for tokens tied with it (bf16 logits tie often)
+
+
+def _sample_among_top_k(
+    logits: torch.Tensor, temperature: float | torch.Tensor, k: int | torch.Tensor, k_max: int,
+    top_p: float | torch.Tensor, log_min_p: float | torch.Tensor | None, uniforms: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """Tokens and their sampling log-probs under temperature, top-k, top-p and min-p, computed on
+    each row's k_max + TIE_SLACK most likely tokens alone: the distribution `process_logits`
+    gives (tokens tied with the k-th kept, up to TIE_SLACK of them), at the cost of a few hundred
+    candidates instead of the vocabulary. temperature, k, top_p and log_min_p are numbers or
+    [batch, 1] tensors (each row's own; top_p 1 and log(min_p) -inf or None turn a limit off)."""
+    values, indices = logits.topk(min(k_max + TIE_SLACK, logits.shape[-1]), dim=-1)  # most likely first
+    scaled = values / temperature
+    if not isinstance(k, torch.Tensor):  # a gather, not a slice at k: inductor mis-slices a fused tensor at a symbolic offset
+        k = torch.full((scaled.shape[0], 1), k, device=scaled.device)
+    kth = scaled.gather(-1, (k - 1).clamp(min=0))
+    scaled = scaled.masked_fill((scaled < kth) & (k > 0), -math.inf)
+    if isinstance(top_p, torch.Tensor) or top_p < 1:
+        # The nucleus from the sorted candidates: the running mass reaches p at the edge; ties with it stay.
+        masses = scaled.double().sub_(scaled[:, :1]).exp_()
+        short = (masses.cumsum(dim=-1) < top_p * masses.sum(dim=-1, keepdim=True)).sum(dim=-1, keepdim=True)
+        edge = scaled.gather(-1, short.clamp_(max=scaled.shape[-1] - 1))
+        scaled = scaled.masked_fill((scaled < edge) & (torch.as_tensor(top_p, device=scaled.device) < 1), -math.inf)
+    if log_min_p is not None:
+        scaled = scaled.masked_fill(scaled < scaled[:, :1] + log_min_p, -math.inf)
+    choice = sample_from_logits(scaled, uniforms)
+    return indices.gather(-1, choice[:, None]).squeeze(-1), token_logprobs(scaled, choice)
 
 
 def _choose_per_row(
     logits: torch.Tensor, penalized: torch.Tensor, params: RowSampling, keys: torch.Tensor, counters: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """`choose_tokens` with each row's own parameters: the same arithmetic as `process_logits`
-    applied row by row (a row's limit that is off leaves its logits as they are)."""
+    """`choose_tokens` with each row's own parameters: each row goes the way `choose_tokens`
+    takes it alone (greedy, among its top-k candidates, or over the vocabulary with
+    `process_logits`' arithmetic row by row), so it gets the same token bit for bit."""
     greedy = penalized.argmax(dim=-1)
     if not params.sampled:
         return greedy, token_logprobs(logits, greedy), torch.zeros(greedy.shape, device=logits.device)
     temperature = params.temperature[:, None]
-    processed = penalized / torch.where(temperature > 0, temperature, torch.ones_like(temperature))
-    if params.top_k_max:
-        k = params.top_k[:, None]
-        kth = processed.topk(params.top_k_max, dim=-1).values.gather(-1, (k - 1).clamp_(min=0))
-        processed = processed.masked_fill((processed < kth) & (k > 0), -math.inf)
-    if params.nucleus:
-        masses = processed.double().sub_(processed.amax(dim=-1, keepdim=True)).exp_()
-        p = params.top_p[:, None]
-        edge = _nucleus_edge(_ordered_keys(processed), masses, p * masses.sum(dim=-1, keepdim=True))
-        processed = processed.masked_fill((processed < edge) & (p < 1), -math.inf)
-    if params.floor:
-        threshold = processed.max(dim=-1, keepdim=True).values + params.log_min_p[:, None]
-        processed = processed.masked_fill(processed < threshold, -math.inf)
+    safe = torch.where(temperature > 0, temperature, torch.ones_like(temperature))
+    uniforms = counter_uniforms(keys, counters)
     sampled = temperature[:, 0] > 0
-    tokens = torch.where(sampled, sample_from_logits(processed, counter_uniforms(keys, counters)), greedy)
-    sampling_logprobs = torch.where(sampled, token_logprobs(processed, tokens), torch.zeros_like(temperature[:, 0]))
+    tokens, sampling_logprobs = greedy, torch.zeros_like(temperature[:, 0])
+    if params.full:
+        processed = penalized / safe
+        k = params.top_k[:, None]
+        if params.top_k_max:
+            kth = processed.topk(params.top_k_max, dim=-1).values.gather(-1, (k - 1).clamp(min=0))
+            processed = processed.masked_fill((processed < kth) & (k > 0), -math.inf)
+        if params.nucleus:
+            masses = processed.double().sub_(processed.amax(dim=-1, keepdim=True)).exp_()
+            p = params.top_p[:, None]
+            edge = _nucleus_edge(_ordered_keys(processed), masses, p * masses.sum(dim=-1, keepdim=True))
+            processed = processed.masked_fill((processed < edge) & (p < 1), -math.inf)
+        if params.floor:
+            threshold = processed.max(dim=-1, keepdim=True).values + params.log_min_p[:, None]
+            processed = processed.masked_fill(processed < threshold, -math.inf)
+        chosen = sample_from_logits(processed, uniforms)
+        use = sampled & ~params.candidates
+        tokens = torch.where(use, chosen, tokens)
+        sampling_logprobs = torch.where(use, token_logprobs(processed, chosen), sampling_logprobs)
+    if params.candidate_k_max:
+        floor = params.log_min_p[:, None] if params.floor else None
+        chosen, chosen_logprobs = _sample_among_top_k(
+            penalized, safe, params.top_k[:, None], params.candidate_k_max, params.top_p[:, None], floor, uniforms
+        )  # fmt: skip
+        use = sampled & params.candidates
+        tokens = torch.where(use, chosen, tokens)
+        sampling_logprobs = torch.where(use, chosen_logprobs, sampling_logprobs)
     return tokens, token_logprobs(logits, tokens), sampling_logprobs
 
 
@@ -236,15 +291,23 @@ def row_sampling(params: list[SamplingParams], device: torch.device, vocab_size:
     """The rows' parameters as device tensors (one host-to-device copy) with their host flags."""
     sampled = [p for p in params if not p.greedy]
     top_k = [p.top_k if 0 < p.top_k < vocab_size else 0 for p in params]
+    candidates = [not p.greedy and _among_top_k(p.top_k, vocab_size) for p in params]
     floats = torch.tensor(
         [[p.temperature, math.log(p.min_p) if p.min_p > 0 else -math.inf] for p in params], dtype=torch.float32
     ).to(device)  # fmt: skip
     return RowSampling(
         temperature=floats[:, 0], top_k=torch.tensor(top_k, dtype=torch.long).to(device),
         top_p=torch.tensor([p.top_p for p in params], dtype=torch.float64).to(device), log_min_p=floats[:, 1],
-        top_k_max=max(top_k, default=0), sampled=bool(sampled), nucleus=any(p.top_p < 1 for p in sampled),
+        candidates=torch.tensor(candidates).to(device), top_k_max=max(top_k, default=0),
+        candidate_k_max=max((p.top_k for p, c in zip(params, candidates) if c), default=0), sampled=bool(sampled),
+        full=any(not p.greedy and not c for p, c in zip(params, candidates)), nucleus=any(p.top_p < 1 for p in sampled),
         floor=any(p.min_p > 0 for p in sampled),
     )  # fmt: skip
+
+
+def _among_top_k(top_k: int, vocab_size: int) -> bool:
+    """Whether sampling with this top-k draws among its candidates alone (`_sample_among_top_k`)."""
+    return 0 < top_k < vocab_size - TIE_SLACK
 
 
 def counter_uniforms(keys: torch.Tensor, counters: torch.Tensor) -> torch.Tensor:

@@ -19,6 +19,7 @@ from torch import nn
 from reasoning.model.cache import KVCache, PrefixKV
 from reasoning.model.config import Qwen3Config
 from reasoning.model.moe import SparseMoE
+from reasoning.model.packed import Linear, fused, linear
 from reasoning.model.paged import PagedKV
 from reasoning.model.recompute import rms_norm, swiglu
 
@@ -69,18 +70,19 @@ class Attention(nn.Module):
     def __init__(self, config: Qwen3Config) -> None:
         super().__init__()
         self.num_heads, self.num_kv_heads, self.head_dim = config.num_heads, config.num_kv_heads, config.head_dim
-        self.q_proj = nn.Linear(config.hidden_size, config.num_heads * config.head_dim, bias=False)
-        self.k_proj = nn.Linear(config.hidden_size, config.num_kv_heads * config.head_dim, bias=False)
-        self.v_proj = nn.Linear(config.hidden_size, config.num_kv_heads * config.head_dim, bias=False)
-        self.o_proj = nn.Linear(config.num_heads * config.head_dim, config.hidden_size, bias=False)
+        self.q_proj = Linear(config.hidden_size, config.num_heads * config.head_dim, bias=False)
+        self.k_proj = Linear(config.hidden_size, config.num_kv_heads * config.head_dim, bias=False)
+        self.v_proj = Linear(config.hidden_size, config.num_kv_heads * config.head_dim, bias=False)
+        self.o_proj = Linear(config.num_heads * config.head_dim, config.hidden_size, bias=False)
         self.q_norm = RMSNorm(config.head_dim, config.rms_norm_eps)
         self.k_norm = RMSNorm(config.head_dim, config.rms_norm_eps)
 
     def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, ...], mask: torch.Tensor | None, slot: CacheSlot | None) -> torch.Tensor:
         batch, length, _ = x.shape
-        q = self.q_norm(self.q_proj(x).view(batch, length, self.num_heads, self.head_dim)).transpose(1, 2)
-        k = self.k_norm(self.k_proj(x).view(batch, length, self.num_kv_heads, self.head_dim)).transpose(1, 2)
-        v = self.v_proj(x).view(batch, length, self.num_kv_heads, self.head_dim).transpose(1, 2)
+        q, k, v = fused(x, (self.q_proj, self.k_proj, self.v_proj))
+        q = self.q_norm(q.view(batch, length, self.num_heads, self.head_dim)).transpose(1, 2)
+        k = self.k_norm(k.view(batch, length, self.num_kv_heads, self.head_dim)).transpose(1, 2)
+        v = v.view(batch, length, self.num_kv_heads, self.head_dim).transpose(1, 2)
         q, k = apply_rope(q, *rope), apply_rope(k, *rope)
         if slot is not None:
             k, v = slot.cache.write(slot.layer, k, v, slot.positions, slot.kv_len)
@@ -101,12 +103,12 @@ class MLP(nn.Module):
 
     def __init__(self, config: Qwen3Config) -> None:
         super().__init__()
-        self.gate_proj = nn.Linear(config.hidden_size, config.intermediate_size, bias=False)
-        self.up_proj = nn.Linear(config.hidden_size, config.intermediate_size, bias=False)
-        self.down_proj = nn.Linear(config.intermediate_size, config.hidden_size, bias=False)
+        self.gate_proj = Linear(config.hidden_size, config.intermediate_size, bias=False)
+        self.up_proj = Linear(config.hidden_size, config.intermediate_size, bias=False)
+        self.down_proj = Linear(config.intermediate_size, config.hidden_size, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.down_proj(swiglu(self.gate_proj(x), self.up_proj(x)))
+        return self.down_proj(swiglu(*fused(x, (self.gate_proj, self.up_proj))))
 
 
 class Block(nn.Module):
@@ -134,7 +136,7 @@ class Qwen3Model(nn.Module):
         self.layers = nn.ModuleList(Block(config, layer) for layer in range(config.num_layers))
         self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
         # Tied models have no head of their own; the checkpoint then has no lm_head tensor either.
-        self.lm_head = None if config.tie_word_embeddings else nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.lm_head = None if config.tie_word_embeddings else Linear(config.hidden_size, config.vocab_size, bias=False)
         self.apply(_init_weights)
 
     def forward(
@@ -168,7 +170,7 @@ class Qwen3Model(nn.Module):
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """The LM head: [..., hidden] final-norm states -> [..., vocab] logits."""
-        return F.linear(hidden, self.head_weight)
+        return linear(hidden, self.head_weight)
 
     @property
     def head_weight(self) -> torch.Tensor:
