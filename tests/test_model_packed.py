@@ -88,6 +88,8 @@ def test_packed_decoding_gives_the_same_tokens_and_log_probs():
 
 def test_prepack_declines_float32_and_what_memory_cannot_hold(monkeypatch):
     assert not prepack(Qwen3Model(SMALL).eval())  # float32: MKL's packed kernel would round differently
+    with torch.inference_mode():
+        assert not prepack(Qwen3Model(SMALL).bfloat16())  # inference tensors: no version counter to see changes
     model = bf16_model()
-    monkeypatch.setattr(packed, "_available_memory", lambda: 1000)
+    monkeypatch.setattr(packed, "available_memory", lambda: 1000)
     assert not prepack(model) and not any(is_packed(w) for w in packed._linear_weights(model))

@@ -16,7 +16,6 @@ reads nothing back until its tokens are chosen (one transfer per step), so it co
 from __future__ import annotations
 
 import math
-import os
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from reasoning.generation.request import Request
 from reasoning.generation.rows import Rows, to_device
 from reasoning.generation.sampling import SamplingParams, choose_tokens
 from reasoning.generation.scheduler import Branch, Copy, Growth, Prefill, Scheduler, group_length, longest_first
-from reasoning.model.packed import prepack
+from reasoning.model.packed import available_memory, prepack
 from reasoning.model.paged import SINK_BLOCK, BlockPool, PagedKV, bytes_per_token
 from reasoning.model.qwen3 import last_positions
 
@@ -323,9 +322,4 @@ def _free_memory(device: torch.device) -> int:
     """Bytes free on the device (CUDA) or available to this process (elsewhere)."""
     if device.type == "cuda":
         return torch.cuda.mem_get_info(device)[0]
-    try:
-        with open("/proc/meminfo") as meminfo:
-            fields = dict(line.split(":", 1) for line in meminfo)
-        return int(fields["MemAvailable"].split()[0]) * 1024
-    except (OSError, KeyError, ValueError):
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+    return available_memory()

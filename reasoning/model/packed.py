@@ -18,6 +18,7 @@ memory, so `prepack` declines where that would take more than half the memory av
 from __future__ import annotations
 
 import functools
+import os
 
 import torch
 import torch.nn.functional as F
@@ -79,10 +80,12 @@ def prepack(model: nn.Module) -> bool:
         return False
     if not _has_bf16_kernels() or any(type(w).__name__ == "DTensor" for w in weights):  # sharded (FSDP2): not ours to copy
         return False
+    if any(w.is_inference() for w in weights):  # made under inference_mode: no version counter says when they change
+        return False
     if all(w in _PACKED for w in weights):
         return True
     needed = sum(w.numel() * w.element_size() for w in weights if w not in _PACKED)
-    if needed > MEMORY_SHARE * _available_memory():
+    if needed > MEMORY_SHARE * available_memory():
         return False
     for weight in weights:
         if weight not in _PACKED:
@@ -113,13 +116,11 @@ def _has_bf16_kernels() -> bool:
     return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
-def _available_memory() -> int:
-    """Bytes of memory available to this process (Linux), else a quarter of the machine's."""
+def available_memory() -> int:
+    """Bytes of memory available to this process (Linux), else half of the machine's."""
     try:
         with open("/proc/meminfo") as meminfo:
             fields = dict(line.split(":", 1) for line in meminfo)
         return int(fields["MemAvailable"].split()[0]) * 1024
     except (OSError, KeyError, ValueError):
-        import os
-
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
