@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from torch import nn
 
@@ -51,16 +52,19 @@ class Job:
         self._lock = threading.Lock()
         self._finished = threading.Event()
         self._cancelled = False
-        self._snapshot = [_sample(request) for request in requests]
+        self._marks = [_mark(request) for request in requests]  # what each sample shows, as of the last step
 
     @property
     def done(self) -> bool:
         return self._finished.is_set()
 
     def samples(self) -> list[Sample]:
-        """The samples as of the engine's last step (a copy: safe to read on any thread)."""
+        """The samples as of the engine's last step (copies made on the caller's thread: the engine
+        thread only records how far each sample had got, so its cost per step does not grow with
+        the length of the replies)."""
         with self._lock:
-            return list(self._snapshot)
+            marks = list(self._marks)
+        return [_sample(request, mark) for request, mark in zip(self.requests, marks)]
 
     def cancel(self) -> None:
         """Stop the job's samples (tokens so far kept, finish_reason "cancelled") at the next step."""
@@ -77,9 +81,9 @@ class Job:
 
     def _update(self) -> None:
         """On the engine thread, after a step that gave the job tokens: a new snapshot, then the callback."""
-        snapshot = [_sample(request) for request in self.requests]
+        marks = [_mark(request) for request in self.requests]
         with self._lock:
-            self._snapshot = snapshot
+            self._marks = marks
         if all(request.finish_reason is not None for request in self.requests):
             self._finished.set()
         self._notify()
@@ -126,6 +130,7 @@ class LiveEngine:
         self.waiting = 0  # jobs submitted and not yet admitted
         self._inbox: list[Job] = []
         self._jobs: list[Job] = []  # admitted or queued in the engine, not yet done
+        self._owner: dict[int, Job] = {}  # id of each of their requests -> its job
         self._arrived = threading.Condition()
         self._closed = False
         self._failure: BaseException | None = None  # what stopped the engine thread, if anything did
@@ -173,7 +178,11 @@ class LiveEngine:
                 for request in job.requests:
                     request.cancel()
                 job._update()
+        for job in (job for job in self._jobs if job.done):
+            for request in job.requests:
+                del self._owner[id(request)]
         self._jobs = [job for job in self._jobs if not job.done] + arrived
+        self._owner.update((id(request), job) for job in arrived for request in job.requests)
         if self._closed:
             for job in arrived:
                 job._fail(RuntimeError("the engine closed before this request ran"))
@@ -190,17 +199,13 @@ class LiveEngine:
             self.waiting = len(self._inbox) + len(self._jobs) - started
 
     def _loop(self) -> None:
-        owner = {}
         eos = _eos_ids(self.tokenizer, GenerationConfig())
         try:
             for stepped in self.engine.serve(self._next, eos):
-                for job in self._jobs:
-                    owner.update((id(request), job) for request in job.requests)
-                updated = {id(owner[id(r)]): owner[id(r)] for r in stepped if id(r) in owner}
+                updated = {id(job): job for job in (self._owner[id(request)] for request in stepped)}
                 self._count()  # before the callbacks: a caller told of a token sees its job counted as running
                 for job in updated.values():
                     job._update()
-                owner = {key: job for key, job in owner.items() if not job.done}
         except BaseException as error:  # noqa: BLE001 - every waiting caller hears of it, none hangs
             with self._arrived:
                 self._closed, self._failure = True, error
@@ -210,10 +215,34 @@ class LiveEngine:
                     job._fail(error)
 
 
-def _sample(request: Request) -> Sample:
-    text = request.text.final_text() if request.finish_reason else request.text.stable_text()
+class _Mark(NamedTuple):
+    """How far a sample had got at a step: its token count, its text (an immutable string, not
+    copied) and the length of it that is safe to show, why it ended, its thinking counts."""
+
+    tokens: int
+    text: str
+    shown: int
+    finish_reason: str | None
+    thinking_tokens: int | None
+    answer_tokens: int | None
+
+
+def _mark(request: Request) -> _Mark:
+    """O(1): the request's progress, on the engine thread."""
+    text = request.text
+    shown = len(text.text) if text.stop_index is None else text.stop_index
+    if request.finish_reason is None:
+        shown = min(shown, max(0, len(text.text) - text.longest_stop + 1))  # what stable_text() shows
     thinking = request.thinking
-    return Sample(
-        text, tuple(request.tokens), tuple(request.logprobs), request.finish_reason,
+    return _Mark(
+        len(request.tokens), text.text, shown, request.finish_reason,
         None if thinking is None else thinking.thinking, None if thinking is None else thinking.answer,
+    )  # fmt: skip
+
+
+def _sample(request: Request, mark: _Mark) -> Sample:
+    """The sample as `mark` saw it (lists only grow, so their first `mark.tokens` items are that step's)."""
+    return Sample(
+        mark.text[: mark.shown], tuple(request.tokens[: mark.tokens]), tuple(request.logprobs[: mark.tokens]),
+        mark.finish_reason, mark.thinking_tokens, mark.answer_tokens,
     )  # fmt: skip
