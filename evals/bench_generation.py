@@ -15,8 +15,9 @@ With --quantize int8, single-stream decode also runs an int8-weight copy of our 
 (`reasoning.model.quantize`) and prints its speed and weight memory against ours unquantized.
 With --book, the book's own loop too, and the time to the first token of a 100-token prompt.
 Single stream also prints our first call of the process (before any warm-up: one-time set-up
-such as packing weights included), the memory bandwidth measured here (`machine.py`), the bytes
-a token reads, and the fraction of that bound reached. --sampling times a batch-8 step with
+such as packing weights included), the memory bandwidth measured here between the decode runs
+(`machine.py`), the bytes a token reads, the fraction of that bound reached, and what the LM
+head's matrix-vector product alone streams (the kernel's own limit). --sampling times a batch-8 step with
 Qwen3's and R1's sampling against greedy. The machine is shared and noisy: runs alternate
 between the two and the best of each counts; the load average is printed first.
 """
@@ -34,7 +35,7 @@ from collections.abc import Callable
 
 import torch
 
-from machine import bandwidth, bytes_per_token, load_line
+from machine import bytes_per_token, copy_bandwidth, load_line, read_probe
 
 from reasoning.device import describe
 from reasoning.generation import Prompt, generate
@@ -163,7 +164,10 @@ def single_stream(ours, reference, args, device, quantized=None) -> tuple[list[f
     runs += [book] if book is not None else []
     for run in runs:
         run(2)  # warm-up (and compilation)
-    rates = [new / seconds for seconds in best_of(args.repeats, *map(decode_time, runs))]
+    probes = [read_probe(), head_probe(ours, device)] if device.type == "cpu" else []
+    seconds = best_of(args.repeats, *map(decode_time, runs), *probes)
+    rates = [new / s for s in seconds[: len(runs)]]
+    extra |= dict(zip(("read", "head"), (1 / s for s in seconds[len(runs) :])))  # GB/s
     first_token = [lambda: clock(lambda: ours_run(ours, long_prompt)(1), device)]
     if book is not None:
         long_book = book_run(long_prompt, ours.embed_tokens.weight.dtype, device, model=book.model)
@@ -188,6 +192,19 @@ def sampling_cost(ours, args, device) -> dict[str, float]:
 
     timed = [lambda: (clock(lambda: run(steps + 1), device) - clock(lambda: run(1), device)) / steps]
     return dict(zip(["step", *protocols], best_of(args.repeats, *timed, *(choose(p) for p in protocols.values()))))
+
+
+def head_probe(model: Qwen3Model, device: torch.device) -> Callable[[], float]:
+    """Seconds per GB of one decode step's LM head alone (one row through the vocabulary-sized
+    matrix, the path decoding takes): what the matrix-vector kernel streams at best."""
+    hidden = torch.randn(1, model.config.hidden_size, dtype=model.embed_tokens.weight.dtype, device=device)
+    gigabytes = model.head_weight.numel() * model.head_weight.element_size() / 1e9
+
+    @torch.inference_mode()
+    def timed() -> float:
+        return min(clock(lambda: model.logits(hidden), device) for _ in range(3)) / gigabytes
+
+    return timed
 
 
 def book_run(prompt: list[int], dtype: torch.dtype, device: torch.device, model=None) -> Callable[[int], object]:
@@ -300,11 +317,16 @@ def main() -> None:
         ttft = f"ours {extra['ttft'] * 1e3:6.0f} ms" + (f"   the book's code {extra['book_ttft'] * 1e3:6.0f} ms" if book else "")
         print(f"time to first token, 100-token prompt   {ttft}")
         if device.type == "cpu":
-            measured, per_token = bandwidth(), bytes_per_token(ours)
-            limit = measured["read"] * 1e9 / per_token
+            per_token = bytes_per_token(ours)
+            limit = extra["read"] * 1e9 / per_token
             print(
-                f"memory bandwidth {measured['read']:.1f} GB/s read ({measured['copy']:.1f} GB/s copy, read plus written); "
-                f"{per_token / 1e9:.2f} GB read per token: at most {limit:.1f} tok/s; ours reaches {mine / limit:.0%} of it"
+                f"memory bandwidth {extra['read']:.1f} GB/s read (between the decode runs; {copy_bandwidth():.1f} GB/s copy, read "
+                f"plus written); {per_token / 1e9:.2f} GB read per token: at most {limit:.1f} tok/s; ours reaches {mine / limit:.0%} of it"
+            )
+            print(
+                f"the LM head's matrix-vector product alone streams {extra['head']:.1f} GB/s ({extra['head'] / extra['read']:.0%} of "
+                f"the read): every weight at that speed gives {extra['head'] * 1e9 / per_token:.1f} tok/s; ours reaches "
+                f"{mine * per_token / (extra['head'] * 1e9):.0%} of it"
             )
         if int8:
             gib = 2**30

@@ -1,14 +1,17 @@
 """What a benchmark says about the machine it ran on: the CPU, the load, the memory bandwidth.
 
 A decoded token reads every weight once, so a CPU's decode speed is bounded by its memory
-bandwidth divided by the bytes read per token; `bandwidth()` measures that bandwidth here, in
-this process, so a benchmark can print the fraction of the bound it reaches.
+bandwidth divided by the bytes read per token; `read_probe()` measures that bandwidth here, in
+this process, between the runs it times, so a benchmark can print the fraction of the bound it
+reaches under the same conditions.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import time
+from collections.abc import Callable
 
 import torch
 
@@ -22,21 +25,33 @@ def load_line() -> str:
     return f"load average {load:.2f} on {os.cpu_count()} cores{warning}"
 
 
-def bandwidth(mebibytes: int = 512, repeats: int = 5) -> dict[str, float]:
-    """Memory bandwidth in GB/s, best of `repeats`: "read" (a sum over a bf16 array far larger than
-    any cache, what streaming weights needs) and "copy" (STREAM's copy: bytes read plus written)."""
+def read_probe(mebibytes: int = 512, repeats: int = 3) -> Callable[[], float]:
+    """A timed memory read: each call returns seconds per GB, the best of `repeats` sums over a
+    bf16 array far larger than any cache (what streaming weights needs). Called between the runs
+    a benchmark times, it sees the same neighbours on a shared machine as they do."""
+    source = torch.ones(mebibytes * 2**20 // 2, dtype=torch.bfloat16)
+
+    def read() -> float:
+        seconds = math.inf
+        for _ in range(repeats):
+            start = time.perf_counter()
+            source.sum()
+            seconds = min(seconds, time.perf_counter() - start)
+        return seconds / (source.numel() * source.element_size() / 1e9)
+
+    return read
+
+
+def copy_bandwidth(mebibytes: int = 512, repeats: int = 5) -> float:
+    """STREAM's copy in GB/s, bytes read plus written, best of `repeats`."""
     source = torch.ones(mebibytes * 2**20 // 2, dtype=torch.bfloat16)
     target = torch.empty_like(source)
-    nbytes = source.numel() * source.element_size()
-    read = copy = float("inf")
+    seconds = math.inf
     for _ in range(repeats):
         start = time.perf_counter()
-        source.sum()
-        read = min(read, time.perf_counter() - start)
-        start = time.perf_counter()
         target.copy_(source)
-        copy = min(copy, time.perf_counter() - start)
-    return {"read": nbytes / read / 1e9, "copy": 2 * nbytes / copy / 1e9}
+        seconds = min(seconds, time.perf_counter() - start)
+    return 2 * source.numel() * source.element_size() / seconds / 1e9
 
 
 def bytes_per_token(model: torch.nn.Module) -> int:

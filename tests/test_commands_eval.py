@@ -307,6 +307,7 @@ def _subparser(parser, *names: str):
 
 @pytest.mark.parametrize("command", ["run", "budget"])
 def test_every_option_that_changes_results_is_in_the_saved_settings(command, checkpoint, tmp_path, monkeypatch):
+    from reasoning import tokenizer
     from reasoning.cli import build_parser
     from reasoning.evaluation import budget, summary
     from reasoning.evaluation import run as run_module
@@ -327,6 +328,9 @@ def test_every_option_that_changes_results_is_in_the_saved_settings(command, che
         monkeypatch.setattr(module, "write_summary", no_summary)
     monkeypatch.setattr(summary, "format_summaries", lambda summaries: "")
     monkeypatch.setattr(budget, "report_budget_curves", lambda *args, **kwargs: "")
+    # Every run below loads the same checkpoint: parse its tokenizer.json (a third of a second,
+    # only read from afterwards) once, not once per option.
+    monkeypatch.setattr(tokenizer, "_load_tokenizer_json", functools.cache(tokenizer._load_tokenizer_json))
     options = {action.dest: action for action in _subparser(build_parser(), "eval", command)._actions if action.option_strings}
     free = RESULT_FREE | ({"plot": "draws the curve after the run"} if command == "budget" else {})
     assert set(free) - set(options) <= {"rounds", "scorer", "tie_break", "early_stop", "cot", "scoring", "kind", "no_thinking",

@@ -4,7 +4,9 @@ shares and idle micro-batches."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -31,31 +33,42 @@ def run_toy(out: str, config: SFTConfig) -> None:
     trainer.train(learner, examples[:60], out, eval_examples=examples[60:])
 
 
-def worker(rank: int, port: int, out: str, lora: bool) -> None:
+def worker(rank: int, port: int, out: str, cases: list[str]) -> None:
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
     try:
-        run_toy(out, LORA if lora else CONFIG)
+        for case in cases:
+            run_toy(f"{out}/{case}", LORA if case == "lora" else CONFIG)
     finally:
         dist.destroy_process_group()
+
+
+@pytest.fixture(scope="module")
+def two_process_runs(tmp_path_factory) -> Path:
+    """Both cases' 2-process runs, one after the other in one pair of processes: starting
+    torch in two processes and their process group costs seconds, once is enough."""
+    cases = ["full"] + (["lora"] if importlib.util.find_spec("peft") else [])
+    out = tmp_path_factory.mktemp("two")
+    mp.spawn(worker, args=(free_port(), str(out), cases), nprocs=2, join=True)
+    return out
 
 
 @pytest.mark.slow  # two processes, each starting torch
 @pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(), reason="needs torch.distributed with gloo")
 @pytest.mark.parametrize("lora", [False, True], ids=["full", "lora"])
-def test_two_process_fsdp_sft_matches_one_process(lora, tmp_path):
+def test_two_process_fsdp_sft_matches_one_process(lora, tmp_path, two_process_runs):
     if lora:
         pytest.importorskip("peft")
     config, weights_file = (LORA, "adapter_model.safetensors") if lora else (CONFIG, "model.safetensors")
-    mp.spawn(worker, args=(free_port(), str(tmp_path / "two"), lora), nprocs=2, join=True)
+    sharded_run = two_process_runs / ("lora" if lora else "full")
     run_toy(str(tmp_path / "one"), config)
-    two, one = read_metrics(tmp_path / "two" / "metrics.csv"), read_metrics(tmp_path / "one" / "metrics.csv")
+    two, one = read_metrics(sharded_run / "metrics.csv"), read_metrics(tmp_path / "one" / "metrics.csv")
     assert [row["step"] for row in two] == [1, 2, 3]
     for sharded, single in zip(two, one, strict=True):
         for key in ("loss", "grad_norm", "tokens", "sequences", "lr", "epoch"):
             assert sharded[key] == pytest.approx(single[key], rel=1e-4), (single["step"], key)
     assert two[-1]["eval_loss"] == pytest.approx(one[-1]["eval_loss"], rel=1e-4)
-    weights = [load_file(str(tmp_path / d / "checkpoints" / "step-000003" / weights_file)) for d in ("two", "one")]
+    weights = [load_file(str(d / "checkpoints" / "step-000003" / weights_file)) for d in (sharded_run, tmp_path / "one")]
     assert weights[0].keys() == weights[1].keys()
     for name, tensor in weights[1].items():
         # three AdamW steps move each weight by up to 3 lr; the runs agree to 2% of one step

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from reasoning.device import keep_freed_memory
 from reasoning.generation.decode import CompiledStep, ban_tokens, eager_step
 from reasoning.generation.request import Request
 from reasoning.generation.rows import Rows, to_device
@@ -100,6 +101,8 @@ class Engine:
         prepack(model)  # on a CPU in bf16: decoding through oneDNN's prepacked kernels, the same tokens
         parameter = next(model.parameters())
         self.device, self.dtype = parameter.device, parameter.dtype
+        if self.device.type == "cpu":
+            keep_freed_memory()  # each step's temporaries reused, not page-faulted in again
         self.max_batch_size = max_batch_size
         self.max_cache_tokens = max_cache_tokens
         self.memory_fraction = memory_fraction

@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 import torch
 
+from reasoning.generation.nucleus import masses, nucleus_edge, sample_nucleus
 from reasoning.generation.options import SamplingParams
 
 _MASK64 = (1 << 64) - 1
@@ -48,64 +49,14 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
 
     Tokens as likely as the last one kept are kept too (as `top_k_filter` keeps ties), so the
     set does not depend on how a sort orders ties. Nothing is sorted and nothing waits on the
-    host (see `_nucleus_edge`): the same few passes over the vocabulary whether the nucleus
+    host (see reasoning/generation/nucleus.py): the same few passes over the vocabulary whether the nucleus
     holds three tokens or a hundred thousand (random weights), and no graph break under
     torch.compile.
     """
     if p >= 1:
         return logits
     z = logits.float()
-    # Masses exp(z - peak) and their sums in float64, as exact as a float64 softmax: a float32
-    # running sum of 151,936 probabilities drifts by up to ~1e-4, enough to cut thousands of
-    # tokens off a long tail and keep less than p.
-    masses = z.double().sub_(z.amax(dim=-1, keepdim=True)).exp_()
-    edge = _nucleus_edge(_ordered_keys(z), masses, p * masses.sum(dim=-1, keepdim=True))
-    return logits.masked_fill(z < edge, -math.inf)
-
-
-def _ordered_keys(z: torch.Tensor) -> torch.Tensor:
-    """int64 keys (int32 range) that order as the float32 values z, the trick radix sorts of
-    floats use: IEEE floats are sign and magnitude, so flipping the magnitude bits of the
-    negative ones makes their bits order as two's complement integers. -0.0 gets -1, +0.0 0."""
-    bits = z.view(torch.int32).long()
-    return (bits >> 31).bitwise_and_(0x7FFFFFFF).bitwise_xor_(bits)
-
-
-def _float_of_key(keys: torch.Tensor) -> torch.Tensor:
-    """The float32 values of `_ordered_keys` keys (the bit flip is its own inverse)."""
-    keys = keys.int()
-    return (keys ^ ((keys >> 31) & 0x7FFFFFFF)).view(torch.float32)
-
-
-_BINS = 1 << 16  # 16 bits of a key per pass: two passes select one of 2^32 keys
-
-
-def _nucleus_edge(keys: torch.Tensor, masses: torch.Tensor, threshold: torch.Tensor) -> torch.Tensor:
-    """The lowest logit kept [..., 1]: the largest key whose tokens at or above it hold mass >= threshold.
-
-    A radix select on the mass, exactly what a descending sort and a running sum find (ties
-    share a key, so they share a bin), in two fixed passes: a histogram of the mass over the
-    keys' high 16 bits, summed from the top, finds the bucket where the running mass reaches
-    the threshold; a histogram over the low 16 bits of that bucket's keys (the tokens above
-    the bucket in one extra bin on top, those below in one left out) finds the key. The bins
-    add the masses in another order than a sorted running sum, so the two sets can differ only
-    where a running mass lies within float64 rounding of the threshold (in practice, p within
-    ~1e-15 of 1, where the sorted sum's answer is a matter of rounding too).
-    """
-    half = _BINS // 2
-    bins = masses.new_zeros(*keys.shape[:-1], _BINS).scatter_add_(-1, (keys >> 16).add_(half), masses)
-    # No bucket reaches the threshold when p is within rounding of 1: the lowest, to keep all.
-    short = _bins_short(bins.flip(-1), threshold).clamp_(max=_BINS - 1)
-    base = (half - 1 - short) << 16  # the chosen bucket's lowest key
-    index = (keys - (base - 1)).clamp_(0, _BINS + 1)  # 1 + low bits in the bucket; 0 below, _BINS + 1 above
-    bins = masses.new_zeros(*keys.shape[:-1], _BINS + 2).scatter_add_(-1, index, masses)
-    short = _bins_short(bins[..., 1:].flip(-1), threshold).clamp_(1, _BINS)  # the top bin is "above"
-    return _float_of_key((base + _BINS - short).clamp_(min=-0x7F800000))  # at least -inf's key: keep all
-
-
-def _bins_short(bins: torch.Tensor, threshold: torch.Tensor) -> torch.Tensor:
-    """How many leading bins hold less mass than the threshold together: the next one reaches it."""
-    return (bins.cumsum(dim=-1) < threshold).sum(dim=-1, keepdim=True)
+    return logits.masked_fill(z < nucleus_edge(z, masses(z), p), -math.inf)
 
 
 def min_p_filter(logits: torch.Tensor, min_p: float) -> torch.Tensor:
@@ -177,7 +128,8 @@ class RowSampling(NamedTuple):
     candidate_k_max: int  # the largest top_k of the rows sampling among candidates (0: none does)
     sampled: bool  # whether any row samples (temperature > 0)
     full: bool  # whether any sampled row samples over the whole vocabulary
-    nucleus: bool  # whether any sampled row has top_p < 1
+    nucleus: bool  # whether any of those has top_p < 1
+    plain: bool  # whether any of those has top_p 1
     floor: bool  # whether any sampled row has min_p > 0
 
 
@@ -195,10 +147,12 @@ def choose_tokens(
     Greedy decoding samples from a point mass: its log-prob is 0. `params` are the batch's, or
     each row's own (`RowSampling`).
     """
+    # 16-bit logits key the nucleus search in one pass (`nucleus_edge`), unless penalties move them
+    raw = logits if penalties is None and logits.dtype in (torch.bfloat16, torch.float16) else None
     logits = logits.float()  # once for every step below; also, bf16 argmax is ~3x slower on CPU
     penalized = logits if penalties is None else apply_penalties(logits, *penalties)
     if isinstance(params, RowSampling):
-        return _choose_per_row(logits, penalized, params, keys, counters)
+        return _choose_per_row(logits, penalized, raw, params, keys, counters)
     if params.greedy:
         tokens = penalized.argmax(dim=-1)
         return tokens, token_logprobs(logits, tokens), torch.zeros(tokens.shape, device=logits.device)
@@ -209,9 +163,28 @@ def choose_tokens(
             penalized, params.temperature, params.top_k, params.top_k, params.top_p, floor, uniforms
         )  # fmt: skip
         return tokens, token_logprobs(logits, tokens), sampling_logprobs
+    if params.top_p < 1:
+        z = top_k_filter(apply_temperature(penalized, params.temperature), params.top_k)
+        floor = math.log(params.min_p) if params.min_p > 0 else None
+        tokens, sampling_logprobs = _sample_top_p(z, raw, params.temperature, params.top_p, floor, uniforms)
+        return tokens, token_logprobs(logits, tokens), sampling_logprobs
     processed = process_logits(penalized, params)
     tokens = sample_from_logits(processed, uniforms)
     return tokens, token_logprobs(logits, tokens), token_logprobs(processed, tokens)
+
+
+def _sample_top_p(
+    z: torch.Tensor, raw: torch.Tensor | None, temperature: float | torch.Tensor, top_p: float | torch.Tensor,
+    log_min_p: float | torch.Tensor | None, uniforms: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """Tokens and their sampling log-probs under top-p (and min-p) over the whole vocabulary, the
+    distribution `process_logits` gives: z the logits divided by the temperature (top-k cut to
+    -inf), raw the 16-bit logits they came from or None (see `nucleus_edge`)."""
+    mass = masses(z)
+    edge = nucleus_edge(z, mass, top_p, raw)
+    if raw is not None:
+        edge = edge.float() / temperature  # the arithmetic that made z from raw: the same value
+    return sample_nucleus(z, mass, edge, log_min_p, uniforms)
 
 
 TIE_SLACK = 64  # candidates beyond the k-th kept for tokens tied with it (bf16 logits tie often)
@@ -245,10 +218,11 @@ def _sample_among_top_k(
 
 
 def _choose_per_row(
-    logits: torch.Tensor, penalized: torch.Tensor, params: RowSampling, keys: torch.Tensor, counters: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    logits: torch.Tensor, penalized: torch.Tensor, raw: torch.Tensor | None, params: RowSampling, keys: torch.Tensor,
+    counters: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
     """`choose_tokens` with each row's own parameters: each row goes the way `choose_tokens`
-    takes it alone (greedy, among its top-k candidates, or over the vocabulary with
+    takes it alone (greedy, among its top-k candidates, over the vocabulary with top-p, or with
     `process_logits`' arithmetic row by row), so it gets the same token bit for bit."""
     greedy = penalized.argmax(dim=-1)
     if not params.sampled:
@@ -264,18 +238,19 @@ def _choose_per_row(
         if params.top_k_max:
             kth = processed.topk(params.top_k_max, dim=-1).values.gather(-1, (k - 1).clamp(min=0))
             processed = processed.masked_fill((processed < kth) & (k > 0), -math.inf)
+        whole = sampled & ~params.candidates
+        nucleus = params.top_p < 1
+        floor = params.log_min_p[:, None] if params.floor else None
         if params.nucleus:
-            masses = processed.double().sub_(processed.amax(dim=-1, keepdim=True)).exp_()
-            p = params.top_p[:, None]
-            edge = _nucleus_edge(_ordered_keys(processed), masses, p * masses.sum(dim=-1, keepdim=True))
-            processed = processed.masked_fill((processed < edge) & (p < 1), -math.inf)
-        if params.floor:
-            threshold = processed.max(dim=-1, keepdim=True).values + params.log_min_p[:, None]
-            processed = processed.masked_fill(processed < threshold, -math.inf)
-        chosen = sample_from_logits(processed, uniforms)
-        use = sampled & ~params.candidates
-        tokens = torch.where(use, chosen, tokens)
-        sampling_logprobs = torch.where(use, token_logprobs(processed, chosen), sampling_logprobs)
+            chosen, chosen_logprobs = _sample_top_p(processed, raw, safe, params.top_p[:, None], floor, uniforms)
+            tokens = torch.where(whole & nucleus, chosen, tokens)
+            sampling_logprobs = torch.where(whole & nucleus, chosen_logprobs, sampling_logprobs)
+        if params.plain:
+            if floor is not None:
+                processed = processed.masked_fill(processed < processed.max(dim=-1, keepdim=True).values + floor, -math.inf)
+            chosen = sample_from_logits(processed, uniforms)
+            tokens = torch.where(whole & ~nucleus, chosen, tokens)
+            sampling_logprobs = torch.where(whole & ~nucleus, token_logprobs(processed, chosen), sampling_logprobs)
     if params.candidate_k_max:
         floor = params.log_min_p[:, None] if params.floor else None
         chosen, chosen_logprobs = _sample_among_top_k(
@@ -292,6 +267,7 @@ def row_sampling(params: list[SamplingParams], device: torch.device, vocab_size:
     sampled = [p for p in params if not p.greedy]
     top_k = [p.top_k if 0 < p.top_k < vocab_size else 0 for p in params]
     candidates = [not p.greedy and _among_top_k(p.top_k, vocab_size) for p in params]
+    whole = [p for p, c in zip(params, candidates) if not p.greedy and not c]  # sampled over the vocabulary
     floats = torch.tensor(
         [[p.temperature, math.log(p.min_p) if p.min_p > 0 else -math.inf] for p in params], dtype=torch.float32
     ).to(device)  # fmt: skip
@@ -300,7 +276,7 @@ def row_sampling(params: list[SamplingParams], device: torch.device, vocab_size:
         top_p=torch.tensor([p.top_p for p in params], dtype=torch.float64).to(device), log_min_p=floats[:, 1],
         candidates=torch.tensor(candidates).to(device), top_k_max=max(top_k, default=0),
         candidate_k_max=max((p.top_k for p, c in zip(params, candidates) if c), default=0), sampled=bool(sampled),
-        full=any(not p.greedy and not c for p, c in zip(params, candidates)), nucleus=any(p.top_p < 1 for p in sampled),
+        full=bool(whole), nucleus=any(p.top_p < 1 for p in whole), plain=any(p.top_p == 1 for p in whole),
         floor=any(p.min_p > 0 for p in sampled),
     )  # fmt: skip
 

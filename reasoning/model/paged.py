@@ -73,6 +73,7 @@ class PagedKV:
 
     def __init__(self, pool: BlockPool, tables: torch.Tensor, lengths: torch.Tensor, *, fresh: bool = False) -> None:
         self.pool, self.tables, self.lengths, self.fresh = pool, tables, lengths, fresh
+        self._slots: tuple[torch.Tensor, torch.Tensor] | None = None  # (positions, their flat pool slots)
 
     @property
     def key_positions(self) -> int:
@@ -84,9 +85,11 @@ class PagedKV:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Store new [batch, kv_heads, T, head_dim] keys/values at `positions` [batch, T]; return
         what attention reads: the new ones when fresh, else each row's blocks in order."""
-        size = self.pool.block_size
-        blocks = self.tables.gather(1, torch.div(positions, size, rounding_mode="floor"))
-        slots = (blocks * size + positions % size).flatten()
+        if self._slots is None or self._slots[0] is not positions:  # the same for every layer: computed once
+            size = self.pool.block_size
+            blocks = self.tables.gather(1, torch.div(positions, size, rounding_mode="floor"))
+            self._slots = (positions, (blocks * size + positions % size).flatten())
+        slots = self._slots[1]
         flat_keys = self.pool.keys[layer].view(-1, *self.pool.keys.shape[3:])
         flat_values = self.pool.values[layer].view(-1, *self.pool.values.shape[3:])
         flat_keys.index_copy_(0, slots, keys.transpose(1, 2).flatten(0, 1))
