@@ -36,7 +36,8 @@ def nucleus_edge(z: torch.Tensor, mass: torch.Tensor, p: float | torch.Tensor, r
     # Bins by bit pattern: 0x0000-0x7FFF are +0.0 up to +inf (and NaNs), 0x8000-0xFFFF -0.0 down to
     # -inf (and NaNs); the first half reversed, then the second, runs from the largest value down.
     half = _BINS // 2
-    bins = mass.new_zeros(*raw.shape[:-1], _BINS).scatter_add_(-1, raw.view(torch.uint16).long(), mass)
+    patterns = raw.view(torch.int16).long().bitwise_and_(0xFFFF)  # int16, not uint16: every backend has it
+    bins = mass.new_zeros(*raw.shape[:-1], _BINS).scatter_add_(-1, patterns, mass)
     descending = torch.cat((bins[..., :half].flip(-1), bins[..., half:]), dim=-1)
     # No bin reaches the threshold when p is within rounding of 1: -inf's, to keep all.
     place = _bins_short(descending, threshold).clamp_(max=_NEGATIVE_INFINITY[raw.dtype])
