@@ -17,8 +17,8 @@ With --book, the book's own loop too, and the time to the first token of a 100-t
 Single stream also prints our first call of the process (before any warm-up: one-time set-up
 such as packing weights included), the memory bandwidth measured here between the decode runs
 (`machine.py`), the bytes a token reads, the fraction of that bound reached, and what the LM
-head's matrix-vector product alone streams (the kernel's own limit). --sampling times a batch-8 step with
-Qwen3's and R1's sampling against greedy. The machine is shared and noisy: runs alternate
+head's matrix-vector product alone streams (the kernel's own limit). --sampling times a
+batch-8 step with Qwen3's and R1's sampling against greedy. The machine is shared and noisy: runs alternate
 between the two and the best of each counts; the load average is printed first.
 """
 
@@ -35,7 +35,7 @@ from collections.abc import Callable
 
 import torch
 
-from machine import bytes_per_token, copy_bandwidth, load_line, read_probe
+from machine import bytes_per_token, copy_bandwidth, load_line, read_probe, tokens_per_second_bound
 
 from reasoning.device import describe
 from reasoning.generation import Prompt, generate
@@ -318,15 +318,14 @@ def main() -> None:
         print(f"time to first token, 100-token prompt   {ttft}")
         if device.type == "cpu":
             per_token = bytes_per_token(ours)
-            limit = extra["read"] * 1e9 / per_token
+            limit, kernel_limit = (tokens_per_second_bound(extra[name], per_token) for name in ("read", "head"))
             print(
                 f"memory bandwidth {extra['read']:.1f} GB/s read (between the decode runs; {copy_bandwidth():.1f} GB/s copy, read "
                 f"plus written); {per_token / 1e9:.2f} GB read per token: at most {limit:.1f} tok/s; ours reaches {mine / limit:.0%} of it"
             )
             print(
                 f"the LM head's matrix-vector product alone streams {extra['head']:.1f} GB/s ({extra['head'] / extra['read']:.0%} of "
-                f"the read): every weight at that speed gives {extra['head'] * 1e9 / per_token:.1f} tok/s; ours reaches "
-                f"{mine * per_token / (extra['head'] * 1e9):.0%} of it"
+                f"the read): every weight at that speed gives {kernel_limit:.1f} tok/s; ours reaches {mine / kernel_limit:.0%} of it"
             )
         if int8:
             gib = 2**30

@@ -54,6 +54,11 @@ def copy_bandwidth(mebibytes: int = 512, repeats: int = 5) -> float:
     return 2 * source.numel() * source.element_size() / seconds / 1e9
 
 
+def tokens_per_second_bound(gigabytes_per_second: float, per_token: int) -> float:
+    """The most tokens/s decoding can reach streaming `per_token` bytes at that bandwidth."""
+    return gigabytes_per_second * 1e9 / per_token
+
+
 def bytes_per_token(model: torch.nn.Module) -> int:
     """Weight bytes one decoded token reads: every parameter, but only a row of an embedding that is
     not also the LM head."""

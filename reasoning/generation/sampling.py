@@ -49,9 +49,9 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
 
     Tokens as likely as the last one kept are kept too (as `top_k_filter` keeps ties), so the
     set does not depend on how a sort orders ties. Nothing is sorted and nothing waits on the
-    host (see reasoning/generation/nucleus.py): the same few passes over the vocabulary whether the nucleus
-    holds three tokens or a hundred thousand (random weights), and no graph break under
-    torch.compile.
+    host (see reasoning/generation/nucleus.py): the same few passes over the vocabulary whether
+    the nucleus holds three tokens or a hundred thousand (random weights), and no graph break
+    under torch.compile.
     """
     if p >= 1:
         return logits
