@@ -8,7 +8,7 @@ import torch
 from reasoning.checkpoint import load_model
 from reasoning.model.cache import KVCache, PrefixKV
 from reasoning.model.config import PRESETS, Qwen3Config
-from reasoning.model.qwen3 import Qwen3Model, last_positions
+from reasoning.model.qwen3 import Qwen3Model, apply_rope, attention_bias, last_positions, rope_cos_sin
 
 TOLERANCE = 1e-4
 
@@ -163,6 +163,43 @@ def test_bf16_forward_is_bitwise_equal_to_transformers(hf_checkpoint):
     ids = torch.randint(0, 512, (2, 11), generator=torch.Generator().manual_seed(6))
     assert ours.embed_tokens.weight.dtype == torch.bfloat16
     assert torch.equal(full_logits(ours, ids), reference(ids).logits)
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
+@pytest.mark.parametrize("length", [1, 7])
+@torch.no_grad()
+def test_queries_and_keys_normed_and_rotated_together_keep_each_heads_bits(dtype, length):
+    """`norm_and_rotate` takes q and k through one pass; each head must get what its own norm
+    and rotation give it alone."""
+    config = Qwen3Config(vocab_size=64, hidden_size=64, intermediate_size=96, num_layers=1, num_heads=4, num_kv_heads=2, head_dim=32)
+    torch.manual_seed(length)
+    attention = Qwen3Model(config).to(dtype).layers[0].self_attn
+    attention.q_norm.weight.normal_(1, 0.5)
+    attention.k_norm.weight.normal_(1, 0.5)
+    q = (torch.randn(3, length, 4, 32) * 20).to(dtype)
+    k = (torch.randn(3, length, 2, 32) * 20).to(dtype)
+    rope = rope_cos_sin(torch.arange(5, 5 + length).expand(3, -1), 32, 1e6, dtype)
+    expected = apply_rope(attention.q_norm(q).transpose(1, 2), *rope), apply_rope(attention.k_norm(k).transpose(1, 2), *rope)
+    together = attention.norm_and_rotate(q, k, rope)
+    with torch.enable_grad():  # training's path: one pass each
+        apart = attention.norm_and_rotate(q, k, rope)
+    for got in (together, apart):
+        assert torch.equal(got[0], expected[0]) and torch.equal(got[1], expected[1])
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
+def test_attention_bias_is_the_boolean_masks_additive_form(dtype):
+    """Made once per forward, it must hide and show what the boolean mask does, to the bit."""
+    torch.manual_seed(0)
+    mask = torch.rand(2, 1, 5, 9) < 0.6
+    mask[..., 0] = True  # every query sees a key
+    bias = attention_bias(mask, dtype)
+    assert bias.dtype == dtype
+    assert torch.equal(bias == 0, mask) and bool(torch.isneginf(bias[~mask]).all())
+    q, k, v = (torch.randn(2, 4, n, 16).to(dtype) for n in (5, 9, 9))
+    expected = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    assert torch.equal(torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=bias), expected)
+    assert attention_bias(None, dtype) is None
 
 
 def test_presets_have_the_published_sizes():

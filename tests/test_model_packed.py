@@ -50,6 +50,40 @@ def test_stacked_weights_give_each_products_bits():
             assert torch.equal(got, F.linear(x, layer.weight))
 
 
+def test_a_stack_follows_its_modules_weights_and_is_freed_with_them():
+    """The stack is rebuilt when a weight changes in place or a module or weight is replaced;
+    a module of another kind runs as itself; and the cache does not keep a model alive."""
+    import gc
+
+    layers = [Linear(64, size, bias=False).bfloat16() for size in (96, 32, 32)]
+    for layer in layers:
+        prepack(layer)
+    x = torch.randn(2, 64).bfloat16()
+
+    def check(layers: list[torch.nn.Module]) -> None:
+        with torch.inference_mode():
+            for got, layer in zip(fused(x, tuple(layers)), layers):
+                assert torch.equal(got, layer(x) if type(layer) is not Linear else F.linear(x, layer.weight))
+
+    check(layers)
+    with torch.no_grad():
+        layers[2].weight.mul_(-1)  # a training step on the last of them
+    check(layers)
+    layers[1] = Linear(64, 32, bias=False).bfloat16()  # a module replaced
+    prepack(layers[1])
+    check(layers)
+    layers[0].weight = torch.nn.Parameter(torch.randn(96, 64).bfloat16())  # a weight replaced (load_state_dict(assign=True))
+    prepack(layers[0])
+    check(layers)
+    layers[2] = torch.nn.Linear(64, 32, bias=False).bfloat16()  # another kind of module: not stacked
+    check(layers)
+    assert layers[0].weight not in packed._FUSED or not packed._serves(packed._FUSED[layers[0].weight], tuple(layers))
+    stacked = len(packed._FUSED)
+    del layers
+    gc.collect()
+    assert len(packed._FUSED) < stacked
+
+
 def test_a_weight_changed_in_place_is_packed_again():
     layer = Linear(64, 64, bias=False).bfloat16()
     prepack(layer)

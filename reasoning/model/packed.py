@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import os
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -29,7 +30,7 @@ MEMORY_SHARE = 0.5  # the most of the available memory the packed copies may tak
 
 # weight -> (its version when packed, the packed copy; None until first used)
 _PACKED = WeakTensorKeyDictionary()
-# the first of stacked weights -> (their versions and identities when packed, the packed stack)
+# the first of stacked weights -> the stack (`_Stack`: its modules, weights and their versions, the packed copy)
 _FUSED = WeakTensorKeyDictionary()
 
 
@@ -42,34 +43,84 @@ class Linear(nn.Linear):
 
 def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
     """x @ weight.T + bias: through the packed copy of `weight` where it has one and it serves."""
-    if torch.compiler.is_compiling() or weight not in _PACKED or x.dtype != weight.dtype:
+    entry = None if torch.compiler.is_compiling() else _PACKED.get(weight)
+    if entry is None or x.dtype != weight.dtype or _records_grad(x, weight, bias):
         return F.linear(x, weight, bias)
-    if torch.is_grad_enabled() and (weight.requires_grad or x.requires_grad or (bias is not None and bias.requires_grad)):
-        return F.linear(x, weight, bias)
-    version, packed = _PACKED[weight]
+    version, packed = entry
     if packed is None or version != weight._version:
         packed = torch.ops.mkldnn._reorder_linear_weight(weight.detach(), 1)
         _PACKED[weight] = (weight._version, packed)
-    return torch.ops.mkldnn._linear_pointwise(x, packed, bias, "none", [], "")
+    return _packed_linear()(x, packed, bias, "none", [], "")
 
 
 def fused(x: torch.Tensor, modules: tuple[nn.Module, ...]) -> tuple[torch.Tensor, ...]:
     """Each module applied to x, as one product with their weights stacked where all are packed
     `Linear`s (q, k and v; gate and up): one pass over memory instead of several, and each
     output bit for bit its own product's. Any other module (a LoRA or int8 layer) runs as itself."""
-    first = modules[0].weight if all(type(m) is Linear and m.bias is None for m in modules) else None
-    if first is None or torch.compiler.is_compiling() or first not in _PACKED or x.dtype != first.dtype:
+    known = _stack_for(x, modules)
+    if known is None:
         return tuple(module(x) for module in modules)
-    weights = [module.weight for module in modules]
-    if torch.is_grad_enabled() and (x.requires_grad or any(w.requires_grad for w in weights)):
-        return tuple(module(x) for module in modules)
-    versions = tuple(w._version for w in weights) + tuple(id(w) for w in weights)
+    return _packed_linear()(x, known.stack, None, "none", [], "").split(known.sizes, dim=-1)
+
+
+class _Stack(NamedTuple):
+    """Weights stacked and packed as one, and what they were stacked from (by identity: a value
+    holding the modules would keep its own key, their first weight, alive)."""
+
+    modules: tuple[int, ...]
+    weights: tuple[int, ...]
+    versions: tuple[int, ...]
+    stack: torch.Tensor
+    sizes: list[int]
+
+
+def _stack_for(x: torch.Tensor, modules: tuple[nn.Module, ...]) -> _Stack | None:
+    """The packed stack of the modules' weights, stacked now if it is missing or stale; None
+    where they do not qualify (packed `Linear`s without bias, x in their dtype, no autograd)."""
+    first = modules[0].weight if type(modules[0]) is Linear else None
+    if first is None or torch.compiler.is_compiling() or x.dtype != first.dtype:
+        return None
     known = _FUSED.get(first)
-    if known is None or known[0] != versions:
-        known = (versions, torch.ops.mkldnn._reorder_linear_weight(torch.cat([w.detach() for w in weights]), 1))
+    if known is None or not _serves(known, modules):
+        if first not in _PACKED or not all(type(m) is Linear and m.bias is None for m in modules):
+            return None
+        known = None
+    if torch.is_grad_enabled() and (x.requires_grad or any(m.weight.requires_grad for m in modules)):
+        return None
+    if known is None:
+        weights = [module.weight for module in modules]
+        stack = torch.ops.mkldnn._reorder_linear_weight(torch.cat([w.detach() for w in weights]), 1)
+        versions = tuple(w._version for w in weights)
+        known = _Stack(tuple(map(id, modules)), tuple(map(id, weights)), versions, stack, [w.shape[0] for w in weights])
         _FUSED[first] = known
-    out = torch.ops.mkldnn._linear_pointwise(x, known[1], None, "none", [], "")
-    return out.split([w.shape[0] for w in weights], dim=-1)
+    return known
+
+
+def _serves(known: _Stack, modules: tuple[nn.Module, ...]) -> bool:
+    """Whether `known` still is these modules' weights as they are now. Decoding asks twice per
+    layer and token, so it reads the parameters' dict directly (`module.weight` goes through
+    `nn.Module.__getattr__`, about 1 µs a read)."""
+    if len(modules) != len(known.modules):
+        return False
+    for module, module_id, weight_id, version in zip(modules, known.modules, known.weights, known.versions):
+        if type(module) is not Linear or id(module) != module_id:
+            return False
+        parameters = module._parameters
+        weight = parameters["weight"]
+        if id(weight) != weight_id or weight._version != version or parameters["bias"] is not None:
+            return False
+    return True
+
+
+def _records_grad(*tensors: torch.Tensor | None) -> bool:
+    """Whether autograd would record an operation on these tensors (the packed kernel has no backward)."""
+    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+
+
+@functools.cache
+def _packed_linear():
+    """oneDNN's linear on a packed weight, as its overload (which skips the packet's lookup per call)."""
+    return torch.ops.mkldnn._linear_pointwise.default
 
 
 def prepack(model: nn.Module) -> bool:
