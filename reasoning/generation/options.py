@@ -148,8 +148,8 @@ FLAGS: dict[str, tuple[Any, str]] = {
     "wait": (non_negative_int, "replace an early </think> by 'Wait' up to this many times (s1)"),
     "answer_budget": (positive_int, "tokens after </think> (default: max-new-tokens bounds the whole)"),
     "thinking_closing": (str, "text forced at the thinking budget; must contain </think>"),
-    "compile": (None, "torch.compile the decode step: a one-time cost (minutes on a CPU, where the default eager step on "
-                "prepacked weights is as fast) (default: on CUDA, for runs that may take 8,192 decode steps or more)"),
+    "compile": (None, "torch.compile the decode step: minutes in every new process on a CPU, where in bf16 the default eager "
+                "step on prepacked weights is faster (default: on CUDA, for runs that may take 8,192 decode steps or more)"),
 }
 SAMPLING_FLAGS = ("max_new_tokens", "temperature", "top_p", "top_k", "min_p", "presence_penalty", "frequency_penalty", "seed")
 THINKING_FLAGS = THINKING_FIELDS = ("thinking_budget", "min_thinking", "wait", "answer_budget", "thinking_closing")
