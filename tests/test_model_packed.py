@@ -51,7 +51,8 @@ def test_stacked_weights_give_each_products_bits():
 
 
 def test_a_stack_follows_its_modules_weights_and_is_freed_with_them():
-    """The stack is rebuilt when a weight changes in place or a module or weight is replaced;
+    """The stack is rebuilt when a weight changes in place or a module or weight is replaced
+    (a replacement weight with the same version counter included);
     a module of another kind runs as itself; and the cache does not keep a model alive."""
     import gc
 
@@ -72,7 +73,15 @@ def test_a_stack_follows_its_modules_weights_and_is_freed_with_them():
     layers[1] = Linear(64, 32, bias=False).bfloat16()  # a module replaced
     prepack(layers[1])
     check(layers)
-    layers[0].weight = torch.nn.Parameter(torch.randn(96, 64).bfloat16())  # a weight replaced (load_state_dict(assign=True))
+    replacement = torch.nn.Parameter(torch.randn(32, 64).bfloat16())  # a weight replaced (load_state_dict(assign=True)) ...
+    with torch.no_grad():
+        while replacement._version < layers[1].weight._version:  # ... by one whose version counter reads the same
+            replacement.add_(0)
+    assert replacement._version == layers[1].weight._version
+    layers[1].weight = replacement
+    prepack(layers[1])
+    check(layers)
+    layers[0].weight = torch.nn.Parameter(torch.randn(96, 64).bfloat16())  # the first weight, the stack's key, replaced
     prepack(layers[0])
     check(layers)
     layers[2] = torch.nn.Linear(64, 32, bias=False).bfloat16()  # another kind of module: not stacked

@@ -22,7 +22,7 @@ from reasoning.generation.sampling import Penalties, RowSampling, SamplingParams
 from reasoning.model.paged import BlockPool, PagedKV
 
 NO_BAN = -1
-COMPILE_COST = "paid in every new process: 2-4 minutes for the 0.6B model on a 2-core CPU; compile=False or --no-compile skips it"
+COMPILE_COST = "paid in every new process: about 3 minutes for the 0.6B model on a 2-core CPU; compile=False or --no-compile skips it"
 
 
 class DecodeRows(Protocol):

@@ -78,9 +78,9 @@ class Engine:
         None compiles CUDA runs that may take COMPILE_MIN_STEPS decode steps (the longest
         budget, or all budgets over the batch size), where the one-time compile pays for
         itself under CUDA graphs. Never on a CPU unless asked: there the eager step on
-        prepacked bf16 weights (`reasoning.model.packed`) is faster (63-70 against 73-79 ms per
-        token for the 0.6B model on a 2-core CPU, in one process), with no compile to wait for
-        (2-4 minutes in every process, inductor's on-disk caches filled or not). Never on MPS.
+        prepacked bf16 weights (`reasoning.model.packed`) is faster (README, "Fast by default"),
+        with no compile to wait for (minutes in every process, inductor's on-disk caches filled
+        or not). Never on MPS.
     """
 
     def __init__(

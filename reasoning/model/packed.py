@@ -99,7 +99,7 @@ def _stack_for(x: torch.Tensor, modules: tuple[nn.Module, ...]) -> _Stack | None
 def _serves(known: _Stack, modules: tuple[nn.Module, ...]) -> bool:
     """Whether `known` still is these modules' weights as they are now. Decoding asks twice per
     layer and token, so it reads the parameters' dict directly (`module.weight` goes through
-    `nn.Module.__getattr__`, about 1 µs a read)."""
+    `nn.Module.__getattr__`, several times slower)."""
     if len(modules) != len(known.modules):
         return False
     for module, module_id, weight_id, version in zip(modules, known.modules, known.weights, known.versions):
